@@ -1,0 +1,59 @@
+# deltaflow developer commands. The two that matter on a fresh machine:
+#   make demo   install what is missing, build, run the bundled example
+#   make test   install what is missing, build once, run every test (C++, consumer, Python)
+SHELL := /bin/bash
+BUILD := build/dev
+STAGE := $(CURDIR)/build/stage
+VENV := .venv
+PIP_BUILD = $(VENV)/bin/pip install --no-build-isolation --no-deps -q \
+	-Cbuild-dir=$(1) -Ccmake.build-type=Release $(2) .
+
+.PHONY: setup install demo test cpp-test consumer-test py-test asan tsan format lint clean
+
+setup:
+	@bash scripts/setup.sh
+
+# Builds the C++ library, its tests and the Python extension in one CMake build directory and
+# installs the package into .venv.
+install: setup
+	$(call PIP_BUILD,$(BUILD),-Ccmake.define.DELTAFLOW_BUILD_TESTS=ON -Ccmake.define.DELTAFLOW_ENABLE_DCHECK=ON)
+
+demo: install
+	$(VENV)/bin/python examples/python/stable_ids.py
+
+test: install
+	$(MAKE) --no-print-directory cpp-test consumer-test py-test
+
+cpp-test:
+	ctest --test-dir $(BUILD) --output-on-failure -j2
+
+# A C++ user's project built against an installed copy: checks the exported CMake config.
+consumer-test:
+	rm -rf $(STAGE) build/consumer
+	cmake --install $(BUILD) --prefix $(STAGE) > /dev/null
+	cmake -S examples/cpp -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH=$(STAGE) > /dev/null
+	cmake --build build/consumer
+	build/consumer/value_demo
+
+py-test:
+	$(VENV)/bin/python -m pytest -q tests/python
+
+# Sanitizer builds of the C++ tests (not run in CI).
+asan: setup
+	cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDELTAFLOW_SANITIZE=address,undefined
+	cmake --build build/asan
+	ctest --test-dir build/asan --output-on-failure -j2
+
+tsan: setup
+	cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDELTAFLOW_ENABLE_DCHECK=ON -DDELTAFLOW_SANITIZE=thread
+	cmake --build build/tsan
+	ctest --test-dir build/tsan --output-on-failure -j2
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cc')
+
+lint: install
+	clang-tidy -p $(BUILD) $$(git ls-files 'src/*.cc')
+
+clean:
+	rm -rf build

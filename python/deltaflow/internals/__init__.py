@@ -1,0 +1,1 @@
+"""Internals of the deltaflow package; not a public API."""

@@ -1,0 +1,9 @@
+// The `deltaflow._engine` extension module: wiring only; each area registers itself.
+#include <pybind11/pybind11.h>
+
+#include "register.h"
+
+PYBIND11_MODULE(_engine, m) {
+  m.doc() = "deltaflow's compiled engine. Use the `deltaflow` package, not this module.";
+  deltaflow::python::RegisterValue(m);
+}

@@ -1,0 +1,10 @@
+// One registration function per area of the `deltaflow._engine` module; module.cc calls them.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace deltaflow::python {
+
+void RegisterValue(pybind11::module_& m);
+
+}  // namespace deltaflow::python
