@@ -1,0 +1,102 @@
+// Updates, messages and the ports that carry them between operators of one worker.
+//
+// An update `(data, time, diff)` says that `data`'s multiplicity changes by `diff` at `time`.
+// Operators exchange updates in messages; a message is sent at a capability time and the
+// updates inside carry times at or after it. An `OutputPort` fans a message out to the
+// `InputPort`s connected to it; each input port queues messages for its operator and accounts
+// for them in progress tracking until the operator consumes them.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "deltaflow/dd/worker.h"
+#include "deltaflow/time/progress.h"
+
+namespace deltaflow::dd {
+
+/// A change of `diff` in the multiplicity of `data` at `time`.
+template <typename D, typename T, typename R = int64_t>
+struct Update {
+  D data;
+  T time;
+  R diff;
+
+  bool operator==(const Update&) const = default;
+};
+
+/// Updates sent together at capability time `time`.
+template <typename D, typename T, typename R = int64_t>
+struct Message {
+  T time;
+  std::vector<Update<D, T, R>> updates;
+};
+
+/// The receiving end of an edge: a queue of messages for one input of one operator.
+template <typename D, typename T, typename R = int64_t>
+class InputPort {
+ public:
+  InputPort(Worker<T>* worker, time::Target target) : worker_(worker), target_(target) {}
+  InputPort(const InputPort&) = delete;
+  InputPort& operator=(const InputPort&) = delete;
+
+  time::Target target() const { return target_; }
+
+  /// Enqueues a message (called by the producing side) and activates the consumer.
+  void Push(Message<D, T, R> message) {
+    worker_->UpdateMessages(target_, message.time, +1);
+    worker_->Activate(target_.node);
+    queue_.push_back(std::move(message));
+  }
+
+  /// Calls `f(const T& time, std::vector<Update>& updates)` for every queued message, in
+  /// arrival order. Each message stops counting as in flight once `f` returns, so `f` may
+  /// send output at `time` without holding a capability for it.
+  template <typename F>
+  void ForEach(F&& f) {
+    while (!queue_.empty()) {
+      Message<D, T, R> message = std::move(queue_.front());
+      queue_.pop_front();
+      f(message.time, message.updates);
+      worker_->UpdateMessages(target_, message.time, -1);
+    }
+  }
+
+  bool empty() const { return queue_.empty(); }
+
+ private:
+  Worker<T>* worker_;
+  time::Target target_;
+  std::deque<Message<D, T, R>> queue_;
+};
+
+/// The sending end of an operator's output: every input port connected to it.
+template <typename D, typename T, typename R = int64_t>
+class OutputPort {
+ public:
+  explicit OutputPort(time::Source source) : source_(source) {}
+  OutputPort(const OutputPort&) = delete;
+  OutputPort& operator=(const OutputPort&) = delete;
+
+  time::Source source() const { return source_; }
+  void AddConsumer(InputPort<D, T, R>* input) { consumers_.push_back(input); }
+
+  /// Sends `updates` at capability time `time` to every consumer. The caller holds a
+  /// capability at or before `time`, or is inside `InputPort::ForEach` for a message at
+  /// `time`. Empty messages are not sent.
+  void Send(const T& time, std::vector<Update<D, T, R>> updates) {
+    if (updates.empty() || consumers_.empty()) return;
+    for (size_t i = 0; i + 1 < consumers_.size(); ++i) {
+      consumers_[i]->Push(Message<D, T, R>{time, updates});
+    }
+    consumers_.back()->Push(Message<D, T, R>{time, std::move(updates)});
+  }
+
+ private:
+  time::Source source_;
+  std::vector<InputPort<D, T, R>*> consumers_;
+};
+
+}  // namespace deltaflow::dd

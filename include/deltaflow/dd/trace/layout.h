@@ -1,0 +1,195 @@
+// Column layout: how the keys or values of a batch are stored.
+//
+// A batch stores each field of its updates as a column (DESIGN.md "Batch"). `Layout<T>` says
+// how a column of `T` is laid out and how its elements are read and compared:
+//
+//   * most types (integers, `value::Key`, times, diffs) sit in a plain `std::vector<T>`; a
+//     cursor hands out `const T&`;
+//   * `value::Row` is variable-length, so a `RowColumn` keeps every row's bytes back to back
+//     in one arena with an offset per row and hands out `value::RowView`s into it. Pushing a
+//     row copies its bytes; no row owns a heap allocation of its own.
+//
+// `Borrowed<T>` is what a cursor returns and what builders accept: `Row` converts to
+// `RowView`, so a `Row` can be pushed wherever a `RowView` is expected. Rows order by
+// `value::CompareRows` and are equal when their (canonical) bytes are equal.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "deltaflow/base/check.h"
+#include "deltaflow/value/row.h"
+
+namespace deltaflow::dd {
+
+/// A column of fixed-size elements.
+template <typename T>
+class VectorColumn {
+ public:
+  using Borrowed = const T&;
+
+  void Push(const T& element) { elements_.push_back(element); }
+  /// Removes the last element. It is an error to call this on an empty column.
+  void PopBack() { elements_.pop_back(); }
+  std::size_t Size() const { return elements_.size(); }
+  bool Empty() const { return elements_.empty(); }
+  const T& operator[](std::size_t index) const {
+    DELTAFLOW_DCHECK(index < elements_.size(), "column index out of range");
+    return elements_[index];
+  }
+  const T& Back() const { return elements_.back(); }
+  /// Prepares for `count` elements (whose encoded size totals about `bytes`; unused here).
+  void Reserve(std::size_t count, std::size_t /*bytes*/ = 0) { elements_.reserve(count); }
+  void Clear() { elements_.clear(); }
+  /// Releases unused capacity when more than half of it is idle (after consolidation
+  /// shrank a batch below its reserved upper bound).
+  void ShrinkIfSparse() {
+    if (elements_.size() < elements_.capacity() / 2) elements_.shrink_to_fit();
+  }
+  /// Bytes held, capacity included.
+  std::size_t ByteSize() const { return elements_.capacity() * sizeof(T); }
+
+ private:
+  std::vector<T> elements_;
+};
+
+/// A column of rows: one byte arena plus an offset per row. Row `i` spans
+/// `[offsets_[i], offsets_[i + 1])` of the arena. Offsets are 64-bit because merged batches of
+/// a large arrangement can exceed 4 GiB of row bytes.
+///
+/// Rows holding object handles (rare: Python objects in cells) are additionally kept as
+/// owned `Row`s, which retain the handles for as long as the column lives; the arena itself
+/// only borrows them.
+class RowColumn {
+ public:
+  using Borrowed = value::RowView;
+
+  RowColumn() { offsets_.push_back(0); }
+
+  void Push(value::RowView row) {
+    bytes_.insert(bytes_.end(), row.data(), row.data() + row.size());
+    offsets_.push_back(bytes_.size());
+    if (row.has_objects()) object_holders_.emplace_back(Size() - 1, value::Row(row));
+  }
+  /// Removes the last row. It is an error to call this on an empty column.
+  void PopBack() {
+    DELTAFLOW_DCHECK(!Empty(), "PopBack on an empty column");
+    offsets_.pop_back();
+    bytes_.resize(offsets_.back());
+    if (!object_holders_.empty() && object_holders_.back().first == Size()) {
+      object_holders_.pop_back();
+    }
+  }
+  std::size_t Size() const { return offsets_.size() - 1; }
+  bool Empty() const { return offsets_.size() == 1; }
+  value::RowView operator[](std::size_t index) const {
+    DELTAFLOW_DCHECK(index + 1 < offsets_.size(), "column index out of range");
+    const uint64_t begin = offsets_[index];
+    return value::RowView(bytes_.data() + begin, offsets_[index + 1] - begin);
+  }
+  value::RowView Back() const { return (*this)[Size() - 1]; }
+  void Reserve(std::size_t count, std::size_t bytes = 0) {
+    offsets_.reserve(count + 1);
+    bytes_.reserve(bytes);
+  }
+  void Clear() {
+    bytes_.clear();
+    offsets_.assign(1, 0);
+    object_holders_.clear();
+  }
+  void ShrinkIfSparse() {
+    if (bytes_.size() < bytes_.capacity() / 2) bytes_.shrink_to_fit();
+    if (offsets_.size() < offsets_.capacity() / 2) offsets_.shrink_to_fit();
+  }
+  std::size_t ByteSize() const {
+    std::size_t total = bytes_.capacity() + offsets_.capacity() * sizeof(uint64_t);
+    for (const auto& holder : object_holders_) total += sizeof(holder) + holder.second.size();
+    return total;
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  std::vector<uint64_t> offsets_;
+  std::vector<std::pair<std::size_t, value::Row>> object_holders_;
+};
+
+/// How a column of `T` is stored, read and ordered. The primary template covers types with
+/// `<` and `==` stored by value.
+template <typename T>
+struct Layout {
+  using Column = VectorColumn<T>;
+  using Borrowed = const T&;
+
+  static bool Less(const T& a, const T& b) { return a < b; }
+  static bool Equal(const T& a, const T& b) { return a == b; }
+  /// Three-way comparison: <0, 0 or >0.
+  static int Compare(const T& a, const T& b) { return a < b ? -1 : (b < a ? 1 : 0); }
+  /// The borrowed form of an owned element (for searching with an owned key).
+  static const T& Borrow(const T& owned) { return owned; }
+  static T ToOwned(const T& borrowed) { return borrowed; }
+  /// Encoded bytes of one element, for reserving arenas (fixed-size types need none).
+  static std::size_t EncodedSize(const T& /*element*/) { return 0; }
+};
+
+/// Rows live in a `RowColumn` and are read as `RowView`s.
+template <>
+struct Layout<value::Row> {
+  using Column = RowColumn;
+  using Borrowed = value::RowView;
+
+  static bool Less(value::RowView a, value::RowView b) { return value::CompareRows(a, b) < 0; }
+  static bool Equal(value::RowView a, value::RowView b) { return a == b; }
+  static int Compare(value::RowView a, value::RowView b) { return value::CompareRows(a, b); }
+  static value::RowView Borrow(const value::Row& owned) { return owned.view(); }
+  static value::Row ToOwned(value::RowView borrowed) { return value::Row(borrowed); }
+  static std::size_t EncodedSize(const value::Row& row) { return row.size(); }
+};
+
+/// The column type storing `T`s.
+template <typename T>
+using ColumnFor = typename Layout<T>::Column;
+
+/// What a cursor returns for a `T` and what builders accept: `const T&` or `RowView`.
+template <typename T>
+using Borrowed = typename Layout<T>::Borrowed;
+
+/// A list of offsets into another column, stored as 32-bit values while they fit and as
+/// 64-bit values after, so that the common case (batches under 4G entries) pays 4 bytes per
+/// offset. Offsets are pushed in non-decreasing order.
+class OffsetList {
+ public:
+  void Push(uint64_t offset) {
+    if (large_.empty() && offset <= UINT32_MAX) {
+      small_.push_back(static_cast<uint32_t>(offset));
+    } else {
+      large_.push_back(offset);
+    }
+  }
+  void PopBack() {
+    if (!large_.empty()) {
+      large_.pop_back();
+    } else {
+      small_.pop_back();
+    }
+  }
+  uint64_t operator[](std::size_t index) const {
+    return index < small_.size() ? small_[index] : large_[index - small_.size()];
+  }
+  uint64_t Back() const { return large_.empty() ? small_.back() : large_.back(); }
+  std::size_t Size() const { return small_.size() + large_.size(); }
+  void Reserve(std::size_t count) { small_.reserve(count); }
+  void ShrinkIfSparse() {
+    if (small_.size() < small_.capacity() / 2) small_.shrink_to_fit();
+  }
+  std::size_t ByteSize() const {
+    return small_.capacity() * sizeof(uint32_t) + large_.capacity() * sizeof(uint64_t);
+  }
+
+ private:
+  std::vector<uint32_t> small_;
+  std::vector<uint64_t> large_;
+};
+
+}  // namespace deltaflow::dd

@@ -1,0 +1,278 @@
+// Worker: one worker's copy of a dataflow graph, its scheduler and its progress tracking.
+//
+// A dataflow is a graph of operators connected by typed streams of update messages. Each
+// worker owns a copy of the whole graph (timely style) and runs it by *steps*: a step applies
+// the progress changes operators made since the last step, tells operators whose input
+// frontiers moved, and runs every operator that has something to do once. An operator does a
+// bounded amount of work per run and never blocks; an operator with nothing to do is not run
+// at all, so an idle dataflow costs nothing.
+//
+// Progress: every message is sent *at* a time (its capability time; the updates inside carry
+// times at or after it) and counts as a pointstamp at the input it was sent to until that
+// input consumes it. Operators hold `Capability`s — the right to send at a time from an
+// output — which count as pointstamps at the output. The worker feeds both kinds of change to
+// a `time::Tracker`, which yields every input's frontier: the times that may still arrive.
+//
+// Threading contract: a worker and everything in its graph is used by one thread at a time.
+// Operators are run only from `Step()`; input sessions, probes and captures may be used
+// between steps from the thread that drives the worker. Exchange between workers (a later
+// layer) sends its messages and progress through this same accounting.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "deltaflow/base/check.h"
+#include "deltaflow/time/antichain.h"
+#include "deltaflow/time/lattice.h"
+#include "deltaflow/time/path_summary.h"
+#include "deltaflow/time/progress.h"
+
+namespace deltaflow::dd {
+
+template <time::Lattice T>
+class Worker;
+
+/// An operator in a worker's graph. Subclasses implement `Run`.
+template <time::Lattice T>
+class Operator {
+ public:
+  explicit Operator(std::string name) : name_(std::move(name)) {}
+  virtual ~Operator() = default;
+  Operator(const Operator&) = delete;
+  Operator& operator=(const Operator&) = delete;
+
+  /// Does a bounded amount of work: consumes queued messages, reacts to input frontiers,
+  /// sends output. Called by `Worker::Step` on the worker's thread, only when the operator
+  /// was activated (a message arrived, a frontier moved, or it asked via `Activate`).
+  virtual void Run() = 0;
+
+  const std::string& name() const { return name_; }
+  uint32_t index() const { return index_; }
+  uint32_t InputCount() const { return static_cast<uint32_t>(frontiers_.size()); }
+  /// The frontier of input `port`: times that may still arrive there.
+  const time::Antichain<T>& InputFrontier(uint32_t port) const { return frontiers_[port]; }
+
+  /// Called by `Worker::AddOperator` only.
+  void AttachToWorker(Worker<T>* worker, uint32_t index, uint32_t inputs) {
+    worker_ = worker;
+    index_ = index;
+    frontiers_.assign(inputs, time::Antichain<T>(time::Minimum<T>()));
+  }
+  /// Called by the worker only, when progress tracking moves an input frontier.
+  void SetInputFrontier(uint32_t port, const time::Antichain<T>& frontier) {
+    frontiers_[port] = frontier;
+  }
+
+ protected:
+  Worker<T>& worker() const { return *worker_; }
+
+ private:
+  std::string name_;
+  uint32_t index_ = 0;
+  Worker<T>* worker_ = nullptr;
+  std::vector<time::Antichain<T>> frontiers_;
+};
+
+/// The right to send messages at `time()` (or later) from one output of an operator. Copying
+/// a capability holds the time once more; destroying it releases the hold; `Downgrade` moves
+/// it to a later time. While any capability at time t exists, every input downstream sees t
+/// (or an earlier time) in its frontier.
+template <time::Lattice T>
+class Capability {
+ public:
+  Capability() = default;
+  Capability(Worker<T>* worker, time::Source source, T time)
+      : worker_(worker), source_(source), time_(std::move(time)) {
+    worker_->UpdateCapability(source_, time_, +1);
+  }
+  Capability(const Capability& other) : Capability() {
+    if (other.worker_ != nullptr) *this = Capability(other.worker_, other.source_, other.time_);
+  }
+  Capability(Capability&& other) noexcept
+      : worker_(std::exchange(other.worker_, nullptr)),
+        source_(other.source_),
+        time_(std::move(other.time_)) {}
+  Capability& operator=(Capability other) noexcept {
+    std::swap(worker_, other.worker_);
+    std::swap(source_, other.source_);
+    std::swap(time_, other.time_);
+    return *this;
+  }
+  ~Capability() { Drop(); }
+
+  bool valid() const { return worker_ != nullptr; }
+  const T& time() const { return time_; }
+  time::Source source() const { return source_; }
+
+  /// A new capability for the same output at `later`. It is an error if `later` is not
+  /// greater than or equal to `time()`.
+  Capability Delayed(const T& later) const {
+    using deltaflow::time::LessEqual;
+    DELTAFLOW_CHECK(valid() && LessEqual(time_, later), "capability delayed to an earlier time");
+    return Capability(worker_, source_, later);
+  }
+  /// Moves this capability to `later`, which must be at or after `time()`.
+  void Downgrade(const T& later) { *this = Delayed(later); }
+  /// Releases the capability.
+  void Drop() {
+    if (worker_ != nullptr) {
+      worker_->UpdateCapability(source_, time_, -1);
+      worker_ = nullptr;
+    }
+  }
+
+ private:
+  Worker<T>* worker_ = nullptr;
+  time::Source source_;
+  T time_{};
+};
+
+/// One worker's graph and scheduler. Build the graph (operators and edges), call
+/// `Finalize()`, then drive it with `Step()` between uses of inputs and probes.
+template <time::Lattice T>
+class Worker {
+ public:
+  using Summary = time::SummaryFor<T>;
+
+  explicit Worker(uint32_t index = 0, uint32_t peers = 1) : index_(index), peers_(peers) {}
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  uint32_t index() const { return index_; }
+  uint32_t peers() const { return peers_; }
+
+  /// Adds an operator with `inputs` inputs and `outputs` outputs, every input connected to
+  /// every output by the identity summary unless `summary` says otherwise. Returns the
+  /// operator; the worker owns it. Only before `Finalize()`.
+  template <typename Op>
+  Op* AddOperator(std::unique_ptr<Op> op, uint32_t inputs, uint32_t outputs,
+                  std::optional<typename time::Builder<T, Summary>::SummaryMatrix> summary = {}) {
+    DELTAFLOW_CHECK(!finalized_, "operators can only be added before Finalize()");
+    uint32_t index = summary ? builder_.AddNode(inputs, outputs, std::move(*summary))
+                             : builder_.AddNode(inputs, outputs);
+    op->AttachToWorker(this, index, inputs);
+    Op* raw = op.get();
+    operators_.push_back(std::move(op));
+    outputs_.push_back(outputs);
+    active_.push_back(false);
+    return raw;
+  }
+
+  /// Connects output `from` to input `to`. Only before `Finalize()`.
+  void AddEdge(time::Source from, time::Target to) {
+    DELTAFLOW_CHECK(!finalized_, "edges can only be added before Finalize()");
+    builder_.AddEdge(from, to);
+  }
+
+  /// Builds progress tracking for the graph and hands each output of every operator an
+  /// initial capability at the minimal time, through `take(operator, output)`: operators
+  /// that keep it register a callback with `OnInitialCapability`; the rest are released.
+  /// Fails if the graph has a cycle along which time does not advance.
+  absl::Status Finalize() {
+    DELTAFLOW_CHECK(!finalized_, "Finalize() called twice");
+    absl::StatusOr<time::Tracker<T, Summary>> tracker = builder_.Build();
+    if (!tracker.ok()) return tracker.status();
+    tracker_.emplace(*std::move(tracker));
+    finalized_ = true;
+    // Every input starts at the minimal time, held by the initial capabilities below.
+    for (uint32_t op = 0; op < operators_.size(); ++op) {
+      for (uint32_t out = 0; out < outputs_[op]; ++out) {
+        Capability<T> initial(this, time::Source{op, out}, time::Minimum<T>());
+        auto it = initial_takers_.find(std::pair(op, out));
+        if (it != initial_takers_.end()) it->second(std::move(initial));
+      }
+      Activate(op);
+    }
+    initial_takers_.clear();
+    return absl::OkStatus();
+  }
+
+  /// Registers who receives the initial capability of output `out` of operator `op` (e.g.
+  /// an input session). Without a taker, the capability is released at once.
+  void OnInitialCapability(uint32_t op, uint32_t out, std::function<void(Capability<T>)> take) {
+    initial_takers_[std::pair(op, out)] = std::move(take);
+  }
+
+  /// Runs one scheduling round. Returns true if the worker may have more to do (an operator
+  /// is active or progress is pending); false means it is idle until new input arrives.
+  bool Step() {
+    DELTAFLOW_CHECK(finalized_, "Step() before Finalize()");
+    PropagateProgress();
+    std::vector<uint32_t> running;
+    running.swap(active_list_);
+    for (uint32_t op : running) active_[op] = false;
+    for (uint32_t op : running) operators_[op]->Run();
+    PropagateProgress();
+    return !active_list_.empty();
+  }
+
+  /// Steps until nothing is left to do.
+  void StepUntilIdle() {
+    while (Step()) {
+    }
+  }
+
+  /// Marks an operator to be run in the next step.
+  void Activate(uint32_t op) {
+    if (!active_[op]) {
+      active_[op] = true;
+      active_list_.push_back(op);
+    }
+  }
+
+  /// Records a change in capabilities held at an output (see `Capability`).
+  void UpdateCapability(time::Source source, const T& time, int64_t diff) {
+    if (tracker_) tracker_->UpdateSource(source, time, diff);
+  }
+  /// Records messages sent to (+) or consumed from (-) an input.
+  void UpdateMessages(time::Target target, const T& time, int64_t diff) {
+    tracker_->UpdateTarget(target, time, diff);
+  }
+
+  /// True once every input of every operator has an empty frontier: nothing will ever happen
+  /// again in this dataflow.
+  bool Done() {
+    PropagateProgress();
+    for (const auto& op : operators_) {
+      for (uint32_t port = 0; port < op->InputCount(); ++port) {
+        if (!op->InputFrontier(port).IsEmpty()) return false;
+      }
+    }
+    return active_list_.empty();
+  }
+
+  size_t OperatorCount() const { return operators_.size(); }
+
+ private:
+  void PropagateProgress() {
+    if (!tracker_->HasPendingUpdates()) return;
+    tracker_->PropagateAll();
+    tracker_->DrainFrontierChanges([this](time::Target target, auto) {
+      operators_[target.node]->SetInputFrontier(target.port, tracker_->Frontier(target));
+      Activate(target.node);
+    });
+  }
+
+  uint32_t index_;
+  uint32_t peers_;
+  bool finalized_ = false;
+  time::Builder<T, Summary> builder_;
+  std::optional<time::Tracker<T, Summary>> tracker_;
+  std::vector<std::unique_ptr<Operator<T>>> operators_;
+  std::vector<uint32_t> outputs_;
+  std::vector<bool> active_;
+  std::vector<uint32_t> active_list_;
+  std::map<std::pair<uint32_t, uint32_t>, std::function<void(Capability<T>)>> initial_takers_;
+};
+
+}  // namespace deltaflow::dd
