@@ -56,6 +56,10 @@ class Operator {
   /// was activated (a message arrived, a frontier moved, or it asked via `Activate`).
   virtual void Run() = 0;
 
+  /// Called once by `Worker::Finalize`, after progress tracking is built and initial
+  /// capabilities are handed out (a nested scope finalizes its inner graph here).
+  virtual absl::Status OnFinalize() { return absl::OkStatus(); }
+
   const std::string& name() const { return name_; }
   uint32_t index() const { return index_; }
   uint32_t InputCount() const { return static_cast<uint32_t>(frontiers_.size()); }
@@ -66,7 +70,7 @@ class Operator {
   void AttachToWorker(Worker<T>* worker, uint32_t index, uint32_t inputs) {
     worker_ = worker;
     index_ = index;
-    frontiers_.assign(inputs, time::Antichain<T>(time::Minimum<T>()));
+    frontiers_.resize(inputs, time::Antichain<T>(time::Minimum<T>()));
   }
   /// Called by the worker only, when progress tracking moves an input frontier.
   void SetInputFrontier(uint32_t port, const time::Antichain<T>& frontier) {
@@ -151,42 +155,73 @@ class Worker {
   uint32_t index() const { return index_; }
   uint32_t peers() const { return peers_; }
 
+  using SummaryMatrix = typename time::Builder<T, Summary>::SummaryMatrix;
+
   /// Adds an operator with `inputs` inputs and `outputs` outputs, every input connected to
   /// every output by the identity summary unless `summary` says otherwise. Returns the
   /// operator; the worker owns it. Only before `Finalize()`.
   template <typename Op>
   Op* AddOperator(std::unique_ptr<Op> op, uint32_t inputs, uint32_t outputs,
-                  std::optional<typename time::Builder<T, Summary>::SummaryMatrix> summary = {}) {
+                  std::optional<SummaryMatrix> summary = {}) {
     DELTAFLOW_CHECK(!finalized_, "operators can only be added before Finalize()");
-    uint32_t index = summary ? builder_.AddNode(inputs, outputs, std::move(*summary))
-                             : builder_.AddNode(inputs, outputs);
+    uint32_t index = static_cast<uint32_t>(operators_.size());
     op->AttachToWorker(this, index, inputs);
     Op* raw = op.get();
     operators_.push_back(std::move(op));
-    outputs_.push_back(outputs);
+    nodes_.push_back(NodeShape{inputs, outputs, std::move(summary), /*connected=*/true});
     active_.push_back(false);
     return raw;
   }
 
+  /// Adds ports to an operator whose inputs and outputs are all identity-connected (or, with
+  /// `SetUnconnected`, all unconnected). Returns the index of the first new input and output.
+  /// Only before `Finalize()`; used by operators whose ports appear while the graph is built
+  /// (a nested scope gains one per entered and left collection).
+  std::pair<uint32_t, uint32_t> AddPorts(uint32_t op, uint32_t inputs, uint32_t outputs) {
+    DELTAFLOW_CHECK(!finalized_, "ports can only be added before Finalize()");
+    NodeShape& node = nodes_[op];
+    DELTAFLOW_CHECK(!node.summary.has_value(), "AddPorts on an operator with explicit summaries");
+    std::pair<uint32_t, uint32_t> first{node.inputs, node.outputs};
+    node.inputs += inputs;
+    node.outputs += outputs;
+    operators_[op]->AttachToWorker(this, op, node.inputs);
+    return first;
+  }
+
+  /// Declares that no input of `op` reaches any of its outputs inside the operator.
+  void SetUnconnected(uint32_t op) { nodes_[op].connected = false; }
+
   /// Connects output `from` to input `to`. Only before `Finalize()`.
   void AddEdge(time::Source from, time::Target to) {
     DELTAFLOW_CHECK(!finalized_, "edges can only be added before Finalize()");
-    builder_.AddEdge(from, to);
+    edges_.emplace_back(from, to);
   }
 
   /// Builds progress tracking for the graph and hands each output of every operator an
-  /// initial capability at the minimal time, through `take(operator, output)`: operators
-  /// that keep it register a callback with `OnInitialCapability`; the rest are released.
-  /// Fails if the graph has a cycle along which time does not advance.
+  /// initial capability at the minimal time: operators that keep it registered a callback
+  /// with `OnInitialCapability`; the rest are released. Then runs every operator's
+  /// `OnFinalize`. Fails if the graph has a cycle along which time does not advance.
   absl::Status Finalize() {
     DELTAFLOW_CHECK(!finalized_, "Finalize() called twice");
-    absl::StatusOr<time::Tracker<T, Summary>> tracker = builder_.Build();
+    time::Builder<T, Summary> builder;
+    for (NodeShape& node : nodes_) {
+      if (node.summary) {
+        builder.AddNode(node.inputs, node.outputs, std::move(*node.summary));
+      } else if (node.connected) {
+        builder.AddNode(node.inputs, node.outputs);
+      } else {
+        builder.AddNode(node.inputs, node.outputs,
+                        SummaryMatrix(node.inputs, std::vector<time::Antichain<Summary>>(node.outputs)));
+      }
+    }
+    for (const auto& [from, to] : edges_) builder.AddEdge(from, to);
+    absl::StatusOr<time::Tracker<T, Summary>> tracker = builder.Build();
     if (!tracker.ok()) return tracker.status();
     tracker_.emplace(*std::move(tracker));
     finalized_ = true;
     // Every input starts at the minimal time, held by the initial capabilities below.
     for (uint32_t op = 0; op < operators_.size(); ++op) {
-      for (uint32_t out = 0; out < outputs_[op]; ++out) {
+      for (uint32_t out = 0; out < nodes_[op].outputs; ++out) {
         Capability<T> initial(this, time::Source{op, out}, time::Minimum<T>());
         auto it = initial_takers_.find(std::pair(op, out));
         if (it != initial_takers_.end()) it->second(std::move(initial));
@@ -194,6 +229,9 @@ class Worker {
       Activate(op);
     }
     initial_takers_.clear();
+    for (auto& op : operators_) {
+      if (absl::Status status = op->OnFinalize(); !status.ok()) return status;
+    }
     return absl::OkStatus();
   }
 
@@ -216,6 +254,9 @@ class Worker {
     return !active_list_.empty();
   }
 
+  /// True if some operator is waiting to run.
+  bool HasActive() const { return !active_list_.empty(); }
+
   /// Steps until nothing is left to do.
   void StepUntilIdle() {
     while (Step()) {
@@ -236,6 +277,7 @@ class Worker {
   }
   /// Records messages sent to (+) or consumed from (-) an input.
   void UpdateMessages(time::Target target, const T& time, int64_t diff) {
+    DELTAFLOW_DCHECK(tracker_.has_value(), "messages sent before Finalize()");
     tracker_->UpdateTarget(target, time, diff);
   }
 
@@ -253,7 +295,9 @@ class Worker {
 
   size_t OperatorCount() const { return operators_.size(); }
 
- private:
+  /// Applies pending progress changes and tells operators whose input frontiers moved
+  /// (activating them). `Step` does this itself; a scope driving an inner worker calls it
+  /// after moving messages out of the inner graph.
   void PropagateProgress() {
     if (!tracker_->HasPendingUpdates()) return;
     tracker_->PropagateAll();
@@ -263,13 +307,22 @@ class Worker {
     });
   }
 
+ private:
+
   uint32_t index_;
   uint32_t peers_;
+  struct NodeShape {
+    uint32_t inputs;
+    uint32_t outputs;
+    std::optional<SummaryMatrix> summary;
+    bool connected;
+  };
+
   bool finalized_ = false;
-  time::Builder<T, Summary> builder_;
+  std::vector<NodeShape> nodes_;
+  std::vector<std::pair<time::Source, time::Target>> edges_;
   std::optional<time::Tracker<T, Summary>> tracker_;
   std::vector<std::unique_ptr<Operator<T>>> operators_;
-  std::vector<uint32_t> outputs_;
   std::vector<bool> active_;
   std::vector<uint32_t> active_list_;
   std::map<std::pair<uint32_t, uint32_t>, std::function<void(Capability<T>)>> initial_takers_;
