@@ -50,6 +50,8 @@ class VectorColumn {
   }
   /// Bytes held, capacity included.
   std::size_t ByteSize() const { return elements_.capacity() * sizeof(T); }
+  /// Bytes of variable-length element data (none: elements are stored inline).
+  std::size_t ArenaBytes() const { return 0; }
 
  private:
   std::vector<T> elements_;
@@ -103,6 +105,8 @@ class RowColumn {
     if (bytes_.size() < bytes_.capacity() / 2) bytes_.shrink_to_fit();
     if (offsets_.size() < offsets_.capacity() / 2) offsets_.shrink_to_fit();
   }
+  /// Bytes of row data in the arena (excluding spare capacity).
+  std::size_t ArenaBytes() const { return bytes_.size(); }
   std::size_t ByteSize() const {
     std::size_t total = bytes_.capacity() + offsets_.capacity() * sizeof(uint64_t);
     for (const auto& holder : object_holders_) total += sizeof(holder) + holder.second.size();
