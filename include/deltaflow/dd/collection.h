@@ -52,6 +52,32 @@ class UnaryOperator final : public Operator<T> {
   std::unique_ptr<OutputPort<DOut, T, R>> output_;
 };
 
+/// An operator with two inputs and one output whose behaviour is `logic(input1, input2,
+/// output, operator)`, called on every run.
+template <typename D1, typename D2, typename DOut, typename T, typename R, typename Logic>
+class BinaryOperator final : public Operator<T> {
+ public:
+  BinaryOperator(std::string name, Logic logic) : Operator<T>(std::move(name)), logic_(std::move(logic)) {}
+
+  void Wire(Worker<T>* worker) {
+    input1_ = std::make_unique<InputPort<D1, T, R>>(worker, time::Target{this->index(), 0});
+    input2_ = std::make_unique<InputPort<D2, T, R>>(worker, time::Target{this->index(), 1});
+    output_ = std::make_unique<OutputPort<DOut, T, R>>(time::Source{this->index(), 0});
+  }
+  InputPort<D1, T, R>* input1() { return input1_.get(); }
+  InputPort<D2, T, R>* input2() { return input2_.get(); }
+  OutputPort<DOut, T, R>* output() { return output_.get(); }
+  Worker<T>& owner() const { return this->worker(); }
+
+  void Run() override { logic_(*input1_, *input2_, *output_, *this); }
+
+ private:
+  Logic logic_;
+  std::unique_ptr<InputPort<D1, T, R>> input1_;
+  std::unique_ptr<InputPort<D2, T, R>> input2_;
+  std::unique_ptr<OutputPort<DOut, T, R>> output_;
+};
+
 /// An operator with one input and no output (probes, captures, sinks).
 template <typename D, typename T, typename R, typename Logic>
 class SinkOperator final : public Operator<T> {
@@ -282,6 +308,20 @@ class Collection {
   Worker<T>* worker_;
   OutputPort<D, T, R>* port_;
 };
+
+/// A new collection produced by a two-input operator running
+/// `logic(input1, input2, output, op)`.
+template <typename DOut, typename D1, typename D2, typename T, typename R, typename Logic>
+Collection<DOut, T, R> Binary(const Collection<D1, T, R>& first, const Collection<D2, T, R>& second,
+                              std::string name, Logic logic) {
+  using Op = BinaryOperator<D1, D2, DOut, T, R, Logic>;
+  Worker<T>& worker = first.worker();
+  Op* op = worker.AddOperator(std::make_unique<Op>(std::move(name), std::move(logic)), 2, 1);
+  op->Wire(&worker);
+  first.ConnectTo(op->input1());
+  second.ConnectTo(op->input2());
+  return Collection<DOut, T, R>(&worker, op->output());
+}
 
 template <typename D, typename T, typename R>
 Collection<D, T, R> Collection<D, T, R>::Consolidate() const {

@@ -9,6 +9,9 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
+#include <typeindex>
 #include <utility>
 #include <vector>
 
@@ -83,6 +86,18 @@ class OutputPort {
   time::Source source() const { return source_; }
   void AddConsumer(InputPort<D, T, R>* input) { consumers_.push_back(input); }
 
+  /// Graph-building state attached to this output, one per type: the arrangement of this
+  /// collection, so that arranging it twice returns the first one.
+  template <typename A>
+  std::shared_ptr<A> Attachment() const {
+    auto it = attachments_.find(std::type_index(typeid(A)));
+    return it == attachments_.end() ? nullptr : std::static_pointer_cast<A>(it->second);
+  }
+  template <typename A>
+  void SetAttachment(std::shared_ptr<A> attachment) {
+    attachments_[std::type_index(typeid(A))] = std::move(attachment);
+  }
+
   /// Sends `updates` at capability time `time` to every consumer. The caller holds a
   /// capability at or before `time`, or is inside `InputPort::ForEach` for a message at
   /// `time`. Empty messages are not sent.
@@ -97,6 +112,7 @@ class OutputPort {
  private:
   time::Source source_;
   std::vector<InputPort<D, T, R>*> consumers_;
+  std::map<std::type_index, std::shared_ptr<void>> attachments_;
 };
 
 }  // namespace deltaflow::dd
