@@ -83,7 +83,8 @@ class Subgraph final : public Operator<TOuter> {
   static constexpr int kInnerStepsPerRun = 64;
 
   explicit Subgraph(const Worker<TOuter>& parent)
-      : Operator<TOuter>("Iterate"), inner_(parent.index(), parent.peers()) {
+      : Operator<TOuter>("Iterate"),
+        inner_(parent.index(), parent.peers(), parent.communicator(), parent.channel_counter()) {
     boundary_ = inner_.AddOperator(std::make_unique<BoundaryOperator<TInner>>(), 0, 0);
     inner_.SetUnconnected(boundary_->index());
   }
@@ -228,7 +229,10 @@ class Subgraph final : public Operator<TOuter> {
 /// Adds a nested scope to `parent`'s graph.
 template <time::Lattice TOuter>
 Subgraph<TOuter>& NewSubgraph(Worker<TOuter>& parent) {
-  return *parent.AddOperator(std::make_unique<Subgraph<TOuter>>(parent), 0, 0);
+  Subgraph<TOuter>* scope = parent.AddOperator(std::make_unique<Subgraph<TOuter>>(parent), 0, 0);
+  // Data or progress arriving from peers for the inner graph must wake the scope.
+  parent.AddPoller(scope->index(), [scope] { return scope->inner().HasExternalInput(); });
+  return *scope;
 }
 
 /// A collection defined in terms of itself inside an iteration scope (see the file comment).

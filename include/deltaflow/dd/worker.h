@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "deltaflow/base/check.h"
+#include "deltaflow/runtime/communicator.h"
 #include "deltaflow/time/antichain.h"
 #include "deltaflow/time/lattice.h"
 #include "deltaflow/time/path_summary.h"
@@ -114,6 +115,17 @@ class Capability {
   }
   ~Capability() { Drop(); }
 
+  /// Wraps a hold that progress tracking already counts (the initial capabilities, which
+  /// every worker counts once per peer up front so that no worker can see a frontier pass
+  /// before all its peers have started).
+  static Capability Adopt(Worker<T>* worker, time::Source source, T time) {
+    Capability capability;
+    capability.worker_ = worker;
+    capability.source_ = source;
+    capability.time_ = std::move(time);
+    return capability;
+  }
+
   bool valid() const { return worker_ != nullptr; }
   const T& time() const { return time_; }
   time::Source source() const { return source_; }
@@ -148,12 +160,53 @@ class Worker {
  public:
   using Summary = time::SummaryFor<T>;
 
-  explicit Worker(uint32_t index = 0, uint32_t peers = 1) : index_(index), peers_(peers) {}
+  /// A single worker, alone in its dataflow.
+  Worker() : Worker(0, 1, nullptr, nullptr) {}
+
+  /// Worker `index` of `peers`, exchanging data and progress through `communicator`.
+  /// `channels` numbers the channels this worker's graph allocates; a nested scope shares
+  /// its parent's counter so that every worker numbers its channels alike.
+  Worker(uint32_t index, uint32_t peers, runtime::Communicator* communicator,
+         std::shared_ptr<uint64_t> channels = nullptr)
+      : index_(index),
+        peers_(peers),
+        communicator_(communicator),
+        channels_(channels ? std::move(channels) : std::make_shared<uint64_t>(0)) {
+    DELTAFLOW_CHECK(peers == 1 || communicator != nullptr, "several workers need a communicator");
+    if (peers_ > 1) progress_channel_ = communicator_->Channel<ProgressBatch>(AllocateChannel());
+  }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   uint32_t index() const { return index_; }
   uint32_t peers() const { return peers_; }
+  runtime::Communicator* communicator() const { return communicator_; }
+  const std::shared_ptr<uint64_t>& channel_counter() const { return channels_; }
+
+  /// The next channel number; every worker allocates them in the same order.
+  uint64_t AllocateChannel() { return (*channels_)++; }
+
+  /// Asks the worker to activate `op` whenever `has_input()` is true at the start of a step
+  /// (an exchange receiver with items in its mailbox, a nested scope with pending work).
+  void AddPoller(uint32_t op, std::function<bool()> has_input) {
+    pollers_.emplace_back(op, std::move(has_input));
+  }
+
+  /// True if something arrived from outside this worker's graph: progress from peers, or
+  /// input for a polled operator.
+  bool HasExternalInput() const {
+    if (progress_channel_ && progress_channel_->HasPending(index_)) return true;
+    for (const auto& [op, has_input] : pollers_) {
+      if (has_input()) return true;
+    }
+    return false;
+  }
+
+  /// Stops the dataflow with `status` (the first failure wins).
+  void Fail(absl::Status status) {
+    if (status_.ok()) status_ = std::move(status);
+  }
+  const absl::Status& status() const { return status_; }
 
   using SummaryMatrix = typename time::Builder<T, Summary>::SummaryMatrix;
 
@@ -219,10 +272,12 @@ class Worker {
     if (!tracker.ok()) return tracker.status();
     tracker_.emplace(*std::move(tracker));
     finalized_ = true;
-    // Every input starts at the minimal time, held by the initial capabilities below.
+    // Every input starts at the minimal time, held by the initial capabilities below: one per
+    // output on every worker, all counted here (released ones are announced as -1).
     for (uint32_t op = 0; op < operators_.size(); ++op) {
       for (uint32_t out = 0; out < nodes_[op].outputs; ++out) {
-        Capability<T> initial(this, time::Source{op, out}, time::Minimum<T>());
+        tracker_->UpdateSource(time::Source{op, out}, time::Minimum<T>(), peers_);
+        Capability<T> initial = Capability<T>::Adopt(this, time::Source{op, out}, time::Minimum<T>());
         auto it = initial_takers_.find(std::pair(op, out));
         if (it != initial_takers_.end()) it->second(std::move(initial));
       }
@@ -245,6 +300,9 @@ class Worker {
   /// is active or progress is pending); false means it is idle until new input arrives.
   bool Step() {
     DELTAFLOW_CHECK(finalized_, "Step() before Finalize()");
+    for (const auto& [op, has_input] : pollers_) {
+      if (has_input()) Activate(op);
+    }
     PropagateProgress();
     std::vector<uint32_t> running;
     running.swap(active_list_);
@@ -273,12 +331,21 @@ class Worker {
 
   /// Records a change in capabilities held at an output (see `Capability`).
   void UpdateCapability(time::Source source, const T& time, int64_t diff) {
-    if (tracker_) tracker_->UpdateSource(source, time, diff);
+    if (!tracker_) return;
+    if (peers_ == 1) {
+      tracker_->UpdateSource(source, time, diff);
+    } else {
+      outgoing_.push_back({source.node, source.port, /*is_target=*/false, time, diff});
+    }
   }
-  /// Records messages sent to (+) or consumed from (-) an input.
+  /// Records messages sent to (+) or consumed from (-) an input, on any worker.
   void UpdateMessages(time::Target target, const T& time, int64_t diff) {
     DELTAFLOW_DCHECK(tracker_.has_value(), "messages sent before Finalize()");
-    tracker_->UpdateTarget(target, time, diff);
+    if (peers_ == 1) {
+      tracker_->UpdateTarget(target, time, diff);
+    } else {
+      outgoing_.push_back({target.node, target.port, /*is_target=*/true, time, diff});
+    }
   }
 
   /// True once every input of every operator has an empty frontier: nothing will ever happen
@@ -299,6 +366,7 @@ class Worker {
   /// (activating them). `Step` does this itself; a scope driving an inner worker calls it
   /// after moving messages out of the inner graph.
   void PropagateProgress() {
+    if (peers_ > 1) ExchangeProgress();
     if (!tracker_->HasPendingUpdates()) return;
     tracker_->PropagateAll();
     tracker_->DrainFrontierChanges([this](time::Target target, auto) {
@@ -308,9 +376,48 @@ class Worker {
   }
 
  private:
+  struct ProgressUpdate {
+    uint32_t node;
+    uint32_t port;
+    bool is_target;
+    T time;
+    int64_t diff;
+  };
+  using ProgressBatch = std::vector<ProgressUpdate>;
+
+  // Announces this worker's progress changes to every worker (itself included) in one batch,
+  // so message counts travel with the capability changes they offset, then applies every
+  // batch received, each sender's in the order sent.
+  void ExchangeProgress() {
+    if (!outgoing_.empty()) {
+      for (uint32_t w = 0; w + 1 < peers_; ++w) {
+        progress_channel_->Send((index_ + 1 + w) % peers_, outgoing_);
+      }
+      progress_channel_->Send(index_, std::move(outgoing_));
+      outgoing_.clear();
+    }
+    incoming_.clear();
+    if (!progress_channel_->Receive(index_, incoming_)) return;
+    for (const ProgressBatch& batch : incoming_) {
+      for (const ProgressUpdate& u : batch) {
+        if (u.is_target) {
+          tracker_->UpdateTarget(time::Target{u.node, u.port}, u.time, u.diff);
+        } else {
+          tracker_->UpdateSource(time::Source{u.node, u.port}, u.time, u.diff);
+        }
+      }
+    }
+  }
 
   uint32_t index_;
   uint32_t peers_;
+  runtime::Communicator* communicator_;
+  std::shared_ptr<uint64_t> channels_;
+  std::shared_ptr<runtime::ExchangeChannel<ProgressBatch>> progress_channel_;
+  ProgressBatch outgoing_;
+  std::vector<ProgressBatch> incoming_;
+  std::vector<std::pair<uint32_t, std::function<bool()>>> pollers_;
+  absl::Status status_;
   struct NodeShape {
     uint32_t inputs;
     uint32_t outputs;

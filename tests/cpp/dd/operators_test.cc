@@ -16,6 +16,7 @@
 #include "deltaflow/dd/operators/join.h"
 #include "deltaflow/dd/operators/reduce.h"
 #include "deltaflow/value/row.h"
+#include "testing/cluster.h"
 #include "testing/random_values.h"
 
 namespace deltaflow::dd {
@@ -34,23 +35,41 @@ std::map<D, R> ContentsAt(const std::vector<Update<D, T, R>>& updates, const T& 
   return out;
 }
 
-// Feeds `rounds` rounds of random updates drawn by `draw(rng)` into the input, advancing time
-// by 2 each round, and after each round checks the captured output against `reference`.
+// Builds the pipeline on `peers` workers, feeds `rounds` rounds of random updates drawn by
+// `draw(rng)` (spread over the workers' inputs), advancing time by 2 each round, and after
+// each round checks the output captured on all workers against `reference`.
 template <typename D, typename Out, typename Build, typename Draw, typename Reference>
-void RunOracle(uint64_t seed, int rounds, Build build, Draw draw, Reference reference) {
-  Worker<Time> worker;
-  auto [input, collection] = NewInput<D>(worker);
-  auto result = build(collection);
-  auto captured = result.Capture();
-  auto probe = result.Probe();
-  ASSERT_TRUE(worker.Finalize().ok());
+void RunOracle(uint32_t peers, uint64_t seed, int rounds, Build build, Draw draw,
+               Reference reference) {
+  testing::LocalCluster<Time> cluster(peers);
+  std::vector<std::unique_ptr<InputSession<D, Time, int64_t>>> inputs;
+  std::vector<CapturedUpdates<Out, Time, int64_t>> captures;
+  std::vector<ProbeHandle<Time>> probes;
+  for (uint32_t w = 0; w < peers; ++w) {
+    auto [input, collection] = NewInput<D>(cluster.worker(w));
+    auto result = build(collection);
+    captures.push_back(result.Capture());
+    probes.push_back(result.Probe());
+    inputs.push_back(std::move(input));
+  }
+  ASSERT_TRUE(cluster.Finalize().ok());
+  auto all_passed = [&](Time t) {
+    return std::none_of(probes.begin(), probes.end(), [&](const auto& p) { return p.LessThan(t); });
+  };
+  auto captured = [&] {
+    std::vector<Update<Out, Time, int64_t>> all;
+    for (const auto& c : captures) all.insert(all.end(), c->begin(), c->end());
+    return all;
+  };
   std::mt19937_64 rng(seed);
   std::vector<Update<D, Time, int64_t>> fed;
+  size_t next_input = 0;
   for (int round = 0; round < rounds; ++round) {
     Time t = 2 * static_cast<Time>(round);
     int n = 1 + static_cast<int>(rng() % 12);
     for (int i = 0; i < n; ++i) {
       D d = draw(rng);
+      auto& input = inputs[next_input++ % peers];
       // Retract something present half of the time, so multiplicities go up and down.
       auto now = ContentsAt(fed, t);
       if (!now.empty() && rng() % 2) {
@@ -63,28 +82,33 @@ void RunOracle(uint64_t seed, int rounds, Build build, Draw draw, Reference refe
         fed.push_back({d, t, 1});
       }
     }
-    input->AdvanceTo(t + 2);
-    if (rng() % 3 == 0) worker.Step();  // sometimes let several rounds pile up
-    else {
-      while (probe.LessThan(t + 2)) worker.Step();
+    for (auto& input : inputs) input->AdvanceTo(t + 2);
+    if (rng() % 3 == 0) {
+      cluster.Step();  // sometimes let several rounds pile up
+    } else {
+      ASSERT_TRUE(cluster.StepUntil([&] { return all_passed(t + 2); }));
     }
-    if (probe.LessThan(t + 2)) continue;
+    if (!all_passed(t + 2)) continue;
+    auto output = captured();
     for (Time past = 0; past <= t; past += 2) {
       std::map<Out, int64_t> expected = reference(ContentsAt(fed, past));
-      ASSERT_EQ(ContentsAt(*captured, past), expected) << "seed " << seed << " time " << past;
+      ASSERT_EQ(ContentsAt(output, past), expected)
+          << "workers " << peers << " seed " << seed << " time " << past;
     }
   }
-  input->Close();
-  worker.StepUntilIdle();
-  EXPECT_TRUE(worker.Done());
+  for (auto& input : inputs) input->Close();
+  cluster.StepUntilIdle();
+  EXPECT_TRUE(cluster.Done());
 }
+
+constexpr uint32_t kWorkerCounts[] = {1, 2, 4};
 
 uint64_t SmallKey(std::mt19937_64& rng) { return rng() % 8; }
 
 TEST(OperatorsTest, CountOracleOnU64) {
   for (uint64_t seed = 0; seed < 15; ++seed) {
-    RunOracle<uint64_t, std::pair<uint64_t, int64_t>>(
-        seed, 20, [](const auto& c) { return Count(c); }, SmallKey,
+    for (uint32_t peers : kWorkerCounts) RunOracle<uint64_t, std::pair<uint64_t, int64_t>>(
+        peers, seed, 20, [](const auto& c) { return Count(c); }, SmallKey,
         [](const std::map<uint64_t, int64_t>& in) {
           std::map<std::pair<uint64_t, int64_t>, int64_t> out;
           for (const auto& [k, n] : in) out[{k, n}] = 1;
@@ -95,8 +119,8 @@ TEST(OperatorsTest, CountOracleOnU64) {
 
 TEST(OperatorsTest, DistinctAndThresholdOracleOnU64) {
   for (uint64_t seed = 0; seed < 15; ++seed) {
-    RunOracle<uint64_t, uint64_t>(
-        seed, 20, [](const auto& c) { return Distinct(c); }, SmallKey,
+    for (uint32_t peers : kWorkerCounts) RunOracle<uint64_t, uint64_t>(
+        peers, seed, 20, [](const auto& c) { return Distinct(c); }, SmallKey,
         [](const std::map<uint64_t, int64_t>& in) {
           std::map<uint64_t, int64_t> out;
           for (const auto& [k, n] : in) {
@@ -104,8 +128,8 @@ TEST(OperatorsTest, DistinctAndThresholdOracleOnU64) {
           }
           return out;
         });
-    RunOracle<uint64_t, uint64_t>(
-        seed, 20,
+    for (uint32_t peers : kWorkerCounts) RunOracle<uint64_t, uint64_t>(
+        peers, seed, 20,
         [](const auto& c) { return Threshold(c, [](int64_t n) { return n >= 2 ? n - 1 : 0; }); },
         SmallKey, [](const std::map<uint64_t, int64_t>& in) {
           std::map<uint64_t, int64_t> out;
@@ -127,8 +151,8 @@ TEST(OperatorsTest, ReduceMinOracleOnRows) {
     return std::pair<value::Row, value::Row>(key, val);
   };
   for (uint64_t seed = 0; seed < 10; ++seed) {
-    RunOracle<std::pair<value::Row, value::Row>, std::pair<value::Row, value::Row>>(
-        seed, 20,
+    for (uint32_t peers : kWorkerCounts) RunOracle<std::pair<value::Row, value::Row>, std::pair<value::Row, value::Row>>(
+        peers, seed, 20,
         [](const auto& c) {
           return Reduce<value::Row>(c, [](const value::Row&, const auto& in, auto& out) {
             for (const auto& [v, n] : in) {
@@ -162,8 +186,8 @@ TEST(OperatorsTest, JoinOracleOnU64) {
   };
   using Out = std::pair<uint64_t, std::pair<uint64_t, uint64_t>>;
   for (uint64_t seed = 0; seed < 15; ++seed) {
-    RunOracle<Tagged, Out>(
-        seed, 20,
+    for (uint32_t peers : kWorkerCounts) RunOracle<Tagged, Out>(
+        peers, seed, 20,
         [](const auto& c) {
           auto left = c.Filter([](const Tagged& t) { return t.first == 0; })
                           .Map([](const Tagged& t) { return t.second; });
@@ -226,56 +250,73 @@ TEST(OperatorsTest, ReachabilityOracleThroughIterateWithChangingEdges) {
   // Nodes reachable from node 0, with edges added and removed over time: partially ordered
   // times inside the loop (outer time, round).
   using Edge = std::pair<uint64_t, uint64_t>;
-  for (uint64_t seed = 0; seed < 8; ++seed) {
-    Worker<Time> worker;
-    auto [edge_input, edges] = NewInput<Edge>(worker);
-    auto [root_input, roots] = NewInput<uint64_t>(worker);
-    auto reached = Iterate(roots, [&edges, &roots](auto& scope, const auto& inner) {
-      auto e = scope.Enter(edges);
-      auto r = scope.Enter(roots);
-      auto keyed = inner.Map([](uint64_t n) { return std::pair<uint64_t, Unit>(n, Unit{}); });
-      auto next = JoinCore(Arrange(keyed), Arrange(e),
-                           [](const uint64_t&, const Unit&, const uint64_t& dst) { return dst; });
-      return Distinct(next.Concat(r));
-    });
-    auto captured = reached.Capture();
-    auto probe = reached.Probe();
-    ASSERT_TRUE(worker.Finalize().ok());
-    root_input->Insert(0);
-    std::mt19937_64 rng(seed);
-    std::map<Edge, int64_t> present;
-    for (Time t = 0; t < 24; t += 2) {
-      for (int i = 0; i < 4; ++i) {
-        Edge e(rng() % 10, rng() % 10);
-        if (present[e] > 0 && rng() % 2) {
-          edge_input->Remove(e);
-          --present[e];
-        } else if (present[e] == 0) {
-          edge_input->Insert(e);
-          ++present[e];
-        }
+  for (uint32_t peers : kWorkerCounts) {
+    for (uint64_t seed = 0; seed < 6; ++seed) {
+      testing::LocalCluster<Time> cluster(peers);
+      std::vector<std::unique_ptr<InputSession<Edge, Time, int64_t>>> edge_inputs;
+      std::vector<std::unique_ptr<InputSession<uint64_t, Time, int64_t>>> root_inputs;
+      std::vector<CapturedUpdates<uint64_t, Time, int64_t>> captures;
+      std::vector<ProbeHandle<Time>> probes;
+      for (uint32_t w = 0; w < peers; ++w) {
+        auto [edge_input, edges] = NewInput<Edge>(cluster.worker(w));
+        auto [root_input, roots] = NewInput<uint64_t>(cluster.worker(w));
+        auto reached = Iterate(roots, [&edges, &roots](auto& scope, const auto& inner) {
+          auto e = scope.Enter(edges);
+          auto r = scope.Enter(roots);
+          auto keyed = inner.Map([](uint64_t n) { return std::pair<uint64_t, Unit>(n, Unit{}); });
+          auto next = JoinCore(Arrange(keyed), Arrange(e),
+                               [](const uint64_t&, const Unit&, const uint64_t& dst) { return dst; });
+          return Distinct(next.Concat(r));
+        });
+        captures.push_back(reached.Capture());
+        probes.push_back(reached.Probe());
+        edge_inputs.push_back(std::move(edge_input));
+        root_inputs.push_back(std::move(root_input));
       }
-      edge_input->AdvanceTo(t + 2);
-      root_input->AdvanceTo(t + 2);
-      while (probe.LessThan(t + 2)) worker.Step();
-      // Breadth-first search over the present edges.
-      std::set<uint64_t> seen{0};
-      std::vector<uint64_t> frontier{0};
-      while (!frontier.empty()) {
-        uint64_t n = frontier.back();
-        frontier.pop_back();
-        for (const auto& [e, c] : present) {
-          if (c > 0 && e.first == n && seen.insert(e.second).second) frontier.push_back(e.second);
+      ASSERT_TRUE(cluster.Finalize().ok());
+      root_inputs[0]->Insert(0);
+      std::mt19937_64 rng(seed);
+      std::map<Edge, int64_t> present;
+      size_t next = 0;
+      for (Time t = 0; t < 20; t += 2) {
+        for (int i = 0; i < 4; ++i) {
+          Edge e(rng() % 10, rng() % 10);
+          auto& input = edge_inputs[next++ % peers];
+          if (present[e] > 0 && rng() % 2) {
+            input->Remove(e);
+            --present[e];
+          } else if (present[e] == 0) {
+            input->Insert(e);
+            ++present[e];
+          }
         }
+        for (auto& in : edge_inputs) in->AdvanceTo(t + 2);
+        for (auto& in : root_inputs) in->AdvanceTo(t + 2);
+        ASSERT_TRUE(cluster.StepUntil([&] {
+          return std::none_of(probes.begin(), probes.end(),
+                              [&](const auto& p) { return p.LessThan(t + 2); });
+        }));
+        // Breadth-first search over the present edges.
+        std::set<uint64_t> seen{0};
+        std::vector<uint64_t> frontier{0};
+        while (!frontier.empty()) {
+          uint64_t n = frontier.back();
+          frontier.pop_back();
+          for (const auto& [e, c] : present) {
+            if (c > 0 && e.first == n && seen.insert(e.second).second) frontier.push_back(e.second);
+          }
+        }
+        std::map<uint64_t, int64_t> expected;
+        for (uint64_t n : seen) expected[n] = 1;
+        std::vector<Update<uint64_t, Time, int64_t>> all;
+        for (const auto& c : captures) all.insert(all.end(), c->begin(), c->end());
+        ASSERT_EQ(ContentsAt(all, t), expected) << "workers " << peers << " seed " << seed << " time " << t;
       }
-      std::map<uint64_t, int64_t> expected;
-      for (uint64_t n : seen) expected[n] = 1;
-      ASSERT_EQ(ContentsAt(*captured, t), expected) << "seed " << seed << " time " << t;
+      for (auto& in : edge_inputs) in->Close();
+      for (auto& in : root_inputs) in->Close();
+      cluster.StepUntilIdle();
+      EXPECT_TRUE(cluster.Done());
     }
-    edge_input->Close();
-    root_input->Close();
-    worker.StepUntilIdle();
-    EXPECT_TRUE(worker.Done());
   }
 }
 

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "deltaflow/dd/collection.h"
+#include "deltaflow/dd/exchange.h"
+#include "deltaflow/dd/shard_hash.h"
 #include "deltaflow/dd/stream.h"
 #include "deltaflow/dd/trace/batcher.h"
 #include "deltaflow/dd/trace/spine.h"
@@ -172,7 +174,9 @@ Arranged<K, V, T, R> Arrange(const Collection<std::pair<K, V>, T, R>& collection
     });
     SealAndSend(state->batcher, *state->trace, output, state->capabilities, op.InputFrontier(0));
   };
-  auto stream = collection.template Unary<BatchPtr>("Arrange", std::move(logic));
+  // Each worker arranges the keys it owns.
+  auto owned = Exchange(collection, [](const std::pair<K, V>& kv) { return ShardHash(kv.first); });
+  auto stream = owned.template Unary<BatchPtr>("Arrange", std::move(logic));
   Result result(&collection.worker(), stream.port(), state->trace);
   collection.port()->SetAttachment(std::make_shared<Result>(result));
   return result;

@@ -2,7 +2,7 @@
 //
 // `ReduceCore(arranged, logic)` produces, for every key, `logic(key, input, output)` of the
 // key's accumulated input at every time, as a new arrangement. When a batch arrives, only its
-// keys are revisited, and only at their *interesting times* (see reduce_key_internal.h):
+// keys are revisited, and only at their *interesting times* (see interesting_times.h):
 // the times of the new updates, closed under join with the key's history for partially
 // ordered times. Interesting times that are not yet complete are kept per key and evaluated
 // when the input frontier passes them; the operator holds capabilities for them meanwhile.
@@ -21,7 +21,7 @@
 
 #include "deltaflow/dd/collection.h"
 #include "deltaflow/dd/operators/arrange.h"
-#include "deltaflow/dd/operators/reduce_key_internal.h"
+#include "deltaflow/dd/operators/interesting_times.h"
 
 namespace deltaflow::dd {
 

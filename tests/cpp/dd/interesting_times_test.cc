@@ -1,4 +1,4 @@
-#include "deltaflow/dd/operators/reduce_key_internal.h"
+#include "deltaflow/dd/operators/interesting_times.h"
 
 #include <gtest/gtest.h>
 
