@@ -33,7 +33,7 @@ consumer-test:
 	cmake --install $(BUILD) --prefix $(STAGE) > /dev/null
 	cmake -S examples/cpp -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH=$(STAGE) > /dev/null
 	cmake --build build/consumer
-	build/consumer/value_demo
+	build/consumer/value_demo && build/consumer/wordcount
 
 py-test:
 	$(VENV)/bin/python -m pytest -q tests/python
@@ -57,3 +57,10 @@ lint: install
 
 clean:
 	rm -rf build
+
+# Throughput of the dd core (Google Benchmark, Release, one worker); see benchmarks/README.md.
+.PHONY: bench-dd
+bench-dd: setup
+	cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DDELTAFLOW_BUILD_BENCHMARKS=ON -DDELTAFLOW_BUILD_TESTS=OFF
+	cmake --build build/bench --target deltaflow_dd_bench
+	build/bench/benchmarks/deltaflow_dd_bench $(BENCH_ARGS)

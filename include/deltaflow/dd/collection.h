@@ -15,13 +15,14 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "deltaflow/dd/stream.h"
-#include "deltaflow/dd/worker.h"
+#include "deltaflow/runtime/worker.h"
 #include "deltaflow/time/antichain.h"
 
 namespace deltaflow::dd {
@@ -122,21 +123,41 @@ class ConcatOperator final : public Operator<T> {
 };
 
 /// The frontier seen by a probe: lets the driver of a worker wait until a time is complete.
+/// Thread-safe: the worker writes it while stepping, a driver thread may read it at any time.
 template <time::Lattice T>
 class ProbeHandle {
  public:
-  ProbeHandle() : frontier_(std::make_shared<time::Antichain<T>>(time::Minimum<T>())) {}
+  ProbeHandle() : state_(std::make_shared<State>()) {}
   /// True while some time strictly before `t` may still change the probed collection.
-  bool LessThan(const T& t) const { return frontier_->LessThan(t); }
+  bool LessThan(const T& t) const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->frontier.LessThan(t);
+  }
   /// True while `t` itself (or an earlier time) may still change the probed collection.
-  bool LessEqual(const T& t) const { return frontier_->LessEqual(t); }
+  bool LessEqual(const T& t) const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->frontier.LessEqual(t);
+  }
   /// True once nothing more will ever arrive.
-  bool Done() const { return frontier_->IsEmpty(); }
-  const time::Antichain<T>& frontier() const { return *frontier_; }
-  void Set(const time::Antichain<T>& frontier) const { *frontier_ = frontier; }
+  bool Done() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->frontier.IsEmpty();
+  }
+  time::Antichain<T> frontier() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->frontier;
+  }
+  void Set(const time::Antichain<T>& frontier) const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->frontier = frontier;
+  }
 
  private:
-  std::shared_ptr<time::Antichain<T>> frontier_;
+  struct State {
+    std::mutex mutex;
+    time::Antichain<T> frontier{time::Minimum<T>()};
+  };
+  std::shared_ptr<State> state_;
 };
 
 /// Every update a captured collection produced, in arrival order (tests and small sinks).

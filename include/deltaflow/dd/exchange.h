@@ -14,7 +14,7 @@
 #include "deltaflow/dd/collection.h"
 #include "deltaflow/dd/shard_hash.h"
 #include "deltaflow/dd/stream.h"
-#include "deltaflow/dd/worker.h"
+#include "deltaflow/runtime/worker.h"
 #include "deltaflow/runtime/communicator.h"
 
 namespace deltaflow::dd {

@@ -29,7 +29,7 @@
 
 #include "deltaflow/dd/collection.h"
 #include "deltaflow/dd/stream.h"
-#include "deltaflow/dd/worker.h"
+#include "deltaflow/runtime/worker.h"
 #include "deltaflow/time/path_summary.h"
 #include "deltaflow/time/product.h"
 

@@ -15,10 +15,15 @@
 #include <utility>
 #include <vector>
 
-#include "deltaflow/dd/worker.h"
+#include "deltaflow/runtime/worker.h"
 #include "deltaflow/time/progress.h"
 
 namespace deltaflow::dd {
+
+// The dataflow machinery the dd operators are built on.
+using runtime::Capability;
+using runtime::Operator;
+using runtime::Worker;
 
 /// A change of `diff` in the multiplicity of `data` at `time`.
 template <typename D, typename T, typename R = int64_t>

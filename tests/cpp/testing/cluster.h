@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "deltaflow/dd/worker.h"
+#include "deltaflow/runtime/worker.h"
 #include "deltaflow/runtime/communicator.h"
 
 namespace deltaflow::testing {

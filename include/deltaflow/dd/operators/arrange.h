@@ -26,7 +26,7 @@
 #include "deltaflow/dd/trace/batcher.h"
 #include "deltaflow/dd/trace/spine.h"
 #include "deltaflow/dd/trace/trace.h"
-#include "deltaflow/dd/worker.h"
+#include "deltaflow/runtime/worker.h"
 
 namespace deltaflow::dd {
 

@@ -38,7 +38,7 @@
 #include "deltaflow/time/path_summary.h"
 #include "deltaflow/time/progress.h"
 
-namespace deltaflow::dd {
+namespace deltaflow::runtime {
 
 template <time::Lattice T>
 class Worker;
@@ -166,7 +166,7 @@ class Worker {
   /// Worker `index` of `peers`, exchanging data and progress through `communicator`.
   /// `channels` numbers the channels this worker's graph allocates; a nested scope shares
   /// its parent's counter so that every worker numbers its channels alike.
-  Worker(uint32_t index, uint32_t peers, runtime::Communicator* communicator,
+  Worker(uint32_t index, uint32_t peers, Communicator* communicator,
          std::shared_ptr<uint64_t> channels = nullptr)
       : index_(index),
         peers_(peers),
@@ -180,7 +180,7 @@ class Worker {
 
   uint32_t index() const { return index_; }
   uint32_t peers() const { return peers_; }
-  runtime::Communicator* communicator() const { return communicator_; }
+  Communicator* communicator() const { return communicator_; }
   const std::shared_ptr<uint64_t>& channel_counter() const { return channels_; }
 
   /// The next channel number; every worker allocates them in the same order.
@@ -348,16 +348,20 @@ class Worker {
     }
   }
 
-  /// True once every input of every operator has an empty frontier: nothing will ever happen
-  /// again in this dataflow.
-  bool Done() {
-    PropagateProgress();
+  /// True once every input of every operator has an empty frontier and nothing is left to
+  /// process: nothing will ever happen again in this dataflow. Does not step or propagate
+  /// (a driver may ask from another thread while the worker is idle).
+  bool Done() const {
+    if (!active_list_.empty() || !outgoing_.empty() || tracker_->HasPendingUpdates() ||
+        HasExternalInput()) {
+      return false;
+    }
     for (const auto& op : operators_) {
       for (uint32_t port = 0; port < op->InputCount(); ++port) {
         if (!op->InputFrontier(port).IsEmpty()) return false;
       }
     }
-    return active_list_.empty();
+    return true;
   }
 
   size_t OperatorCount() const { return operators_.size(); }
@@ -411,9 +415,9 @@ class Worker {
 
   uint32_t index_;
   uint32_t peers_;
-  runtime::Communicator* communicator_;
+  Communicator* communicator_;
   std::shared_ptr<uint64_t> channels_;
-  std::shared_ptr<runtime::ExchangeChannel<ProgressBatch>> progress_channel_;
+  std::shared_ptr<ExchangeChannel<ProgressBatch>> progress_channel_;
   ProgressBatch outgoing_;
   std::vector<ProgressBatch> incoming_;
   std::vector<std::pair<uint32_t, std::function<bool()>>> pollers_;
@@ -435,4 +439,4 @@ class Worker {
   std::map<std::pair<uint32_t, uint32_t>, std::function<void(Capability<T>)>> initial_takers_;
 };
 
-}  // namespace deltaflow::dd
+}  // namespace deltaflow::runtime

@@ -1,0 +1,218 @@
+// Runtime: runs W workers of one dataflow on a oneTBB arena.
+//
+// Each worker runs as a sequence of *steps* (`Worker::Step`), each a bounded amount of work
+// executed as one oneTBB task; no task waits for another worker, so any number of workers
+// runs correctly on any number of threads (4 workers on 2 cores included). A worker is
+// scheduled only when woken: by a peer sending it data or progress, by the driver giving it
+// input, or by itself when a step leaves work to do. A dataflow with nothing to do therefore
+// has no task at all and uses no CPU.
+//
+// The driver — the thread that owns the `Runtime` — builds the same graph on every worker
+// (`Build`), starts the run (`Start`), feeds inputs through `WithWorker` (which excludes the
+// worker's own steps while it runs, then wakes the worker) and waits with `WaitUntil`. The
+// first worker to fail (a `Worker::Fail`, or an exception escaping an operator) stops the
+// run: every wait returns that error and no further steps are scheduled.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "deltaflow/runtime/communicator.h"
+#include "deltaflow/runtime/worker.h"
+#include "oneapi/tbb/global_control.h"
+#include "oneapi/tbb/task_arena.h"
+
+namespace deltaflow::runtime {
+
+struct RuntimeOptions {
+  /// Logical workers, each with its own copy of the dataflow and shard of the data.
+  uint32_t workers = 1;
+  /// Threads that run worker steps; 0 means min(workers, hardware threads).
+  uint32_t threads = 0;
+};
+
+template <time::Lattice T>
+class Runtime final : private Waker {
+ public:
+  explicit Runtime(RuntimeOptions options)
+      : threads_(ThreadsFor(options)),
+        control_(tbb::global_control::max_allowed_parallelism, threads_ + 1),
+        arena_(static_cast<int>(threads_), /*reserved_for_masters=*/0),
+        communicator_(options.workers, this),
+        slots_(options.workers) {
+    DELTAFLOW_CHECK(options.workers > 0, "a runtime needs at least one worker");
+    for (uint32_t w = 0; w < options.workers; ++w) {
+      slots_[w].worker = std::make_unique<Worker<T>>(w, options.workers, &communicator_);
+    }
+  }
+
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// Stops scheduling and waits for running steps to finish.
+  ~Runtime() {
+    {
+      std::lock_guard<std::mutex> lock(wait_mutex_);
+      stopped_ = true;
+    }
+    std::unique_lock<std::mutex> lock(wait_mutex_);
+    idle_.wait(lock, [this] { return inflight_ == 0; });
+  }
+
+  uint32_t peers() const { return static_cast<uint32_t>(slots_.size()); }
+  uint32_t threads() const { return threads_; }
+
+  /// Builds the dataflow: calls `build(worker)` for every worker, in order, on this thread.
+  /// Only before `Start`.
+  template <typename F>
+  void Build(F&& build) {
+    DELTAFLOW_CHECK(!started_, "Build after Start");
+    for (auto& slot : slots_) build(*slot.worker);
+  }
+
+  /// Finalizes every worker's graph and schedules every worker once.
+  absl::Status Start() {
+    DELTAFLOW_CHECK(!started_, "Start called twice");
+    for (auto& slot : slots_) {
+      if (absl::Status s = slot.worker->Finalize(); !s.ok()) return s;
+    }
+    {
+      std::lock_guard<std::mutex> lock(wait_mutex_);
+      started_ = true;
+    }
+    for (uint32_t w = 0; w < slots_.size(); ++w) Wake(w);
+    return absl::OkStatus();
+  }
+
+  /// Runs `f(worker)` while worker `w` is not stepping (to feed its inputs or read its
+  /// outputs), then wakes it.
+  template <typename F>
+  void WithWorker(uint32_t w, F&& f) {
+    {
+      std::lock_guard<std::mutex> lock(slots_[w].mutex);
+      f(*slots_[w].worker);
+    }
+    Wake(w);
+  }
+
+  /// Blocks until `done()` holds or a worker fails; `done` is evaluated on this thread,
+  /// again after every step any worker completes. Returns the failure, if any.
+  absl::Status WaitUntil(const std::function<bool()>& done) {
+    std::unique_lock<std::mutex> lock(wait_mutex_);
+    while (true) {
+      if (!failure_.ok()) return failure_;
+      uint64_t seen = steps_;
+      lock.unlock();
+      bool satisfied = done();
+      lock.lock();
+      if (satisfied) return failure_;
+      stepped_.wait(lock, [&] { return steps_ != seen || !failure_.ok(); });
+    }
+  }
+
+  /// Blocks until every worker's dataflow is complete (all inputs closed and drained).
+  absl::Status WaitUntilDone() {
+    return WaitUntil([this] {
+      for (uint32_t w = 0; w < slots_.size(); ++w) {
+        std::lock_guard<std::mutex> lock(slots_[w].mutex);
+        if (!slots_[w].worker->Done()) return false;
+      }
+      return true;
+    });
+  }
+
+  /// The first failure, or OK.
+  absl::Status status() {
+    std::lock_guard<std::mutex> lock(wait_mutex_);
+    return failure_;
+  }
+
+  /// Schedules a step of worker `w` unless one is already queued. Thread-safe.
+  void Wake(uint32_t w) override {
+    Slot& slot = slots_[w];
+    if (slot.queued.exchange(true, std::memory_order_acq_rel)) return;
+    {
+      std::lock_guard<std::mutex> lock(wait_mutex_);
+      if (stopped_ || !failure_.ok() || !started_) {
+        slot.queued.store(false, std::memory_order_release);
+        return;
+      }
+      ++inflight_;
+    }
+    arena_.enqueue([this, w] { RunStep(w); });
+  }
+
+ private:
+  struct Slot {
+    std::unique_ptr<Worker<T>> worker;
+    std::mutex mutex;  // held while the worker steps, and by WithWorker
+    std::atomic<bool> queued{false};
+  };
+
+  static uint32_t ThreadsFor(const RuntimeOptions& options) {
+    if (options.threads > 0) return options.threads;
+    uint32_t hardware = std::max(1u, std::thread::hardware_concurrency());
+    return std::min(options.workers, hardware);
+  }
+
+  void RunStep(uint32_t w) {
+    Slot& slot = slots_[w];
+    // From here on a wake-up queues another step, so nothing that arrives now is missed.
+    slot.queued.store(false, std::memory_order_release);
+    bool again = false;
+    absl::Status failure;
+    {
+      std::lock_guard<std::mutex> lock(slot.mutex);
+      try {
+        again = slot.worker->Step();
+        again = again || slot.worker->HasExternalInput();
+      } catch (const std::exception& e) {
+        slot.worker->Fail(absl::InternalError(std::string("worker ") + std::to_string(w) +
+                                              " failed: " + e.what()));
+      } catch (...) {
+        slot.worker->Fail(absl::InternalError("worker " + std::to_string(w) +
+                                              " failed with an unknown exception"));
+      }
+      failure = slot.worker->status();
+    }
+    {
+      std::lock_guard<std::mutex> lock(wait_mutex_);
+      ++steps_;
+      if (!failure.ok() && failure_.ok()) failure_ = failure;
+    }
+    if (again) Wake(w);
+    // Last: once `inflight_` is zero the runtime may be destroyed, so notify under the lock
+    // and touch nothing afterwards.
+    std::lock_guard<std::mutex> lock(wait_mutex_);
+    --inflight_;
+    stepped_.notify_all();
+    idle_.notify_all();
+  }
+
+  uint32_t threads_;
+  tbb::global_control control_;
+  tbb::task_arena arena_;
+  Communicator communicator_;
+  std::vector<Slot> slots_;
+  bool started_ = false;
+
+  std::mutex wait_mutex_;
+  std::condition_variable stepped_;
+  std::condition_variable idle_;
+  uint64_t steps_ = 0;
+  uint64_t inflight_ = 0;
+  bool stopped_ = false;
+  absl::Status failure_;
+};
+
+}  // namespace deltaflow::runtime

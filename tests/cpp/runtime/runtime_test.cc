@@ -1,0 +1,172 @@
+#include "deltaflow/runtime/runtime.h"
+
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "deltaflow/dd/collection.h"
+#include "deltaflow/dd/operators/reduce.h"
+
+namespace deltaflow::runtime {
+namespace {
+
+using Time = uint64_t;
+using dd::CapturedUpdates;
+using dd::InputSession;
+using dd::ProbeHandle;
+using dd::Update;
+
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+template <typename D>
+std::map<D, int64_t> ContentsAt(const std::vector<Update<D, Time, int64_t>>& updates, Time t) {
+  std::map<D, int64_t> out;
+  for (const auto& u : updates) {
+    if (u.time <= t) out[u.data] += u.diff;
+  }
+  std::erase_if(out, [](const auto& kv) { return kv.second == 0; });
+  return out;
+}
+
+// A word-count-like pipeline on every worker: Count of u64 records.
+struct CountPipeline {
+  std::vector<std::unique_ptr<InputSession<uint64_t, Time, int64_t>>> inputs;
+  std::vector<CapturedUpdates<std::pair<uint64_t, int64_t>, Time, int64_t>> captures;
+  std::vector<ProbeHandle<Time>> probes;
+
+  explicit CountPipeline(Runtime<Time>& runtime) {
+    runtime.Build([this](Worker<Time>& worker) {
+      auto [input, records] = dd::NewInput<uint64_t>(worker);
+      auto counts = dd::Count(records);
+      captures.push_back(counts.Capture());
+      probes.push_back(counts.Probe());
+      inputs.push_back(std::move(input));
+    });
+  }
+  bool Passed(Time t) const {
+    return std::none_of(probes.begin(), probes.end(), [&](const auto& p) { return p.LessThan(t); });
+  }
+};
+
+class RuntimeTest : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(RuntimeTest, CountOracleOnThreadsMatchesRecomputationAtEveryTime) {
+  Runtime<Time> runtime(RuntimeOptions{.workers = GetParam(), .threads = 2});
+  CountPipeline pipeline(runtime);
+  ASSERT_TRUE(runtime.Start().ok());
+  std::mt19937_64 rng(GetParam());
+  std::vector<Update<uint64_t, Time, int64_t>> fed;
+  for (Time t = 0; t < 40; t += 2) {
+    for (uint32_t w = 0; w < runtime.peers(); ++w) {
+      runtime.WithWorker(w, [&](Worker<Time>&) {
+        for (int i = 0; i < 50; ++i) {
+          uint64_t x = rng() % 20;
+          int64_t diff = (ContentsAt(fed, t)[x] > 0 && rng() % 3 == 0) ? -1 : 1;
+          pipeline.inputs[w]->Update(x, diff);
+          fed.push_back({x, t, diff});
+        }
+        pipeline.inputs[w]->AdvanceTo(t + 2);
+      });
+    }
+    ASSERT_TRUE(runtime.WaitUntil([&] { return pipeline.Passed(t + 2); }).ok());
+    std::vector<Update<std::pair<uint64_t, int64_t>, Time, int64_t>> all;
+    for (uint32_t w = 0; w < runtime.peers(); ++w) {
+      runtime.WithWorker(w, [&](Worker<Time>&) {
+        all.insert(all.end(), pipeline.captures[w]->begin(), pipeline.captures[w]->end());
+      });
+    }
+    std::map<std::pair<uint64_t, int64_t>, int64_t> expected;
+    for (const auto& [x, n] : ContentsAt(fed, t)) expected[{x, n}] = 1;
+    ASSERT_EQ(ContentsAt(all, t), expected) << "time " << t;
+  }
+  for (uint32_t w = 0; w < runtime.peers(); ++w) {
+    runtime.WithWorker(w, [&](Worker<Time>&) { pipeline.inputs[w]->Close(); });
+  }
+  EXPECT_TRUE(runtime.WaitUntilDone().ok());
+}
+
+TEST_P(RuntimeTest, IdleDataflowUsesNoCpu) {
+  Runtime<Time> runtime(RuntimeOptions{.workers = GetParam(), .threads = 2});
+  CountPipeline pipeline(runtime);
+  ASSERT_TRUE(runtime.Start().ok());
+  for (uint32_t w = 0; w < runtime.peers(); ++w) {
+    runtime.WithWorker(w, [&](Worker<Time>&) {
+      pipeline.inputs[w]->Insert(w);
+      pipeline.inputs[w]->AdvanceTo(2);
+    });
+  }
+  ASSERT_TRUE(runtime.WaitUntil([&] { return pipeline.Passed(2); }).ok());
+  // Let thread pools settle, then measure the CPU the whole process uses over an idle second.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  double before = ProcessCpuSeconds();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  double used = ProcessCpuSeconds() - before;
+  EXPECT_LT(used, 0.05) << "an idle dataflow burned " << used << " s of CPU in one second";
+  for (uint32_t w = 0; w < runtime.peers(); ++w) {
+    runtime.WithWorker(w, [&](Worker<Time>&) { pipeline.inputs[w]->Close(); });
+  }
+  EXPECT_TRUE(runtime.WaitUntilDone().ok());
+}
+
+TEST_P(RuntimeTest, AnErrorOnOneWorkerStopsTheRunWithThatError) {
+  Runtime<Time> runtime(RuntimeOptions{.workers = GetParam(), .threads = 2});
+  std::vector<std::unique_ptr<InputSession<uint64_t, Time, int64_t>>> inputs;
+  std::vector<ProbeHandle<Time>> probes;
+  runtime.Build([&](Worker<Time>& worker) {
+    auto [input, records] = dd::NewInput<uint64_t>(worker);
+    auto checked = dd::Count(records).Map([](const std::pair<uint64_t, int64_t>& kv) {
+      if (kv.first == 13) throw std::runtime_error("unlucky record 13");
+      return kv.first;
+    });
+    probes.push_back(checked.Probe());
+    inputs.push_back(std::move(input));
+  });
+  ASSERT_TRUE(runtime.Start().ok());
+  runtime.WithWorker(0, [&](Worker<Time>&) {
+    for (uint64_t x = 0; x < 20; ++x) inputs[0]->Insert(x);
+  });
+  for (uint32_t w = 0; w < runtime.peers(); ++w) {
+    runtime.WithWorker(w, [&](Worker<Time>&) { inputs[w]->AdvanceTo(2); });
+  }
+  // Waiting for a time that can never complete returns the error instead of hanging.
+  absl::Status status = runtime.WaitUntil([&] { return false; });
+  EXPECT_TRUE(absl::IsInternal(status)) << status;
+  EXPECT_NE(std::string(status.message()).find("unlucky record 13"), std::string::npos) << status;
+  EXPECT_FALSE(runtime.WaitUntilDone().ok());
+}
+
+TEST_P(RuntimeTest, ManyRuntimesInTurnShutDownCleanly) {
+  for (int run = 0; run < 5; ++run) {
+    Runtime<Time> runtime(RuntimeOptions{.workers = GetParam(), .threads = 2});
+    CountPipeline pipeline(runtime);
+    ASSERT_TRUE(runtime.Start().ok());
+    for (uint32_t w = 0; w < runtime.peers(); ++w) {
+      runtime.WithWorker(w, [&](Worker<Time>&) {
+        pipeline.inputs[w]->Insert(run);
+        pipeline.inputs[w]->Close();
+      });
+    }
+    ASSERT_TRUE(runtime.WaitUntilDone().ok());
+    int64_t total = 0;
+    for (const auto& c : pipeline.captures) {
+      for (const auto& u : *c) total += u.diff * u.data.second;
+    }
+    EXPECT_EQ(total, static_cast<int64_t>(runtime.peers()));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, RuntimeTest, ::testing::Values(1u, 2u, 4u),
+                         [](const auto& info) { return std::to_string(info.param) + "workers"; });
+
+}  // namespace
+}  // namespace deltaflow::runtime
