@@ -47,7 +47,7 @@ asan: setup
 tsan: setup
 	cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDELTAFLOW_ENABLE_DCHECK=ON -DDELTAFLOW_SANITIZE=thread
 	cmake --build build/tsan
-	ctest --test-dir build/tsan --output-on-failure -j2
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1" ctest --test-dir build/tsan --output-on-failure -j2
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')

@@ -27,6 +27,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "deltaflow/runtime/communicator.h"
 #include "deltaflow/runtime/worker.h"
 #include "oneapi/tbb/global_control.h"
@@ -108,6 +110,12 @@ class Runtime final : private Waker {
   /// Blocks until `done()` holds or a worker fails; `done` is evaluated on this thread,
   /// again after every step any worker completes. Returns the failure, if any.
   absl::Status WaitUntil(const std::function<bool()>& done) {
+    return WaitUntil(done, absl::InfiniteDuration());
+  }
+
+  /// As above, giving up with DeadlineExceeded after `timeout`.
+  absl::Status WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
+    absl::Time deadline = absl::Now() + timeout;
     std::unique_lock<std::mutex> lock(wait_mutex_);
     while (true) {
       if (!failure_.ok()) return failure_;
@@ -116,19 +124,32 @@ class Runtime final : private Waker {
       bool satisfied = done();
       lock.lock();
       if (satisfied) return failure_;
-      stepped_.wait(lock, [&] { return steps_ != seen || !failure_.ok(); });
+      auto changed = [&] { return steps_ != seen || !failure_.ok(); };
+      if (timeout == absl::InfiniteDuration()) {
+        stepped_.wait(lock, changed);
+      } else if (!stepped_.wait_until(lock, absl::ToChronoTime(deadline), changed)) {
+        return absl::DeadlineExceededError("dataflow did not reach the awaited state:\n" +
+                                           DebugStateLocked());
+      }
     }
   }
 
-  /// Blocks until every worker's dataflow is complete (all inputs closed and drained).
-  absl::Status WaitUntilDone() {
+  /// What every worker is doing, for diagnostics.
+  std::string DebugState() {
+    std::lock_guard<std::mutex> lock(wait_mutex_);
+    return DebugStateLocked();
+  }
+
+  /// Blocks until every worker's dataflow is complete (all inputs closed and drained), or
+  /// `timeout` passes.
+  absl::Status WaitUntilDone(absl::Duration timeout = absl::InfiniteDuration()) {
     return WaitUntil([this] {
       for (uint32_t w = 0; w < slots_.size(); ++w) {
         std::lock_guard<std::mutex> lock(slots_[w].mutex);
         if (!slots_[w].worker->Done()) return false;
       }
       return true;
-    });
+    }, timeout);
   }
 
   /// The first failure, or OK.
@@ -149,15 +170,42 @@ class Runtime final : private Waker {
       }
       ++inflight_;
     }
-    arena_.enqueue([this, w] { RunStep(w); });
+    wakes_.fetch_add(1, std::memory_order_release);
+    arena_.enqueue(StepTask{this, w});
   }
 
  private:
+  // The task that runs one step. Its two fields are written by the waking thread and read by
+  // the thread that runs the task; oneTBB orders the two, but Debian's libtbb is not built
+  // for ThreadSanitizer, which would report that read. Only the read of the fields is
+  // exempt: the step itself is checked.
+  struct StepTask {
+    Runtime* runtime;
+    uint32_t worker;
+    __attribute__((no_sanitize("thread"), noinline)) void operator()() const {
+      Runtime* r = runtime;
+      uint32_t w = worker;
+      r->RunStep(w);
+    }
+  };
+
   struct Slot {
     std::unique_ptr<Worker<T>> worker;
     std::mutex mutex;  // held while the worker steps, and by WithWorker
     std::atomic<bool> queued{false};
   };
+
+  std::string DebugStateLocked() {
+    std::string out;
+    for (uint32_t w = 0; w < slots_.size(); ++w) {
+      Slot& slot = slots_[w];
+      std::lock_guard<std::mutex> lock(slot.mutex);
+      out += "worker " + std::to_string(w) + ": queued=" + std::to_string(slot.queued.load()) +
+             " " + slot.worker->DebugState() + "\n";
+    }
+    out += "inflight=" + std::to_string(inflight_) + " steps=" + std::to_string(steps_);
+    return out;
+  }
 
   static uint32_t ThreadsFor(const RuntimeOptions& options) {
     if (options.threads > 0) return options.threads;
@@ -166,6 +214,10 @@ class Runtime final : private Waker {
   }
 
   void RunStep(uint32_t w) {
+    // Pairs with the waker's increment: what the waker did before waking (building the graph,
+    // feeding input) happens before this step, visibly so to ThreadSanitizer too, which
+    // cannot see the ordering inside Debian's uninstrumented libtbb.
+    wakes_.load(std::memory_order_acquire);
     Slot& slot = slots_[w];
     // From here on a wake-up queues another step, so nothing that arrives now is missed.
     slot.queued.store(false, std::memory_order_release);
@@ -183,12 +235,15 @@ class Runtime final : private Waker {
         slot.worker->Fail(absl::InternalError("worker " + std::to_string(w) +
                                               " failed with an unknown exception"));
       }
-      failure = slot.worker->status();
+      // Fresh copies, never shared: statuses share a reference-counted payload, and Debian's
+      // libabsl (not built for ThreadSanitizer) would hide how its count orders threads.
+      const absl::Status& status = slot.worker->status();
+      if (!status.ok()) failure = absl::Status(status.code(), std::string(status.message()));
     }
     {
       std::lock_guard<std::mutex> lock(wait_mutex_);
       ++steps_;
-      if (!failure.ok() && failure_.ok()) failure_ = failure;
+      if (!failure.ok() && failure_.ok()) failure_ = std::move(failure);
     }
     if (again) Wake(w);
     // Last: once `inflight_` is zero the runtime may be destroyed, so notify under the lock
@@ -210,6 +265,7 @@ class Runtime final : private Waker {
   std::condition_variable stepped_;
   std::condition_variable idle_;
   uint64_t steps_ = 0;
+  std::atomic<uint64_t> wakes_{0};
   uint64_t inflight_ = 0;
   bool stopped_ = false;
   absl::Status failure_;

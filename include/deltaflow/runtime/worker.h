@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -284,6 +285,16 @@ class Worker {
       Activate(op);
     }
     initial_takers_.clear();
+    // Start every operator from the tracker's frontiers, not an assumed minimum: an input no
+    // edge reaches (an exchange's receiving side) starts empty, and the tracker only ever
+    // reports *changes*.
+    tracker_->PropagateAll();
+    tracker_->DrainFrontierChanges([](time::Target, auto) {});
+    for (auto& op : operators_) {
+      for (uint32_t port = 0; port < op->InputCount(); ++port) {
+        op->SetInputFrontier(port, tracker_->Frontier(time::Target{op->index(), port}));
+      }
+    }
     for (auto& op : operators_) {
       if (absl::Status status = op->OnFinalize(); !status.ok()) return status;
     }
@@ -365,6 +376,25 @@ class Worker {
   }
 
   size_t OperatorCount() const { return operators_.size(); }
+
+  /// A one-line summary of the worker's state, for diagnostics: active operators, pending
+  /// progress, and operators whose inputs are not yet complete.
+  std::string DebugState() const {
+    std::ostringstream out;
+    out << "active=" << active_list_.size() << " outgoing=" << outgoing_.size()
+        << " tracker_pending=" << tracker_->HasPendingUpdates()
+        << " external=" << HasExternalInput() << " open inputs:";
+    for (const auto& op : operators_) {
+      for (uint32_t port = 0; port < op->InputCount(); ++port) {
+        const auto& tracked = tracker_->Frontier(time::Target{op->index(), port});
+        if (!op->InputFrontier(port).IsEmpty() || !tracked.IsEmpty()) {
+          out << " " << op->name() << "#" << op->index() << "." << port << "="
+              << op->InputFrontier(port) << "(tracker " << tracked << ")";
+        }
+      }
+    }
+    return out.str();
+  }
 
   /// Applies pending progress changes and tells operators whose input frontiers moved
   /// (activating them). `Step` does this itself; a scope driving an inner worker calls it

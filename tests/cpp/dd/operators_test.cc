@@ -117,6 +117,56 @@ TEST(OperatorsTest, CountOracleOnU64) {
   }
 }
 
+TEST(OperatorsTest, CountOracleOnStringsAndRows) {
+  auto draw_string = [](std::mt19937_64& rng) { return std::string(1 + rng() % 3, 'a' + rng() % 3); };
+  auto draw_row = [](std::mt19937_64& rng) { return testing::RandomRow(rng, 1, 1); };
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    for (uint32_t peers : kWorkerCounts) {
+      RunOracle<std::string, std::pair<std::string, int64_t>>(
+          peers, seed, 15, [](const auto& c) { return Count(c); }, draw_string,
+          [](const std::map<std::string, int64_t>& in) {
+            std::map<std::pair<std::string, int64_t>, int64_t> out;
+            for (const auto& [k, n] : in) out[{k, n}] = 1;
+            return out;
+          });
+      RunOracle<value::Row, std::pair<value::Row, int64_t>>(
+          peers, seed, 15, [](const auto& c) { return Count(c); }, draw_row,
+          [](const std::map<value::Row, int64_t>& in) {
+            std::map<std::pair<value::Row, int64_t>, int64_t> out;
+            for (const auto& [k, n] : in) out[{k, n}] = 1;
+            return out;
+          });
+    }
+  }
+}
+
+TEST(OperatorsTest, CountThroughGeneralReduceOracleOnU64) {
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    for (uint32_t peers : kWorkerCounts) RunOracle<uint64_t, std::pair<uint64_t, int64_t>>(
+        peers, seed, 20, [](const auto& c) { return CountByReduce(c); }, SmallKey,
+        [](const std::map<uint64_t, int64_t>& in) {
+          std::map<std::pair<uint64_t, int64_t>, int64_t> out;
+          for (const auto& [k, n] : in) out[{k, n}] = 1;
+          return out;
+        });
+  }
+}
+
+TEST(OperatorsTest, ThresholdThroughGeneralReduceOracleOnU64) {
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    for (uint32_t peers : kWorkerCounts) RunOracle<uint64_t, uint64_t>(
+        peers, seed, 20,
+        [](const auto& c) { return ThresholdByReduce(c, [](int64_t n) { return n >= 2 ? n - 1 : 0; }); },
+        SmallKey, [](const std::map<uint64_t, int64_t>& in) {
+          std::map<uint64_t, int64_t> out;
+          for (const auto& [k, n] : in) {
+            if (n >= 2) out[k] = n - 1;
+          }
+          return out;
+        });
+  }
+}
+
 TEST(OperatorsTest, DistinctAndThresholdOracleOnU64) {
   for (uint64_t seed = 0; seed < 15; ++seed) {
     for (uint32_t peers : kWorkerCounts) RunOracle<uint64_t, uint64_t>(

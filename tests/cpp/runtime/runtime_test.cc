@@ -53,6 +53,12 @@ struct CountPipeline {
       inputs.push_back(std::move(input));
     });
   }
+  // Sessions belong to their workers: close and drop them under each worker's lock.
+  void Release(Runtime<Time>& runtime) {
+    for (uint32_t w = 0; w < runtime.peers(); ++w) {
+      runtime.WithWorker(w, [&](Worker<Time>&) { inputs[w].reset(); });
+    }
+  }
   bool Passed(Time t) const {
     return std::none_of(probes.begin(), probes.end(), [&](const auto& p) { return p.LessThan(t); });
   }
@@ -92,7 +98,10 @@ TEST_P(RuntimeTest, CountOracleOnThreadsMatchesRecomputationAtEveryTime) {
   for (uint32_t w = 0; w < runtime.peers(); ++w) {
     runtime.WithWorker(w, [&](Worker<Time>&) { pipeline.inputs[w]->Close(); });
   }
-  EXPECT_TRUE(runtime.WaitUntilDone().ok());
+  {
+    absl::Status done = runtime.WaitUntilDone(absl::Seconds(60));
+    EXPECT_TRUE(done.ok()) << done;
+  }
 }
 
 TEST_P(RuntimeTest, IdleDataflowUsesNoCpu) {
@@ -115,7 +124,10 @@ TEST_P(RuntimeTest, IdleDataflowUsesNoCpu) {
   for (uint32_t w = 0; w < runtime.peers(); ++w) {
     runtime.WithWorker(w, [&](Worker<Time>&) { pipeline.inputs[w]->Close(); });
   }
-  EXPECT_TRUE(runtime.WaitUntilDone().ok());
+  {
+    absl::Status done = runtime.WaitUntilDone(absl::Seconds(60));
+    EXPECT_TRUE(done.ok()) << done;
+  }
 }
 
 TEST_P(RuntimeTest, AnErrorOnOneWorkerStopsTheRunWithThatError) {
@@ -143,6 +155,9 @@ TEST_P(RuntimeTest, AnErrorOnOneWorkerStopsTheRunWithThatError) {
   EXPECT_TRUE(absl::IsInternal(status)) << status;
   EXPECT_NE(std::string(status.message()).find("unlucky record 13"), std::string::npos) << status;
   EXPECT_FALSE(runtime.WaitUntilDone().ok());
+  for (uint32_t w = 0; w < runtime.peers(); ++w) {
+    runtime.WithWorker(w, [&](Worker<Time>&) { inputs[w].reset(); });
+  }
 }
 
 TEST_P(RuntimeTest, ManyRuntimesInTurnShutDownCleanly) {
@@ -156,7 +171,10 @@ TEST_P(RuntimeTest, ManyRuntimesInTurnShutDownCleanly) {
         pipeline.inputs[w]->Close();
       });
     }
-    ASSERT_TRUE(runtime.WaitUntilDone().ok());
+    {
+      absl::Status done = runtime.WaitUntilDone(absl::Seconds(60));
+      ASSERT_TRUE(done.ok()) << done;
+    }
     int64_t total = 0;
     for (const auto& c : pipeline.captures) {
       for (const auto& u : *c) total += u.diff * u.data.second;

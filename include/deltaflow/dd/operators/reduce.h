@@ -22,6 +22,7 @@
 #include "deltaflow/dd/collection.h"
 #include "deltaflow/dd/operators/arrange.h"
 #include "deltaflow/dd/operators/interesting_times.h"
+#include "deltaflow/dd/operators/threshold_total.h"
 
 namespace deltaflow::dd {
 
@@ -157,9 +158,9 @@ Collection<std::pair<K, V2>, T, R> Reduce(const Collection<std::pair<K, V>, T, R
       });
 }
 
-/// The number of occurrences of each record: (record, count) for non-zero counts.
+/// `Count` through the general reduce, for any lattice of times.
 template <typename D, typename T, typename R>
-Collection<std::pair<D, R>, T, R> Count(const Collection<D, T, R>& collection) {
+Collection<std::pair<D, R>, T, R> CountByReduce(const Collection<D, T, R>& collection) {
   auto counted = ReduceCore<R>(ArrangeBySelf(collection),
                                [](const D&, const std::vector<std::pair<Unit, R>>& in,
                                   std::vector<std::pair<R, R>>& out) {
@@ -171,9 +172,9 @@ Collection<std::pair<D, R>, T, R> Count(const Collection<D, T, R>& collection) {
       [](const auto& d, const R& count) { return std::pair<D, R>(ToOwned<D>(d), count); });
 }
 
-/// Each record with multiplicity `f(count)`, where count is its multiplicity in `collection`.
+/// `Threshold` through the general reduce, for any lattice of times.
 template <typename D, typename T, typename R, typename F>
-Collection<D, T, R> Threshold(const Collection<D, T, R>& collection, F f) {
+Collection<D, T, R> ThresholdByReduce(const Collection<D, T, R>& collection, F f) {
   auto thresholded = ReduceCore<Unit>(ArrangeBySelf(collection),
                                       [f = std::move(f)](const D&,
                                                          const std::vector<std::pair<Unit, R>>& in,
@@ -184,6 +185,28 @@ Collection<D, T, R> Threshold(const Collection<D, T, R>& collection, F f) {
                                         if (result != R{}) out.emplace_back(Unit{}, result);
                                       });
   return thresholded.AsCollection([](const auto& d, const auto&) { return ToOwned<D>(d); });
+}
+
+/// The number of occurrences of each record: (record, count) for non-zero counts. Uses the
+/// totally ordered fast path (`CountTotal`) when it applies.
+template <typename D, typename T, typename R>
+Collection<std::pair<D, R>, T, R> Count(const Collection<D, T, R>& collection) {
+  if constexpr (time::TotalOrder<T>) {
+    return CountTotal(collection);
+  } else {
+    return CountByReduce(collection);
+  }
+}
+
+/// Each record with multiplicity `f(count)`, where count is its (non-zero) multiplicity in
+/// `collection`. Uses the totally ordered fast path (`ThresholdTotal`) when it applies.
+template <typename D, typename T, typename R, typename F>
+Collection<D, T, R> Threshold(const Collection<D, T, R>& collection, F f) {
+  if constexpr (time::TotalOrder<T>) {
+    return ThresholdTotal(collection, std::move(f));
+  } else {
+    return ThresholdByReduce(collection, std::move(f));
+  }
 }
 
 /// Each record with a positive multiplicity, once.
