@@ -10,6 +10,8 @@
 //   BM_MaintainedCount      a whole dataflow (input -> Count -> probe), stepped until the probe
 //                           passes each batch's time.
 //   BM_MaintainedDistinct   the same with Distinct in place of Count.
+//   BM_MaintainedCountWorkers  the count on 1 and 2 workers of the oneTBB runtime (wall
+//                           time), for the speed-up from one worker to two.
 //
 // Keys are generated before timing starts; building and tearing down the structures is not
 // timed. The argument is the total number of keys: 10M, the recorded configuration, unless
@@ -34,6 +36,7 @@
 #include "deltaflow/dd/operators/reduce.h"
 #include "deltaflow/dd/trace/batcher.h"
 #include "deltaflow/dd/trace/spine.h"
+#include "deltaflow/runtime/runtime.h"
 #include "deltaflow/runtime/worker.h"
 #include "deltaflow/time/antichain.h"
 
@@ -179,6 +182,64 @@ void BM_MaintainedDistinct(benchmark::State& state) {
   RunMaintained(state, [](const auto& c) { return Distinct(c); });
 }
 
+// The maintained count on `workers` workers scheduled by the oneTBB runtime with one thread
+// per worker: the driver spreads each batch over the workers' inputs and waits until every
+// worker's probe passes its time. Wall-clock time: the point is the speed-up from 1 to W.
+void BM_MaintainedCountWorkers(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const uint32_t workers = static_cast<uint32_t>(state.range(1));
+  const std::vector<uint64_t>& keys = Keys(n);
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto runtime = std::make_unique<runtime::Runtime<Time>>(
+        runtime::RuntimeOptions{.workers = workers, .threads = workers});
+    std::vector<std::unique_ptr<InputSession<uint64_t, Time, int64_t>>> inputs;
+    std::vector<ProbeHandle<Time>> probes;
+    runtime->Build([&](Worker<Time>& worker) {
+      auto [input, collection] = NewInput<uint64_t>(worker);
+      probes.push_back(Count(collection).Probe());
+      inputs.push_back(std::move(input));
+    });
+    if (absl::Status status = runtime->Start(); !status.ok()) {
+      state.SkipWithError(std::string(status.message()).c_str());
+      return;
+    }
+    state.ResumeTiming();
+    Time t = 0;
+    for (int64_t begin = 0; begin < n; begin += kBatchSize, ++t) {
+      const int64_t end = std::min(n, begin + kBatchSize);
+      const int64_t share = (end - begin + workers - 1) / workers;
+      for (uint32_t w = 0; w < workers; ++w) {
+        runtime->WithWorker(w, [&](Worker<Time>&) {
+          for (int64_t i = begin + w * share; i < std::min(end, begin + (w + 1) * share); ++i) {
+            inputs[w]->Insert(keys[i]);
+          }
+          inputs[w]->AdvanceTo(t + 1);
+        });
+      }
+      absl::Status status = runtime->WaitUntil([&] {
+        return std::none_of(probes.begin(), probes.end(),
+                            [&](const auto& p) { return p.LessThan(t + 1); });
+      });
+      if (!status.ok()) {
+        state.SkipWithError(std::string(status.message()).c_str());
+        return;
+      }
+    }
+    state.PauseTiming();
+    for (uint32_t w = 0; w < workers; ++w) {
+      runtime->WithWorker(w, [&](Worker<Time>&) { inputs[w].reset(); });
+    }
+    (void)runtime->WaitUntilDone();
+    runtime.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["updates_per_worker"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * n) / workers, benchmark::Counter::kIsRate);
+  state.counters["workers"] = workers;
+}
+
 }  // namespace
 }  // namespace deltaflow::dd
 
@@ -197,6 +258,14 @@ int main(int argc, char** argv) {
         ->ArgName("keys")
         ->Arg(keys)
         ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
+  }
+  for (int64_t workers : {1, 2}) {
+    benchmark::RegisterBenchmark("BM_MaintainedCountWorkers", &dd::BM_MaintainedCountWorkers)
+        ->ArgNames({"keys", "workers"})
+        ->Args({keys, workers})
+        ->Iterations(1)
+        ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
   benchmark::Initialize(&argc, argv);
