@@ -261,6 +261,62 @@ TEST(OperatorsTest, JoinOracleOnU64) {
   }
 }
 
+TEST(OperatorsTest, JoinAndDistinctOracleOnRows) {
+  // Tagged rows: (tag, key, val) with string keys; tag 0 left, 1 right.
+  using Tagged = value::Row;
+  auto draw = [](std::mt19937_64& rng) {
+    static const char* kKeys[] = {"k1", "k2", "k3"};
+    value::RowBuilder b;
+    return b.Int(static_cast<int64_t>(rng() % 2)).String(kKeys[rng() % 3])
+        .Int(static_cast<int64_t>(rng() % 3)).Finish();
+  };
+  auto split = [](const Tagged& row) {
+    value::RowBuilder b;
+    return std::pair<value::Row, value::Row>(b.Value(row[1]).Finish(), b.Value(row[2]).Finish());
+  };
+  using Out = std::pair<value::Row, std::pair<value::Row, value::Row>>;
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    for (uint32_t peers : kWorkerCounts) {
+      RunOracle<Tagged, Out>(
+          peers, seed, 15,
+          [&](const auto& c) {
+            auto left = c.Filter([](const Tagged& t) { return t[0].AsInt() == 0; })
+                            .Map([&](const Tagged& t) { return split(t); });
+            auto right = c.Filter([](const Tagged& t) { return t[0].AsInt() == 1; })
+                             .Map([&](const Tagged& t) { return split(t); });
+            return Join(left, right);
+          },
+          draw,
+          [&](const std::map<Tagged, int64_t>& in) {
+            std::map<Out, int64_t> out;
+            for (const auto& [l, nl] : in) {
+              if (l[0].AsInt() != 0) continue;
+              for (const auto& [r, nr] : in) {
+                if (r[0].AsInt() != 1 || !(r[1].encoded().size() == l[1].encoded().size() &&
+                                           r[1].AsString() == l[1].AsString())) {
+                  continue;
+                }
+                auto lk = split(l);
+                auto rk = split(r);
+                out[{lk.first, {lk.second, rk.second}}] += nl * nr;
+              }
+            }
+            std::erase_if(out, [](const auto& kv) { return kv.second == 0; });
+            return out;
+          });
+      RunOracle<Tagged, Tagged>(
+          peers, seed, 15, [](const auto& c) { return Distinct(c); }, draw,
+          [](const std::map<Tagged, int64_t>& in) {
+            std::map<Tagged, int64_t> out;
+            for (const auto& [row, n] : in) {
+              if (n > 0) out[row] = 1;
+            }
+            return out;
+          });
+    }
+  }
+}
+
 TEST(OperatorsTest, SharedArrangementIsBuiltOnce) {
   Worker<Time> worker;
   auto [input, pairs] = NewInput<std::pair<uint64_t, uint64_t>>(worker);
