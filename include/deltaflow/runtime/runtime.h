@@ -1,11 +1,12 @@
 // Runtime: runs W workers of one dataflow on a oneTBB arena.
 //
-// Each worker runs as a sequence of *steps* (`Worker::Step`), each a bounded amount of work
-// executed as one oneTBB task; no task waits for another worker, so any number of workers
-// runs correctly on any number of threads (4 workers on 2 cores included). A worker is
-// scheduled only when woken: by a peer sending it data or progress, by the driver giving it
-// input, or by itself when a step leaves work to do. A dataflow with nothing to do therefore
-// has no task at all and uses no CPU.
+// Each worker runs as a sequence of *steps* (`Worker::Step`), each a bounded amount of work.
+// A woken worker joins a queue of ready workers, which at most one oneTBB task per thread
+// ("pumps") drain, one step at a time; no task waits for another worker, so any number of
+// workers runs correctly on any number of threads (4 workers on 2 cores included). A worker
+// is scheduled only when woken: by a peer sending it data or progress, by the driver giving
+// it input, or by itself when a step leaves work to do. A dataflow with nothing to do
+// therefore has no task at all and uses no CPU.
 //
 // The driver — the thread that owns the `Runtime` — builds the same graph on every worker
 // (`Build`), starts the run (`Start`), feeds inputs through `WithWorker` (which excludes the
@@ -16,8 +17,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -68,7 +71,7 @@ class Runtime final : private Waker {
       stopped_ = true;
     }
     std::unique_lock<std::mutex> lock(wait_mutex_);
-    idle_.wait(lock, [this] { return inflight_ == 0; });
+    idle_.wait(lock, [this] { return pumps_ == 0; });
   }
 
   uint32_t peers() const { return static_cast<uint32_t>(slots_.size()); }
@@ -162,32 +165,67 @@ class Runtime final : private Waker {
   void Wake(uint32_t w) override {
     Slot& slot = slots_[w];
     if (slot.queued.exchange(true, std::memory_order_acq_rel)) return;
+    bool start_pump = false;
     {
       std::lock_guard<std::mutex> lock(wait_mutex_);
       if (stopped_ || !failure_.ok() || !started_) {
         slot.queued.store(false, std::memory_order_release);
         return;
       }
-      ++inflight_;
+      ready_.push_back(w);
+      ready_hint_.store(ready_.size(), std::memory_order_release);
+      // Up to one pump per thread: a pump busy with a long step must not hold up others.
+      if (pumps_ < threads_) {
+        ++pumps_;
+        start_pump = true;
+      }
     }
     wakes_.fetch_add(1, std::memory_order_release);
-    arena_.enqueue(StepTask{this, w});
+    if (start_pump) arena_.enqueue(PumpTask{this});
   }
 
  private:
-  // The task that runs one step. Its two fields are written by the waking thread and read by
-  // the thread that runs the task; oneTBB orders the two, but Debian's libtbb is not built
-  // for ThreadSanitizer, which would report that read. Only the read of the fields is
-  // exempt: the step itself is checked.
-  struct StepTask {
+  // The task that runs steps: it takes ready workers from the queue, one step each, until the
+  // queue is empty. Pumps stay in the arena while there is work — oneTBB lets threads that
+  // ran out of tasks leave the arena and is slow to bring them back, so one short task per
+  // step would serialise the workers — and end when there is none, so an idle dataflow has no
+  // task. Its field is written by the waking thread and read by the running one; oneTBB
+  // orders the two, but Debian's libtbb is not built for ThreadSanitizer, so only that read is
+  // exempt from checking: the steps themselves are checked.
+  struct PumpTask {
     Runtime* runtime;
-    uint32_t worker;
     __attribute__((no_sanitize("thread"), noinline)) void operator()() const {
       Runtime* r = runtime;
-      uint32_t w = worker;
-      r->RunStep(w);
+      r->Pump();
     }
   };
+
+  void Pump() {
+    while (true) {
+      uint32_t w;
+      // Linger briefly before leaving: in a busy dataflow the next wake-up is usually
+      // microseconds away, and a thread that leaves the arena comes back slowly.
+      auto linger_until = std::chrono::steady_clock::now() + kLinger;
+      while (ready_hint_.load(std::memory_order_acquire) == 0 &&
+             std::chrono::steady_clock::now() < linger_until) {
+        std::this_thread::yield();
+      }
+      {
+        std::unique_lock<std::mutex> lock(wait_mutex_);
+        if (ready_.empty() || stopped_ || !failure_.ok()) {
+          // Last: once no pump runs the runtime may be destroyed, so notify under the lock
+          // and touch nothing afterwards.
+          --pumps_;
+          idle_.notify_all();
+          return;
+        }
+        w = ready_.front();
+        ready_.pop_front();
+        ready_hint_.store(ready_.size(), std::memory_order_release);
+      }
+      RunStep(w);
+    }
+  }
 
   struct Slot {
     std::unique_ptr<Worker<T>> worker;
@@ -203,7 +241,8 @@ class Runtime final : private Waker {
       out += "worker " + std::to_string(w) + ": queued=" + std::to_string(slot.queued.load()) +
              " " + slot.worker->DebugState() + "\n";
     }
-    out += "inflight=" + std::to_string(inflight_) + " steps=" + std::to_string(steps_);
+    out += "pumps=" + std::to_string(pumps_) + " ready=" + std::to_string(ready_.size()) +
+           " steps=" + std::to_string(steps_);
     return out;
   }
 
@@ -244,14 +283,9 @@ class Runtime final : private Waker {
       std::lock_guard<std::mutex> lock(wait_mutex_);
       ++steps_;
       if (!failure.ok() && failure_.ok()) failure_ = std::move(failure);
+      stepped_.notify_all();
     }
     if (again) Wake(w);
-    // Last: once `inflight_` is zero the runtime may be destroyed, so notify under the lock
-    // and touch nothing afterwards.
-    std::lock_guard<std::mutex> lock(wait_mutex_);
-    --inflight_;
-    stepped_.notify_all();
-    idle_.notify_all();
   }
 
   uint32_t threads_;
@@ -266,7 +300,10 @@ class Runtime final : private Waker {
   std::condition_variable idle_;
   uint64_t steps_ = 0;
   std::atomic<uint64_t> wakes_{0};
-  uint64_t inflight_ = 0;
+  std::deque<uint32_t> ready_;  // workers with a step queued, in wake order
+  uint32_t pumps_ = 0;          // running PumpTasks
+  std::atomic<size_t> ready_hint_{0};  // ready_.size(), readable without the lock
+  static constexpr std::chrono::microseconds kLinger{200};
   bool stopped_ = false;
   absl::Status failure_;
 };
