@@ -238,11 +238,19 @@ TEST(OperatorsTest, JoinOracleOnU64) {
   for (uint64_t seed = 0; seed < 15; ++seed) {
     for (uint32_t peers : kWorkerCounts) RunOracle<Tagged, Out>(
         peers, seed, 20,
-        [](const auto& c) {
+        [seed](const auto& c) {
           auto left = c.Filter([](const Tagged& t) { return t.first == 0; })
                           .Map([](const Tagged& t) { return t.second; });
           auto right = c.Filter([](const Tagged& t) { return t.first == 1; })
                            .Map([](const Tagged& t) { return t.second; });
+          if (seed % 2 == 1) {
+            // Three joined updates per run at most: batches are joined across many runs.
+            return JoinCore(Arrange(left), Arrange(right),
+                            [](const auto& k, const auto& v1, const auto& v2) {
+                              return Out(k, {v1, v2});
+                            },
+                            /*fuel_per_run=*/3);
+          }
           return Join(left, right);
         },
         draw,
