@@ -5,8 +5,9 @@
 // ("pumps") drain, one step at a time; no task waits for another worker, so any number of
 // workers runs correctly on any number of threads (4 workers on 2 cores included). A worker
 // is scheduled only when woken: by a peer sending it data or progress, by the driver giving
-// it input, or by itself when a step leaves work to do. A dataflow with nothing to do
-// therefore has no task at all and uses no CPU.
+// it input, by its own timer (`Worker::ActivateAt`, served by one sleeping timer thread), or
+// by itself when a step leaves work to do. A dataflow with nothing to do therefore has no
+// task at all and uses no CPU.
 //
 // The driver — the thread that owns the `Runtime` — builds the same graph on every worker
 // (`Build`), starts the run (`Start`), feeds inputs through `WithWorker` (which excludes the
@@ -23,6 +24,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -70,6 +72,12 @@ class Runtime final : private Waker {
       std::lock_guard<std::mutex> lock(wait_mutex_);
       stopped_ = true;
     }
+    {
+      std::lock_guard<std::mutex> lock(timer_mutex_);
+      timers_stopped_ = true;
+    }
+    timer_changed_.notify_all();
+    if (timer_thread_.joinable()) timer_thread_.join();
     std::unique_lock<std::mutex> lock(wait_mutex_);
     idle_.wait(lock, [this] { return pumps_ == 0; });
   }
@@ -95,6 +103,7 @@ class Runtime final : private Waker {
       std::lock_guard<std::mutex> lock(wait_mutex_);
       started_ = true;
     }
+    timer_thread_ = std::thread([this] { RunTimers(); });
     for (uint32_t w = 0; w < slots_.size(); ++w) Wake(w);
     return absl::OkStatus();
   }
@@ -246,6 +255,51 @@ class Runtime final : private Waker {
     return out;
   }
 
+  // Remembers that worker `w` wants to be woken at `deadline` (its earliest timer).
+  void ScheduleTimer(uint32_t w, absl::Time deadline) {
+    if (deadline == absl::InfiniteFuture()) return;
+    {
+      std::lock_guard<std::mutex> lock(timer_mutex_);
+      auto [it, inserted] = timer_deadlines_.emplace(w, deadline);
+      if (!inserted) {
+        if (it->second <= deadline) return;
+        it->second = deadline;
+      }
+    }
+    timer_changed_.notify_all();
+  }
+
+  // The timer thread: sleeps until the earliest requested deadline, then wakes its worker.
+  // It blocks only itself, and uses no CPU while no timer is due.
+  void RunTimers() {
+    std::unique_lock<std::mutex> lock(timer_mutex_);
+    while (!timers_stopped_) {
+      absl::Time earliest = absl::InfiniteFuture();
+      for (const auto& [w, deadline] : timer_deadlines_) earliest = std::min(earliest, deadline);
+      if (earliest == absl::InfiniteFuture()) {
+        timer_changed_.wait(lock);
+        continue;
+      }
+      if (absl::Now() < earliest) {
+        timer_changed_.wait_until(lock, absl::ToChronoTime(earliest));
+        continue;
+      }
+      std::vector<uint32_t> due;
+      absl::Time now = absl::Now();
+      for (auto it = timer_deadlines_.begin(); it != timer_deadlines_.end();) {
+        if (it->second <= now) {
+          due.push_back(it->first);
+          timer_deadlines_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+      lock.unlock();
+      for (uint32_t w : due) Wake(w);
+      lock.lock();
+    }
+  }
+
   static uint32_t ThreadsFor(const RuntimeOptions& options) {
     if (options.threads > 0) return options.threads;
     uint32_t hardware = std::max(1u, std::thread::hardware_concurrency());
@@ -278,6 +332,7 @@ class Runtime final : private Waker {
       // libabsl (not built for ThreadSanitizer) would hide how its count orders threads.
       const absl::Status& status = slot.worker->status();
       if (!status.ok()) failure = absl::Status(status.code(), std::string(status.message()));
+      ScheduleTimer(w, slot.worker->NextTimer());
     }
     {
       std::lock_guard<std::mutex> lock(wait_mutex_);
@@ -300,6 +355,12 @@ class Runtime final : private Waker {
   std::condition_variable idle_;
   uint64_t steps_ = 0;
   std::atomic<uint64_t> wakes_{0};
+  std::mutex timer_mutex_;
+  std::condition_variable timer_changed_;
+  std::map<uint32_t, absl::Time> timer_deadlines_;  // per worker, its earliest timer
+  bool timers_stopped_ = false;
+  std::thread timer_thread_;
+
   std::deque<uint32_t> ready_;  // workers with a step queued, in wake order
   uint32_t pumps_ = 0;          // running PumpTasks
   std::atomic<size_t> ready_hint_{0};  // ready_.size(), readable without the lock

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -32,6 +33,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "deltaflow/base/check.h"
 #include "deltaflow/runtime/communicator.h"
 #include "deltaflow/time/antichain.h"
@@ -311,6 +314,13 @@ class Worker {
   /// is active or progress is pending); false means it is idle until new input arrives.
   bool Step() {
     DELTAFLOW_CHECK(finalized_, "Step() before Finalize()");
+    if (!timers_.empty()) {
+      absl::Time now = absl::Now();
+      while (!timers_.empty() && timers_.top().deadline <= now) {
+        Activate(timers_.top().op);
+        timers_.pop();
+      }
+    }
     for (const auto& [op, has_input] : pollers_) {
       if (has_input()) Activate(op);
     }
@@ -330,6 +340,16 @@ class Worker {
   void StepUntilIdle() {
     while (Step()) {
     }
+  }
+
+  /// Asks for operator `op` to run in the first step after `deadline` (a commit on a timer,
+  /// a timeout). With a `Runtime`, the worker is woken then; a worker stepped by hand runs
+  /// the operator in the first step after the deadline.
+  void ActivateAt(uint32_t op, absl::Time deadline) { timers_.push(Timer{deadline, op}); }
+
+  /// The earliest requested timer, or `absl::InfiniteFuture()`.
+  absl::Time NextTimer() const {
+    return timers_.empty() ? absl::InfiniteFuture() : timers_.top().deadline;
   }
 
   /// Marks an operator to be run in the next step.
@@ -443,9 +463,16 @@ class Worker {
     }
   }
 
+  struct Timer {
+    absl::Time deadline;
+    uint32_t op;
+    bool operator>(const Timer& other) const { return deadline > other.deadline; }
+  };
+
   uint32_t index_;
   uint32_t peers_;
   Communicator* communicator_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::shared_ptr<uint64_t> channels_;
   std::shared_ptr<ExchangeChannel<ProgressBatch>> progress_channel_;
   ProgressBatch outgoing_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <time.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <random>
@@ -180,6 +181,37 @@ TEST_P(RuntimeTest, ManyRuntimesInTurnShutDownCleanly) {
       for (const auto& u : *c) total += u.diff * u.data.second;
     }
     EXPECT_EQ(total, static_cast<int64_t>(runtime.peers()));
+  }
+}
+
+TEST_P(RuntimeTest, ATimerWakesAnIdleWorker) {
+  Runtime<Time> runtime(RuntimeOptions{.workers = GetParam(), .threads = 2});
+  std::vector<std::unique_ptr<InputSession<uint64_t, Time, int64_t>>> inputs;
+  auto fired = std::make_shared<std::atomic<int>>(0);
+  absl::Time requested = absl::Now() + absl::Milliseconds(80);
+  runtime.Build([&](Worker<Time>& worker) {
+    auto [input, records] = dd::NewInput<uint64_t>(worker);
+    auto asked = std::make_shared<bool>(false);
+    (void)records.template Unary<uint64_t>(
+        "Timed", [asked, fired, requested](auto& in, auto& out, auto& op) {
+          in.ForEach([&](const Time& t, auto& updates) { out.Send(t, std::move(updates)); });
+          if (!*asked) {
+            *asked = true;
+            op.owner().ActivateAt(op.index(), requested);
+          } else if (absl::Now() >= requested) {
+            fired->fetch_add(1);
+          }
+        });
+    inputs.push_back(std::move(input));
+  });
+  ASSERT_TRUE(runtime.Start().ok());
+  // Nothing else happens: only the timer can wake the workers.
+  absl::Status status = runtime.WaitUntil(
+      [&] { return fired->load() == static_cast<int>(runtime.peers()); }, absl::Seconds(10));
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_GE(absl::Now(), requested);
+  for (uint32_t w = 0; w < runtime.peers(); ++w) {
+    runtime.WithWorker(w, [&](Worker<Time>&) { inputs[w].reset(); });
   }
 }
 
