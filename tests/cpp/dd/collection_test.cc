@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "deltaflow/time/product.h"
+#include "deltaflow/value/row.h"
+#include "testing/random_values.h"
 
 namespace deltaflow::dd {
 namespace {
@@ -122,6 +124,32 @@ TEST(CollectionTest, ConsolidateOracleEmitsEachChangeOnceWhenItsTimeIsComplete) 
     for (const auto& u : *captured) {
       EXPECT_NE(u.diff, 0);
       EXPECT_EQ(++seen[std::make_pair(u.data, u.time)], 1);
+    }
+  }
+}
+
+TEST(CollectionTest, ConsolidateOracleOnRows) {
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    Worker<Time> worker;
+    auto [input, records] = NewInput<value::Row>(worker);
+    auto consolidated = records.Consolidate();
+    auto captured = consolidated.Capture();
+    auto probe = consolidated.Probe();
+    ASSERT_TRUE(worker.Finalize().ok());
+    std::mt19937_64 rng(seed);
+    std::vector<Update<value::Row, Time, int64_t>> fed;
+    for (Time now = 0; now < 40; now += 2) {
+      for (int i = 0; i < 10; ++i) {
+        value::Row row = testing::RandomRow(rng, 2, 1);
+        Time t = now + 2 * (rng() % 2);
+        int64_t diff = rng() % 2 ? 1 : -1;
+        input->UpdateAt(row, t, diff);
+        fed.push_back({row, t, diff});
+      }
+      input->AdvanceTo(now + 2);
+      while (probe.LessThan(now + 2)) worker.Step();
+      ASSERT_EQ(ContentsAt(*captured, now), ContentsAt(fed, now)) << "seed " << seed;
+      for (const auto& u : *captured) ASSERT_LE(u.time, now) << "emitted before complete";
     }
   }
 }
