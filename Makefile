@@ -64,3 +64,10 @@ bench-dd: setup
 	cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DDELTAFLOW_BUILD_BENCHMARKS=ON -DDELTAFLOW_BUILD_TESTS=OFF
 	cmake --build build/bench --target deltaflow_dd_bench
 	build/bench/benchmarks/deltaflow_dd_bench $(BENCH_ARGS)
+
+# The benchmark harness: deltaflow against differential-dataflow on the same machine (builds
+# both, runs them alternately, writes benchmarks/results/latest.{md,json}); needs cargo.
+# `make bench RUN_ARGS=--quick` for 1M keys; see benchmarks/README.md.
+.PHONY: bench
+bench: setup
+	python3 benchmarks/run.py $(RUN_ARGS)

@@ -20,23 +20,16 @@
 #include "deltaflow/dd/algorithms/reachability.h"
 #include "deltaflow/dd/collection.h"
 #include "testing/cluster.h"
+#include "testing/contents.h"
 
 namespace deltaflow::dd::algorithms {
 namespace {
 
+using deltaflow::testing::ContentsAt;
+
 using Time = uint64_t;
 using EdgeCounts = std::map<Edge, int64_t>;  // edge -> multiplicity (1 or 2)
 using NodeSet = std::set<Node>;
-
-template <typename D>
-std::map<D, int64_t> ContentsAt(const std::vector<Update<D, Time, int64_t>>& updates, Time t) {
-  std::map<D, int64_t> out;
-  for (const auto& u : updates) {
-    if (u.time <= t) out[u.data] += u.diff;
-  }
-  std::erase_if(out, [](const auto& kv) { return kv.second == 0; });
-  return out;
-}
 
 template <typename D>
 std::set<D> SetOf(const std::map<D, int64_t>& counts) {

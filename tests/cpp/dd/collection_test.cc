@@ -10,23 +10,14 @@
 #include "deltaflow/time/product.h"
 #include "deltaflow/value/row.h"
 #include "testing/random_values.h"
+#include "testing/contents.h"
 
 namespace deltaflow::dd {
 namespace {
 
-using Time = uint64_t;
+using deltaflow::testing::ContentsAt;
 
-// The contents at `t`: the sum of all updates at times <= t (in the lattice order).
-template <typename D, typename T, typename R>
-std::map<D, R> ContentsAt(const std::vector<Update<D, T, R>>& updates, const T& t) {
-  using deltaflow::time::LessEqual;
-  std::map<D, R> out;
-  for (const auto& u : updates) {
-    if (LessEqual(u.time, t)) out[u.data] += u.diff;
-  }
-  std::erase_if(out, [](const auto& kv) { return kv.second == 0; });
-  return out;
-}
+using Time = uint64_t;
 
 TEST(CollectionTest, StatelessOperatorsMatchARecomputationAtEveryTime) {
   Worker<Time> worker;

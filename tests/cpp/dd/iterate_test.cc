@@ -1,4 +1,5 @@
 #include "deltaflow/dd/iterate.h"
+#include "testing/contents.h"
 
 #include <gtest/gtest.h>
 
@@ -9,18 +10,9 @@
 namespace deltaflow::dd {
 namespace {
 
-using Time = uint64_t;
+using deltaflow::testing::ContentsAt;
 
-template <typename D, typename T, typename R>
-std::map<D, R> ContentsAt(const std::vector<Update<D, T, R>>& updates, const T& t) {
-  using deltaflow::time::LessEqual;
-  std::map<D, R> out;
-  for (const auto& u : updates) {
-    if (LessEqual(u.time, t)) out[u.data] += u.diff;
-  }
-  std::erase_if(out, [](const auto& kv) { return kv.second == 0; });
-  return out;
-}
+using Time = uint64_t;
 
 // The fixed point of x -> (x > 10 ? x - 10 : x), computed directly.
 int64_t FixedPoint(int64_t x) {

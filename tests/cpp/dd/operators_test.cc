@@ -18,22 +18,14 @@
 #include "deltaflow/value/row.h"
 #include "testing/cluster.h"
 #include "testing/random_values.h"
+#include "testing/contents.h"
 
 namespace deltaflow::dd {
 namespace {
 
-using Time = uint64_t;
+using deltaflow::testing::ContentsAt;
 
-template <typename D, typename T, typename R>
-std::map<D, R> ContentsAt(const std::vector<Update<D, T, R>>& updates, const T& t) {
-  using deltaflow::time::LessEqual;
-  std::map<D, R> out;
-  for (const auto& u : updates) {
-    if (LessEqual(u.time, t)) out[u.data] += u.diff;
-  }
-  std::erase_if(out, [](const auto& kv) { return kv.second == 0; });
-  return out;
-}
+using Time = uint64_t;
 
 // Builds the pipeline on `peers` workers, feeds `rounds` rounds of random updates drawn by
 // `draw(rng)` (spread over the workers' inputs), advancing time by 2 each round, and after

@@ -13,9 +13,12 @@
 
 #include "deltaflow/dd/collection.h"
 #include "deltaflow/dd/operators/reduce.h"
+#include "testing/contents.h"
 
 namespace deltaflow::runtime {
 namespace {
+
+using deltaflow::testing::ContentsAt;
 
 using Time = uint64_t;
 using dd::CapturedUpdates;
@@ -27,16 +30,6 @@ double ProcessCpuSeconds() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-template <typename D>
-std::map<D, int64_t> ContentsAt(const std::vector<Update<D, Time, int64_t>>& updates, Time t) {
-  std::map<D, int64_t> out;
-  for (const auto& u : updates) {
-    if (u.time <= t) out[u.data] += u.diff;
-  }
-  std::erase_if(out, [](const auto& kv) { return kv.second == 0; });
-  return out;
 }
 
 // A word-count-like pipeline on every worker: Count of u64 records.
