@@ -189,7 +189,6 @@ class Runtime final : private Waker {
         start_pump = true;
       }
     }
-    wakes_.fetch_add(1, std::memory_order_release);
     if (start_pump) arena_.enqueue(PumpTask{this});
   }
 
@@ -307,10 +306,8 @@ class Runtime final : private Waker {
   }
 
   void RunStep(uint32_t w) {
-    // Pairs with the waker's increment: what the waker did before waking (building the graph,
-    // feeding input) happens before this step, visibly so to ThreadSanitizer too, which
-    // cannot see the ordering inside Debian's uninstrumented libtbb.
-    wakes_.load(std::memory_order_acquire);
+    // What the waker did before waking (building the graph, feeding input) happens before
+    // this step: it queued the worker under `wait_mutex_`, which the pump took to dequeue it.
     Slot& slot = slots_[w];
     // From here on a wake-up queues another step, so nothing that arrives now is missed.
     slot.queued.store(false, std::memory_order_release);
@@ -354,7 +351,6 @@ class Runtime final : private Waker {
   std::condition_variable stepped_;
   std::condition_variable idle_;
   uint64_t steps_ = 0;
-  std::atomic<uint64_t> wakes_{0};
   std::mutex timer_mutex_;
   std::condition_variable timer_changed_;
   std::map<uint32_t, absl::Time> timer_deadlines_;  // per worker, its earliest timer
