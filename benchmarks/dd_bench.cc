@@ -4,6 +4,7 @@
 // previous one is fully processed) and each case reports updates per second.
 //
 //   BM_BatchFormation       MergeBatcher Push + Seal of every batch.
+//   BM_BatchFormationStdSort  the baseline: std::sort + consolidating build of the same batch.
 //   BM_ArrangementUpkeep    the same, plus Spine::Insert of every sealed batch with logical and
 //                           physical compaction advanced to its upper: merges included, the
 //                           cost of keeping an arrangement.
@@ -97,6 +98,33 @@ void BM_BatchFormation(benchmark::State& state) {
     state.PauseTiming();
     batcher.reset();
     state.ResumeTiming();
+  }
+  ReportThroughput(state, n);
+}
+
+// The baseline batch formation is measured against: the same batches sorted with std::sort on
+// (key, val, time), consolidated, and built into the same column-wise batch.
+void BM_BatchFormationStdSort(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const std::vector<uint64_t>& keys = Keys(n);
+  using Batch = OrdBatch<uint64_t, Unit, Time, int64_t>;
+  std::vector<std::tuple<uint64_t, Unit, Time, int64_t>> chunk;
+  chunk.reserve(kBatchSize);
+  for (auto _ : state) {
+    Time t = 0;
+    for (int64_t begin = 0; begin < n; begin += kBatchSize, ++t) {
+      const int64_t end = std::min(n, begin + kBatchSize);
+      chunk.clear();
+      for (int64_t i = begin; i < end; ++i) chunk.emplace_back(keys[i], Unit{}, t, 1);
+      std::sort(chunk.begin(), chunk.end(), [](const auto& a, const auto& b) {
+        return std::tie(std::get<0>(a), std::get<2>(a)) < std::tie(std::get<0>(b), std::get<2>(b));
+      });
+      Batch::Builder builder;
+      builder.Reserve(chunk.size(), chunk.size(), chunk.size());
+      for (const auto& [k, v, time, r] : chunk) builder.Push(k, v, time, r);
+      auto batch = builder.Done(Description<Time>(Frontier(t), Frontier(t + 1), Frontier(0)));
+      benchmark::DoNotOptimize(batch);
+    }
   }
   ReportThroughput(state, n);
 }
@@ -251,6 +279,7 @@ int main(int argc, char** argv) {
     keys = std::max<int64_t>(dd::kBatchSize, std::strtoll(env, nullptr, 10));
   }
   for (auto [name, fn] : {std::pair{"BM_BatchFormation", &dd::BM_BatchFormation},
+                          std::pair{"BM_BatchFormationStdSort", &dd::BM_BatchFormationStdSort},
                           std::pair{"BM_ArrangementUpkeep", &dd::BM_ArrangementUpkeep},
                           std::pair{"BM_MaintainedCount", &dd::BM_MaintainedCount},
                           std::pair{"BM_MaintainedDistinct", &dd::BM_MaintainedDistinct}}) {
