@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "deltaflow/runtime/codec.h"
 #include "deltaflow/runtime/worker.h"
 #include "deltaflow/time/progress.h"
 
@@ -41,6 +42,39 @@ struct Message {
   T time;
   std::vector<Update<D, T, R>> updates;
 };
+
+}  // namespace deltaflow::dd
+
+namespace deltaflow::runtime {
+
+template <Encodable D, Encodable T, Encodable R>
+struct Codec<dd::Update<D, T, R>> {
+  static void Encode(const dd::Update<D, T, R>& u, std::string& out) {
+    Codec<D>::Encode(u.data, out);
+    Codec<T>::Encode(u.time, out);
+    Codec<R>::Encode(u.diff, out);
+  }
+  static bool Decode(const char*& p, const char* end, dd::Update<D, T, R>& u) {
+    return Codec<D>::Decode(p, end, u.data) && Codec<T>::Decode(p, end, u.time) &&
+           Codec<R>::Decode(p, end, u.diff);
+  }
+};
+
+template <Encodable D, Encodable T, Encodable R>
+struct Codec<dd::Message<D, T, R>> {
+  static void Encode(const dd::Message<D, T, R>& m, std::string& out) {
+    Codec<T>::Encode(m.time, out);
+    Codec<std::vector<dd::Update<D, T, R>>>::Encode(m.updates, out);
+  }
+  static bool Decode(const char*& p, const char* end, dd::Message<D, T, R>& m) {
+    return Codec<T>::Decode(p, end, m.time) &&
+           Codec<std::vector<dd::Update<D, T, R>>>::Decode(p, end, m.updates);
+  }
+};
+
+}  // namespace deltaflow::runtime
+
+namespace deltaflow::dd {
 
 /// The receiving end of an edge: a queue of messages for one input of one operator.
 template <typename D, typename T, typename R = int64_t>

@@ -26,6 +26,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "deltaflow/base/check.h"
+#include "deltaflow/runtime/codec.h"
 
 namespace deltaflow::runtime {
 
@@ -91,10 +92,40 @@ class InProcessChannel final : public ExchangeChannel<P> {
   Waker* waker_;
 };
 
+/// A channel that moves items as bytes (`Codec<P>`), as a transport between processes must:
+/// every item is encoded on `Send` and decoded — and checked — on `Receive`. In one process it
+/// proves the encoding end to end (the tests run dataflows over it).
+template <Encodable P>
+class SerializingChannel final : public ExchangeChannel<P> {
+ public:
+  SerializingChannel(uint32_t peers, Waker* waker) : bytes_(peers, waker) {}
+
+  void Send(uint32_t to, P item) override { bytes_.Send(to, EncodeToBytes(item)); }
+
+  bool Receive(uint32_t worker, std::vector<P>& out) override {
+    std::vector<std::string> raw;
+    if (!bytes_.Receive(worker, raw)) return false;
+    for (const std::string& bytes : raw) {
+      P item;
+      DELTAFLOW_CHECK(DecodeFromBytes(bytes, item), "exchange channel: malformed message bytes");
+      out.push_back(std::move(item));
+    }
+    return true;
+  }
+
+  bool HasPending(uint32_t worker) const override { return bytes_.HasPending(worker); }
+
+ private:
+  InProcessChannel<std::string> bytes_;
+};
+
 /// The channels shared by the workers of one process, by channel number.
 class Communicator {
  public:
-  explicit Communicator(uint32_t peers, Waker* waker = nullptr) : peers_(peers), waker_(waker) {}
+  /// `serialize`: move every item as bytes through its `Codec` (the encoding a transport
+  /// between processes uses), instead of moving C++ objects.
+  explicit Communicator(uint32_t peers, Waker* waker = nullptr, bool serialize = false)
+      : peers_(peers), waker_(waker), serialize_(serialize) {}
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
 
@@ -110,7 +141,16 @@ class Communicator {
     auto [it, inserted] = channels_.try_emplace(id);
     if (inserted) {
       it->second.type = std::type_index(typeid(P));
-      it->second.channel = std::make_shared<InProcessChannel<P>>(peers_, waker_);
+      if constexpr (Encodable<P>) {
+        if (serialize_) {
+          it->second.channel = std::make_shared<SerializingChannel<P>>(peers_, waker_);
+        } else {
+          it->second.channel = std::make_shared<InProcessChannel<P>>(peers_, waker_);
+        }
+      } else {
+        DELTAFLOW_CHECK(!serialize_, "a channel's items have no byte encoding (Codec)");
+        it->second.channel = std::make_shared<InProcessChannel<P>>(peers_, waker_);
+      }
     }
     DELTAFLOW_CHECK(it->second.type == std::type_index(typeid(P)),
                     "workers built different dataflows: a channel number has two item types");
@@ -124,6 +164,7 @@ class Communicator {
   };
   uint32_t peers_;
   Waker* waker_;
+  bool serialize_;
   std::mutex mutex_;
   absl::flat_hash_map<uint64_t, Entry> channels_;
 };

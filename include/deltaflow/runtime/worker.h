@@ -36,6 +36,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "deltaflow/base/check.h"
+#include "deltaflow/runtime/codec.h"
 #include "deltaflow/runtime/communicator.h"
 #include "deltaflow/time/antichain.h"
 #include "deltaflow/time/lattice.h"
@@ -46,6 +47,33 @@ namespace deltaflow::runtime {
 
 template <time::Lattice T>
 class Worker;
+
+/// A change in pointstamp counts one worker announces to all: `diff` at `time` at an output
+/// (`is_target` false: capabilities) or an input (true: messages in flight) of node `node`.
+template <typename T>
+struct ProgressUpdate {
+  uint32_t node;
+  uint32_t port;
+  bool is_target;
+  T time;
+  int64_t diff;
+};
+
+template <Encodable T>
+struct Codec<ProgressUpdate<T>> {
+  static void Encode(const ProgressUpdate<T>& u, std::string& out) {
+    Codec<uint32_t>::Encode(u.node, out);
+    Codec<uint32_t>::Encode(u.port, out);
+    Codec<bool>::Encode(u.is_target, out);
+    Codec<T>::Encode(u.time, out);
+    Codec<int64_t>::Encode(u.diff, out);
+  }
+  static bool Decode(const char*& p, const char* end, ProgressUpdate<T>& u) {
+    return Codec<uint32_t>::Decode(p, end, u.node) && Codec<uint32_t>::Decode(p, end, u.port) &&
+           Codec<bool>::Decode(p, end, u.is_target) && Codec<T>::Decode(p, end, u.time) &&
+           Codec<int64_t>::Decode(p, end, u.diff);
+  }
+};
 
 /// An operator in a worker's graph. Subclasses implement `Run`.
 template <time::Lattice T>
@@ -430,14 +458,7 @@ class Worker {
   }
 
  private:
-  struct ProgressUpdate {
-    uint32_t node;
-    uint32_t port;
-    bool is_target;
-    T time;
-    int64_t diff;
-  };
-  using ProgressBatch = std::vector<ProgressUpdate>;
+  using ProgressBatch = std::vector<ProgressUpdate<T>>;
 
   // Announces this worker's progress changes to every worker (itself included) in one batch,
   // so message counts travel with the capability changes they offset, then applies every
@@ -453,7 +474,7 @@ class Worker {
     incoming_.clear();
     if (!progress_channel_->Receive(index_, incoming_)) return;
     for (const ProgressBatch& batch : incoming_) {
-      for (const ProgressUpdate& u : batch) {
+      for (const ProgressUpdate<T>& u : batch) {
         if (u.is_target) {
           tracker_->UpdateTarget(time::Target{u.node, u.port}, u.time, u.diff);
         } else {

@@ -33,7 +33,9 @@ using Time = uint64_t;
 template <typename D, typename Out, typename Build, typename Draw, typename Reference>
 void RunOracle(uint32_t peers, uint64_t seed, int rounds, Build build, Draw draw,
                Reference reference) {
-  testing::LocalCluster<Time> cluster(peers);
+  // Four workers exchange bytes (each item through its Codec), as workers in different
+  // processes would; two exchange C++ objects.
+  testing::LocalCluster<Time> cluster(peers, /*serialize=*/peers == 4);
   std::vector<std::unique_ptr<InputSession<D, Time, int64_t>>> inputs;
   std::vector<CapturedUpdates<Out, Time, int64_t>> captures;
   std::vector<ProbeHandle<Time>> probes;
@@ -358,7 +360,7 @@ TEST(OperatorsTest, ReachabilityOracleThroughIterateWithChangingEdges) {
   using Edge = std::pair<uint64_t, uint64_t>;
   for (uint32_t peers : kWorkerCounts) {
     for (uint64_t seed = 0; seed < 6; ++seed) {
-      testing::LocalCluster<Time> cluster(peers);
+      testing::LocalCluster<Time> cluster(peers, /*serialize=*/peers == 4);
       std::vector<std::unique_ptr<InputSession<Edge, Time, int64_t>>> edge_inputs;
       std::vector<std::unique_ptr<InputSession<uint64_t, Time, int64_t>>> root_inputs;
       std::vector<CapturedUpdates<uint64_t, Time, int64_t>> captures;

@@ -14,7 +14,9 @@ namespace deltaflow::testing {
 template <typename T>
 class LocalCluster {
  public:
-  explicit LocalCluster(uint32_t peers) : communicator_(peers) {
+  /// `serialize`: workers exchange bytes through each item's Codec, as between processes.
+  explicit LocalCluster(uint32_t peers, bool serialize = false)
+      : communicator_(peers, nullptr, serialize) {
     for (uint32_t w = 0; w < peers; ++w) {
       workers_.push_back(std::make_unique<dd::Worker<T>>(w, peers, &communicator_));
     }

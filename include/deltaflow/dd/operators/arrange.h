@@ -35,6 +35,21 @@ struct Unit {
   auto operator<=>(const Unit&) const = default;
 };
 
+}  // namespace deltaflow::dd
+
+namespace deltaflow::runtime {
+
+/// `Unit` takes no bytes.
+template <>
+struct Codec<dd::Unit> {
+  static void Encode(const dd::Unit&, std::string&) {}
+  static bool Decode(const char*&, const char*, dd::Unit&) { return true; }
+};
+
+}  // namespace deltaflow::runtime
+
+namespace deltaflow::dd {
+
 /// An owned copy of a value borrowed from a batch (a `Row` from a `RowView`).
 template <typename V>
 V ToOwned(const Borrowed<V>& borrowed) {
