@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "deltaflow/dd/collection.h"
+#include "deltaflow/dd/driver_input.h"
 #include "deltaflow/dd/operators/reduce.h"
 #include "testing/contents.h"
 
@@ -175,6 +176,48 @@ TEST_P(RuntimeTest, ManyRuntimesInTurnShutDownCleanly) {
     }
     EXPECT_EQ(total, static_cast<int64_t>(runtime.peers()));
   }
+}
+
+TEST_P(RuntimeTest, DriverInputFeedsEveryWorkerAndClosesOnDestruction) {
+  Runtime<Time> runtime(RuntimeOptions{.workers = GetParam(), .threads = 2});
+  std::vector<CapturedUpdates<std::pair<uint64_t, int64_t>, Time, int64_t>> captures;
+  std::vector<ProbeHandle<Time>> probes;
+  auto input = std::make_unique<dd::DriverInput<uint64_t, Time>>(runtime);
+  runtime.Build([&](Worker<Time>& worker) {
+    auto counts = dd::Count(input->Attach(worker));
+    captures.push_back(counts.Capture());
+    probes.push_back(counts.Probe());
+  });
+  ASSERT_TRUE(runtime.Start().ok());
+  std::mt19937_64 rng(GetParam() + 7);
+  std::vector<Update<uint64_t, Time, int64_t>> fed;
+  for (Time t = 0; t < 10; t += 2) {
+    for (int i = 0; i < 10'000; ++i) {  // several chunks, spread over the workers
+      uint64_t x = rng() % 50;
+      input->Insert(x);
+      fed.push_back({x, t, 1});
+    }
+    input->AdvanceTo(t + 2);
+    absl::Status passed = runtime.WaitUntil(
+        [&] {
+          return std::none_of(probes.begin(), probes.end(),
+                              [&](const auto& p) { return p.LessThan(t + 2); });
+        },
+        absl::Seconds(60));
+    ASSERT_TRUE(passed.ok()) << passed;
+    std::vector<Update<std::pair<uint64_t, int64_t>, Time, int64_t>> all;
+    for (uint32_t w = 0; w < runtime.peers(); ++w) {
+      runtime.WithWorker(w, [&](Worker<Time>&) {
+        all.insert(all.end(), captures[w]->begin(), captures[w]->end());
+      });
+    }
+    std::map<std::pair<uint64_t, int64_t>, int64_t> expected;
+    for (const auto& [x, n] : ContentsAt(fed, t)) expected[{x, n}] = 1;
+    ASSERT_EQ(ContentsAt(all, t), expected) << "time " << t;
+  }
+  input.reset();  // closes the input on every worker
+  absl::Status done = runtime.WaitUntilDone(absl::Seconds(60));
+  EXPECT_TRUE(done.ok()) << done;
 }
 
 TEST_P(RuntimeTest, ATimerWakesAnIdleWorker) {
