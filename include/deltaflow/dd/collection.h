@@ -344,6 +344,37 @@ Collection<DOut, T, R> Binary(const Collection<D1, T, R>& first, const Collectio
   return Collection<DOut, T, R>(&worker, op->output());
 }
 
+/// Ensures `capabilities` (kept an antichain) covers `time`, the time of a message being
+/// consumed from an input of the operator whose output is `source`.
+template <typename T>
+void HoldCapability(std::vector<Capability<T>>& capabilities, Worker<T>& worker,
+                    time::Source source, const T& time) {
+  using deltaflow::time::LessEqual;
+  for (const auto& c : capabilities) {
+    if (LessEqual(c.time(), time)) return;
+  }
+  std::erase_if(capabilities, [&](const auto& c) { return LessEqual(time, c.time()); });
+  capabilities.emplace_back(&worker, source, time);
+}
+
+/// Replaces `capabilities` by capabilities at exactly the times of `needed`, each derived from
+/// a held one at or before it (it is an error if none is: times only move forward).
+template <typename T>
+void RetainCapabilitiesFor(std::vector<Capability<T>>& capabilities,
+                           const time::Antichain<T>& needed) {
+  using deltaflow::time::LessEqual;
+  std::vector<Capability<T>> next;
+  for (const T& t : needed.Elements()) {
+    for (const auto& capability : capabilities) {
+      if (LessEqual(capability.time(), t)) {
+        next.push_back(capability.Delayed(t));
+        break;
+      }
+    }
+  }
+  capabilities = std::move(next);
+}
+
 template <typename D, typename T, typename R>
 Collection<D, T, R> Collection<D, T, R>::Consolidate() const {
   struct State {
@@ -354,13 +385,7 @@ Collection<D, T, R> Collection<D, T, R>::Consolidate() const {
   return Unary<D>("Consolidate", [state](auto& input, auto& output, auto& op) {
     using deltaflow::time::LessEqual;
     input.ForEach([&](const T& time, std::vector<Update<D, T, R>>& updates) {
-      bool covered = std::any_of(state->capabilities.begin(), state->capabilities.end(),
-                                 [&](const auto& c) { return LessEqual(c.time(), time); });
-      if (!covered) {
-        std::erase_if(state->capabilities,
-                      [&](const auto& c) { return LessEqual(time, c.time()); });
-        state->capabilities.emplace_back(&op.owner(), output.source(), time);
-      }
+      HoldCapability(state->capabilities, op.owner(), output.source(), time);
       for (auto& u : updates) state->pending.push_back(std::move(u));
     });
     const time::Antichain<T>& frontier = op.InputFrontier(0);
@@ -391,20 +416,9 @@ Collection<D, T, R> Collection<D, T, R>::Consolidate() const {
       output.Send(capability.time(), std::move(batch));
     }
     // Keep capabilities only for the minimal times still pending.
-    std::vector<Capability<T>> next;
-    for (const auto& u : later) {
-      bool covered = std::any_of(next.begin(), next.end(),
-                                 [&](const auto& c) { return LessEqual(c.time(), u.time); });
-      if (covered) continue;
-      std::erase_if(next, [&](const auto& c) { return LessEqual(u.time, c.time()); });
-      for (const auto& capability : state->capabilities) {
-        if (LessEqual(capability.time(), u.time)) {
-          next.push_back(capability.Delayed(u.time));
-          break;
-        }
-      }
-    }
-    state->capabilities = std::move(next);
+    time::Antichain<T> needed;
+    for (const auto& u : later) needed.Insert(u.time);
+    RetainCapabilitiesFor(state->capabilities, needed);
     state->pending = std::move(later);
   });
 }

@@ -66,7 +66,6 @@ void SealAndSend(MergeBatcher<K, V, T, R>& batcher, Spine<K, V, T, R>& trace,
                  OutputPort<std::shared_ptr<const OrdBatch<K, V, T, R>>, T, R>& output,
                  std::vector<Capability<T>>& capabilities, const time::Antichain<T>& frontier,
                  const std::vector<T>& also_hold = {}) {
-  using deltaflow::time::LessEqual;
   using Batch = OrdBatch<K, V, T, R>;
   std::sort(capabilities.begin(), capabilities.end(),
             [](const auto& a, const auto& b) { return a.time() < b.time(); });
@@ -89,28 +88,7 @@ void SealAndSend(MergeBatcher<K, V, T, R>& batcher, Spine<K, V, T, R>& trace,
   // Keep capabilities for the minimal times still held.
   time::Antichain<T> needed = batcher.Frontier();
   for (const T& t : also_hold) needed.Insert(t);
-  std::vector<Capability<T>> next;
-  for (const T& t : needed.Elements()) {
-    for (const auto& capability : capabilities) {
-      if (LessEqual(capability.time(), t)) {
-        next.push_back(capability.Delayed(t));
-        break;
-      }
-    }
-  }
-  capabilities = std::move(next);
-}
-
-/// Ensures `capabilities` covers `time` (the time of a message being consumed).
-template <typename T>
-void HoldCapability(std::vector<Capability<T>>& capabilities, Worker<T>& worker,
-                    time::Source source, const T& time) {
-  using deltaflow::time::LessEqual;
-  for (const auto& c : capabilities) {
-    if (LessEqual(c.time(), time)) return;
-  }
-  std::erase_if(capabilities, [&](const auto& c) { return LessEqual(time, c.time()); });
-  capabilities.emplace_back(&worker, source, time);
+  RetainCapabilitiesFor(capabilities, needed);
 }
 
 /// A collection arranged by key: the shared trace and the stream of its new batches.
