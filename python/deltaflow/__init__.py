@@ -28,13 +28,111 @@ from deltaflow.internals.values import (
 
 Pointer = _engine.Pointer
 
+from deltaflow import debug, io, reducers, testing  # noqa: E402
+from deltaflow.internals import dtype as _dtype  # noqa: E402
+from deltaflow.internals.datetime_types import DateTimeNaive, DateTimeUtc, Duration  # noqa: E402
+from deltaflow.internals.expression import (  # noqa: E402
+    ColumnExpression,
+    ColumnReference,
+    apply,
+    apply_with_type,
+    cast,
+    coalesce,
+    declare_type,
+    fill_error,
+    if_else,
+    left,
+    make_tuple,
+    numba_apply,
+    require,
+    right,
+    this,
+    unwrap,
+)
+from deltaflow.internals.run import MonitoringLevel, run, run_all  # noqa: E402
+from deltaflow.internals.schema import (  # noqa: E402
+    ColumnDefinition,
+    Schema,
+    column_definition,
+    schema_builder,
+    schema_from_dict,
+    schema_from_types,
+)
+from deltaflow.internals.table import (  # noqa: E402
+    GroupedTable,
+    JoinMode,
+    JoinResult,
+    Table,
+)
+from deltaflow.internals.udf import UDF, udf  # noqa: E402
+from deltaflow.internals import universes  # noqa: E402
+
+dt = _dtype
+Type = _dtype
+
+
+def iterate(*args, **kwargs):
+    raise NotImplementedError("pw.iterate is not implemented yet in deltaflow")
+
+
+def global_error_log():
+    raise NotImplementedError("pw.global_error_log is not implemented yet in deltaflow")
+
+
+def local_error_log():
+    raise NotImplementedError("pw.local_error_log is not implemented yet in deltaflow")
+
+
+def sql(*args, **kwargs):
+    raise NotImplementedError("pw.sql is not implemented yet in deltaflow")
+
+
 __version__ = "0.1.0"
 
 __all__ = [
     "ERROR",
+    "ColumnDefinition",
+    "ColumnExpression",
+    "ColumnReference",
+    "DateTimeNaive",
+    "DateTimeUtc",
+    "Duration",
     "ErrorValue",
+    "GroupedTable",
+    "JoinMode",
+    "JoinResult",
     "Json",
+    "MonitoringLevel",
     "Pointer",
     "PyObjectWrapper",
+    "Schema",
+    "Table",
+    "UDF",
+    "apply",
+    "apply_with_type",
+    "cast",
+    "coalesce",
+    "column_definition",
+    "debug",
+    "declare_type",
+    "fill_error",
+    "if_else",
+    "io",
+    "iterate",
+    "left",
+    "make_tuple",
+    "reducers",
+    "require",
+    "right",
+    "run",
+    "run_all",
+    "schema_builder",
+    "schema_from_dict",
+    "schema_from_types",
+    "testing",
+    "this",
+    "udf",
+    "universes",
+    "unwrap",
     "wrap_py_object",
 ]

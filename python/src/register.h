@@ -6,5 +6,6 @@
 namespace deltaflow::python {
 
 void RegisterValue(pybind11::module_& m);
+void RegisterTable(pybind11::module_& m);
 
 }  // namespace deltaflow::python

@@ -98,7 +98,7 @@ rows order by deltaflow's value order.)doc")
              }
              return py::bytes(reinterpret_cast<const char*>(row.bytes().data()), row.size());
            })
-      .def("key", [](const Row& row) { return KeyToPy(value::HashRow(row)); },
+      .def("key", [](const Row& row) { return KeyToPy(value::IdFromValues(row.values())); },
            "The stable id of these values.")
       .def("__len__", &Row::arity)
       .def("__eq__", [](const Row& a, const Row& b) { return a == b; })
@@ -114,7 +114,7 @@ rows order by deltaflow's value order.)doc")
 
   m.def(
       "ref_scalar",
-      [](const py::args& values) { return KeyToPy(value::HashRow(EncodeRow(values))); },
+      [](const py::args& values) { return KeyToPy(value::IdFromValues(EncodeRow(values).values())); },
       "The stable pointer derived from the given values (as `Table.pointer_from` uses).");
 
   m.def("release_pending_objects", &ReleasePendingObjects,

@@ -22,13 +22,33 @@ int DigitValue(char c) {
 
 }  // namespace
 
+// The printed form encodes the key's 16 bytes in little-endian order (least significant byte
+// first) as a bit stream, most significant bit of each byte first, padded with two zero bits
+// to 130 bits: 26 digits of 5 bits. Pathway prints its ids the same way, so ids derived from
+// the same values print identically in both.
+namespace {
+
+unsigned __int128 ByteSwap(unsigned __int128 v) {
+  uint64_t high = __builtin_bswap64(static_cast<uint64_t>(v));
+  uint64_t low = __builtin_bswap64(static_cast<uint64_t>(v >> 64));
+  return (static_cast<unsigned __int128>(high) << 64) | low;
+}
+
+}  // namespace
+
 std::string Key::ToString() const {
   unsigned __int128 v = (static_cast<unsigned __int128>(high_) << 64) | low_;
+  unsigned __int128 stream = ByteSwap(v);  // bit 127 is the first bit of the stream
   std::string out(kKeyDigits + 1, '0');
   out[0] = '^';
-  for (int i = kKeyDigits; i >= 1; --i) {
-    out[i] = kDigits[static_cast<int>(v & 31)];
-    v >>= 5;
+  for (int i = 0; i < kKeyDigits; ++i) {
+    int digit = 0;
+    for (int b = 0; b < 5; ++b) {
+      int position = 5 * i + b;  // 0 = first bit of the stream
+      int bit = position < 128 ? static_cast<int>((stream >> (127 - position)) & 1) : 0;
+      digit = (digit << 1) | bit;
+    }
+    out[static_cast<size_t>(i) + 1] = kDigits[digit];
   }
   return out;
 }
@@ -38,15 +58,19 @@ absl::StatusOr<Key> Key::Parse(std::string_view text) {
     return absl::InvalidArgumentError(
         fmt::format("not a pointer: \"{}\" (expected ^ and 26 base-32 digits)", text));
   }
-  unsigned __int128 v = 0;
+  unsigned __int128 stream = 0;
   for (int i = 1; i <= kKeyDigits; ++i) {
-    int d = DigitValue(text[i]);
-    if (d < 0 || (i == 1 && d > 7)) {
+    int d = DigitValue(text[static_cast<size_t>(i)]);
+    if (d < 0 || (i == kKeyDigits && (d & 3) != 0)) {
       return absl::InvalidArgumentError(
           fmt::format("not a pointer: \"{}\" (bad digit at position {})", text, i));
     }
-    v = (v << 5) | static_cast<unsigned>(d);
+    for (int b = 4; b >= 0; --b) {
+      int position = 5 * (i - 1) + (4 - b);
+      if (position < 128) stream |= static_cast<unsigned __int128>((d >> b) & 1) << (127 - position);
+    }
   }
+  unsigned __int128 v = ByteSwap(stream);
   return Key(static_cast<uint64_t>(v >> 64), static_cast<uint64_t>(v));
 }
 

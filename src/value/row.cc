@@ -604,6 +604,109 @@ Key HashRow(RowView row) {
   return Key(h.high64, h.low64);
 }
 
+namespace {
+
+// The id encoding of one value (see `IdFromValues`): a tag byte and a fixed-layout payload.
+void AppendIdEncoding(ValueView v, std::string& out) {
+  auto put64 = [&](uint64_t x) { out.append(reinterpret_cast<const char*>(&x), 8); };
+  auto put_text = [&](uint8_t tag, const void* data, size_t size) {
+    out.push_back(static_cast<char>(tag));
+    put64(size);
+    out.append(static_cast<const char*>(data), size);
+  };
+  switch (v.kind()) {
+    case ValueKind::kNull:
+      out.push_back(0);
+      return;
+    case ValueKind::kBool:
+      out.push_back(1);
+      out.push_back(v.AsBool() ? 1 : 0);
+      return;
+    case ValueKind::kInt:
+      out.push_back(2);
+      put64(static_cast<uint64_t>(v.AsInt()));
+      return;
+    case ValueKind::kFloat: {
+      double d = v.AsFloat();
+      uint64_t bits = 0;
+      if (d != d) {
+        bits = ~0ULL;
+      } else if (d != 0) {
+        std::memcpy(&bits, &d, 8);
+      }
+      out.push_back(3);
+      put64(bits);
+      return;
+    }
+    case ValueKind::kKey: {
+      Key k = v.AsKey();
+      out.push_back(4);
+      put64(k.low());
+      put64(k.high());
+      return;
+    }
+    case ValueKind::kString: {
+      std::string_view t = v.AsString();
+      put_text(5, t.data(), t.size());
+      return;
+    }
+    case ValueKind::kTuple: {
+      ValueSequence items = v.AsTuple();
+      out.push_back(6);
+      put64(items.size());
+      for (ValueView item : items) AppendIdEncoding(item, out);
+      return;
+    }
+    case ValueKind::kIntArray:
+    case ValueKind::kFloatArray: {
+      out.push_back(v.kind() == ValueKind::kIntArray ? 7 : 8);
+      auto bytes = v.encoded();
+      put64(bytes.size());
+      out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      return;
+    }
+    case ValueKind::kDateTimeNaive:
+    case ValueKind::kDateTimeUtc:
+    case ValueKind::kDuration:
+      out.push_back(v.kind() == ValueKind::kDateTimeNaive ? 9 : v.kind() == ValueKind::kDateTimeUtc ? 10 : 11);
+      put64(static_cast<uint64_t>(v.AsNanos()));
+      return;
+    case ValueKind::kBytes: {
+      auto b = v.AsBytes();
+      put_text(12, b.data(), b.size());
+      return;
+    }
+    case ValueKind::kJson: {
+      std::string_view t = v.AsJson();
+      put_text(13, t.data(), t.size());
+      return;
+    }
+    case ValueKind::kError:
+      out.push_back(14);
+      return;
+    case ValueKind::kObject: {
+      Key f = v.ObjectFingerprint();
+      out.push_back(15);
+      put64(f.low());
+      put64(f.high());
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+Key IdFromValues(ValueSequence values) {
+  if (values.empty()) return Key(0, 0x40108D33B7ULL);
+  std::string bytes;
+  for (ValueView v : values) AppendIdEncoding(v, bytes);
+  return StableHash128(bytes.data(), bytes.size());
+}
+
+Key WithShard(Key key, Key shard) {
+  return Key(key.high(), (key.low() & ~0xFFFFULL) | (shard.low() & 0xFFFFULL));
+}
+
 absl::Status ValidateRow(std::span<const uint8_t> bytes, bool allow_objects) {
   if (bytes.empty()) return absl::InvalidArgumentError("invalid row encoding: empty");
   uint8_t header = bytes[0];

@@ -103,6 +103,21 @@ struct Codec<value::Row> {
   }
 };
 
+/// Keys travel as their two 64-bit words.
+template <>
+struct Codec<value::Key> {
+  static void Encode(const value::Key& key, std::string& out) {
+    Codec<uint64_t>::Encode(key.high(), out);
+    Codec<uint64_t>::Encode(key.low(), out);
+  }
+  static bool Decode(const char*& p, const char* end, value::Key& key) {
+    uint64_t high = 0, low = 0;
+    if (!Codec<uint64_t>::Decode(p, end, high) || !Codec<uint64_t>::Decode(p, end, low)) return false;
+    key = value::Key(high, low);
+    return true;
+  }
+};
+
 template <Encodable A, Encodable B>
 struct Codec<std::pair<A, B>> {
   static void Encode(const std::pair<A, B>& value, std::string& out) {

@@ -361,6 +361,17 @@ inline int CompareRows(RowView a, RowView b) {
 /// process and run.
 Key HashRow(RowView row);
 
+/// The id Pathway-style tables derive from values (`pointer_from`, group-by ids, primary
+/// keys): XXH3-128 over a fixed per-value encoding (a tag byte, then 8-byte little-endian
+/// integers, float bits with NaN and -0.0 canonical, length-prefixed text, tuples as a count
+/// and their items). It matches the ids Pathway derives from the same values, so ids print
+/// identically in both. No values give a fixed constant.
+Key IdFromValues(ValueSequence values);
+
+/// `key` with its low 16 bits (the part that picks a shard) taken from `shard`: how join
+/// results and instance-partitioned groups stay close to their join key or instance.
+Key WithShard(Key key, Key shard);
+
 /// Checks that `bytes` is a well-formed, canonical row of the current version: known tags,
 /// lengths within bounds, shortest integer and varint forms, canonical floats, valid UTF-8
 /// strings, a header matching the contents. Rows holding object handles are rejected unless

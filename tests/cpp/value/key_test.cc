@@ -20,14 +20,16 @@ TEST(KeyTest, PrintsAndParsesEveryKey) {
     EXPECT_EQ(*parsed, key);
   }
   EXPECT_EQ(Key(0, 0).ToString(), "^00000000000000000000000000");
-  EXPECT_EQ(Key(~0ULL, ~0ULL).ToString(), "^7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
+  EXPECT_EQ(Key(~0ULL, ~0ULL).ToString(), "^ZZZZZZZZZZZZZZZZZZZZZZZZZW");
+  // The least significant byte prints first (as Pathway prints its ids).
+  EXPECT_EQ(Key(0, 1).ToString(), "^04000000000000000000000000");
 }
 
 TEST(KeyTest, RejectsMalformedText) {
   EXPECT_FALSE(Key::Parse("").ok());
   EXPECT_FALSE(Key::Parse("00000000000000000000000000").ok());
   EXPECT_FALSE(Key::Parse("^0000000000000000000000000U").ok());   // U is not a digit
-  EXPECT_FALSE(Key::Parse("^80000000000000000000000000").ok());   // more than 128 bits
+  EXPECT_FALSE(Key::Parse("^00000000000000000000000001").ok());   // more than 128 bits
   absl::Status status = Key::Parse("^abc").status();
   EXPECT_TRUE(absl::IsInvalidArgument(status));
   EXPECT_NE(status.message().find("^abc"), std::string_view::npos);

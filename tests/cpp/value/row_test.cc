@@ -72,7 +72,7 @@ TEST(RowTest, RoundTripsEveryKind) {
   EXPECT_TRUE(row.has_errors());
   EXPECT_FALSE(row.has_objects());
   EXPECT_EQ(row.DebugString(),
-            "(None, True, False, -5, 1000000000000, 2.5, ^0000000000000G000000000002, "
+            "(None, True, False, -5, 1000000000000, 2.5, ^08000000000000800000000000, "
             "\"h\xC3\xA9llo\", b\"\\x00\\xff\\x07\", (1, (\"x\",), None), "
             "array([1, 2, 3, 4, 5, -6], shape=(2, 3)), "
             "array([0.5, 1.5, 2.5, 3.5, 4.5, 5.5], shape=(2, 3)), "

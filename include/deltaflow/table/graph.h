@@ -1,0 +1,235 @@
+// Table graphs: Pathway's table semantics on top of the dd core.
+//
+// A table is a collection of `(id, row)` pairs: at every completed time each id appears at
+// most once. A `TableGraph` describes a dataflow of table operations — inputs, select,
+// filter, reindex, concat, group-by/reduce, joins, update_rows, restrict, flatten, batched
+// user functions and outputs — as plain data. `RunTableGraph` lowers it onto `W` workers
+// (each runs its own copy over its shard of ids), runs it until every input is closed and
+// hands each output, on the calling thread and in time order, the consolidated changes of
+// every completed time.
+//
+// The graph knows nothing of Python: a Python user's `Table` calls build one through the
+// binding, and a C++ user builds one directly. Columns are positions; types were checked by
+// whoever built the graph, and the engine reports a value of an unexpected type as an
+// evaluation error, never as a crash.
+//
+// Ids are derived exactly where Pathway derives them: group-by results by the group's values
+// (`IdFromValues`, the same function as `pointer_from`), join results by the pair of joined
+// ids, reindexing by the expression the user gave. A duplicate id (from `concat`, a reindex,
+// an input) is reported as an error naming the operation, never kept as two rows.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "deltaflow/expr/expression.h"
+#include "deltaflow/value/key.h"
+#include "deltaflow/value/row.h"
+
+namespace deltaflow::table {
+
+/// Engine time: milliseconds, even for commits (DESIGN.md).
+using Time = uint64_t;
+
+/// One change of a table: `diff` copies of `row` under `id` at `time`.
+struct TableUpdate {
+  value::Key id;
+  value::Row row;
+  Time time = 0;
+  int64_t diff = 1;
+};
+
+/// One change delivered to an output for a completed time.
+struct OutputChange {
+  value::Key id;
+  value::Row row;
+  int64_t diff;
+};
+
+/// A user function called on a batch of argument rows; fills one result row (one value) per
+/// argument row, or fails. Called from worker threads, one call at a time per operator.
+using BatchFunction =
+    std::function<absl::Status(const std::vector<value::Row>& args, std::vector<value::Row>& results)>;
+
+/// A live source: a thread outside the engine that pushes batches of changes and commits.
+/// `Poll` is called from the driver loop; it appends ready changes and returns false once the
+/// source is exhausted (its last changes included).
+class Source {
+ public:
+  virtual ~Source() = default;
+  /// Appends changes to `out`; all changes of one call share the next commit time. Returns
+  /// false when the source is finished.
+  virtual bool Poll(std::vector<TableUpdate>& out) = 0;
+};
+
+enum class ReducerKind : uint8_t {
+  kCount,
+  kSum,
+  kAvg,
+  kMin,
+  kMax,
+  kArgMin,
+  kArgMax,
+  kAny,
+  kUnique,
+  kTuple,
+  kSortedTuple,
+  kCountDistinct,
+  kEarliest,
+  kLatest,
+  kNdArray,
+};
+
+/// One reducer of a group-by: its kind and the expressions it reads (the value, and for
+/// `tuple` with `sort_by` the sort key).
+struct Reducer {
+  ReducerKind kind = ReducerKind::kCount;
+  std::vector<expr::Expression> args;
+  bool skip_nones = false;
+  std::string text;  // for error messages
+};
+
+enum class JoinKind : uint8_t { kInner, kLeft, kRight, kOuter };
+/// Where a join result's id comes from.
+enum class JoinId : uint8_t { kPair, kLeft, kRight };
+
+/// A dataflow of table operations. Nodes are numbered in the order they are added, and a
+/// node only reads nodes added before it. Every builder method returns the new node's number.
+class TableGraph {
+ public:
+  enum class Kind : uint8_t {
+    kStaticInput,
+    kSourceInput,
+    kSelect,
+    kFilter,
+    kReindex,
+    kConcat,
+    kGroupByReduce,
+    kJoin,
+    kZip,
+    kUpdateRows,
+    kRestrict,
+    kDifference,
+    kFlatten,
+    kApply,
+    kOutput,
+  };
+
+  struct Node {
+    Kind kind;
+    std::string name;  // the user's operation, for errors ("select at pipeline.py:12")
+    std::vector<int> inputs;
+    std::vector<expr::Expression> exprs;
+    std::vector<Reducer> reducers;
+    std::vector<TableUpdate> rows;          // kStaticInput
+    std::shared_ptr<Source> source;          // kSourceInput
+    std::shared_ptr<BatchFunction> function; // kApply
+    bool deterministic = false;              // kApply
+    JoinKind join_kind = JoinKind::kInner;
+    JoinId join_id = JoinId::kPair;
+    int arity = 0;                           // cells per row of this node's output
+    int column = -1;                         // kFlatten: the exploded column
+    std::vector<int> arities;                // inputs' arities where the node needs them
+  };
+
+  /// A table holding `rows` (each with its time and diff), closed after the last time.
+  int StaticInput(std::vector<TableUpdate> rows, int arity, std::string name = "input");
+  /// A table fed by `source` while the graph runs.
+  int SourceInput(std::shared_ptr<Source> source, int arity, std::string name = "input");
+  /// Each row becomes the values of `exprs`; ids are kept.
+  int Select(int input, std::vector<expr::Expression> exprs, std::string name = "select");
+  /// Rows for which `predicate` is true.
+  int Filter(int input, expr::Expression predicate, std::string name = "filter");
+  /// Rows under the id `new_id` evaluates to (a pointer); cells are kept.
+  int Reindex(int input, expr::Expression new_id, std::string name = "with_id");
+  /// The union of tables with the same columns; their ids must be disjoint.
+  int Concat(std::vector<int> inputs, std::string name = "concat");
+  /// One row per distinct value of `group_by` (id: `IdFromValues(group values)`, or the
+  /// value of `group_id` when given): the group values followed by one cell per reducer.
+  int GroupByReduce(int input, std::vector<expr::Expression> group_by, std::vector<Reducer> reducers,
+                    std::optional<expr::Expression> group_id = std::nullopt,
+                    std::string name = "groupby");
+  /// Joins rows whose `left_keys` equal `right_keys`. A result row holds the left cells, the
+  /// right cells, then the left id and right id (None for the missing side of an outer join).
+  int Join(int left, int right, std::vector<expr::Expression> left_keys,
+           std::vector<expr::Expression> right_keys, JoinKind kind, JoinId id, std::string name = "join");
+  /// Rows of tables with the same ids, side by side (cells of `inputs[0]`, then `inputs[1]`,
+  /// ...): the by-id join that combines columns of one universe.
+  int Zip(std::vector<int> inputs, std::string name = "zip");
+  /// `base` with the rows of `updates` replacing (or adding) rows of the same id.
+  int UpdateRows(int base, int updates, std::string name = "update_rows");
+  /// Rows of `input` whose id is in `keys`.
+  int Restrict(int input, int keys, std::string name = "restrict");
+  /// Rows of `input` whose id is not in `keys`.
+  int Difference(int input, int keys, std::string name = "difference");
+  /// One row per element of the tuple (or Json array, or string) in `column`, which is
+  /// replaced by the element; ids derived from the row's id and the element's position.
+  int Flatten(int input, int column, std::string name = "flatten");
+  /// Appends the result of `function` over the values of `args` as a last cell. A
+  /// non-deterministic function's results are stored per id, so a retraction retracts what
+  /// was emitted.
+  int Apply(int input, std::vector<expr::Expression> args, std::shared_ptr<BatchFunction> function,
+            bool deterministic, std::string name = "apply");
+  /// Marks `input` as an output; the result indexes `RunTableGraph`'s handlers.
+  int Output(int input, std::string name = "output");
+
+  const std::vector<Node>& nodes() const { return nodes_; }
+  int Arity(int node) const { return nodes_[static_cast<size_t>(node)].arity; }
+  int OutputCount() const { return outputs_; }
+  /// The node behind output `index`.
+  int OutputNode(int index) const { return output_nodes_[static_cast<size_t>(index)]; }
+
+ private:
+  int Add(Node node);
+  std::vector<Node> nodes_;
+  int outputs_ = 0;
+  std::vector<int> output_nodes_;
+};
+
+/// Receives the changes of one output, on the thread that called `RunTableGraph`.
+class OutputHandler {
+ public:
+  virtual ~OutputHandler() = default;
+  /// The consolidated changes of the completed time `time` (never empty), in id order.
+  virtual absl::Status OnTime(Time time, std::vector<OutputChange>& changes) = 0;
+  /// Called once when the output is complete.
+  virtual absl::Status OnEnd() { return absl::OkStatus(); }
+};
+
+/// A failure of an expression or operation on one row, for the error log.
+struct ErrorLogEntry {
+  std::string operation;
+  std::string message;
+  value::Key id;
+};
+
+struct RunOptions {
+  uint32_t workers = 1;
+  /// True: the first failing expression stops the run with its error. False: the cell holds
+  /// an `Error` value and the failure goes to the error log.
+  bool terminate_on_error = true;
+  /// Called regularly on the driving thread (to check for Ctrl-C); a non-OK status stops
+  /// the run with that status.
+  std::function<absl::Status()> poll;
+  /// How often `poll` runs.
+  absl::Duration poll_interval = absl::Milliseconds(50);
+  /// Stop (cleanly, flushing what completed) after this long; infinite by default.
+  absl::Duration timeout = absl::InfiniteDuration();
+};
+
+struct RunResult {
+  std::vector<ErrorLogEntry> errors;
+};
+
+/// Runs `graph` to completion: until every input is closed and every output has received
+/// every completed time. `handlers[i]` receives output `i` (null: discarded).
+absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vector<OutputHandler*>& handlers,
+                                        const RunOptions& options);
+
+}  // namespace deltaflow::table

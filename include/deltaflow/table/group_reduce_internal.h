@@ -1,0 +1,28 @@
+// Private to the table layer: the group-by/reduce operator and the types the lowering shares.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "deltaflow/dd/collection.h"
+#include "deltaflow/table/graph.h"
+
+namespace deltaflow::table::group_reduce_internal {
+
+using Data = std::pair<value::Key, value::Row>;
+using Coll = dd::Collection<Data, Time>;
+using Upd = dd::Update<Data, Time>;
+using Worker = runtime::Worker<Time>;
+
+/// Reports a failure on one row: (worker, operation, message, row id).
+using ReportFn = std::function<void(Worker&, const std::string&, std::string, const value::Key&)>;
+
+/// Lowers a `kGroupByReduce` node: rows are keyed by their group values, exchanged by that
+/// key, and each worker keeps per-group reducer state (sums and counts as numbers, ordered
+/// reducers as ordered multisets), so a change costs O(log group size), never a rescan.
+/// Totally ordered (outer) times only.
+Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, bool terminate_on_error,
+                        ReportFn report);
+
+}  // namespace deltaflow::table::group_reduce_internal

@@ -1,0 +1,140 @@
+"""Running pipelines: ``pw.run()``, and the captures the debug helpers use.
+
+``run()`` lowers every output registered so far (``io.subscribe``, writers) into one engine
+graph, runs it on ``DELTAFLOW_THREADS`` (or ``PATHWAY_THREADS``) workers with the GIL
+released, and calls the outputs' callbacks on this thread, one completed time at a time.
+Outputs registered before a run are consumed by it: the next ``run()`` starts afresh.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from deltaflow import _engine
+from deltaflow.internals import run_context
+from deltaflow.internals.table import Table, lower
+
+
+@dataclass
+class Sink:
+    table: Table
+    on_time: Callable[[int, list[tuple[Any, tuple, int]]], None]
+    on_end: Callable[[], None] | None = None
+    name: str = "output"
+
+
+_sinks: list[Sink] = []
+
+
+def register_sink(sink: Sink) -> None:
+    _sinks.append(sink)
+
+
+def clear_sinks() -> None:
+    _sinks.clear()
+
+
+def _env_int(*names: str) -> int | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            try:
+                n = int(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+            if n < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            return n
+    return None
+
+
+def worker_count(threads: int | None = None) -> int:
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"the number of workers must be positive, got {threads}")
+        return threads
+    return _env_int("DELTAFLOW_THREADS", "PATHWAY_THREADS") or 1
+
+
+def _terminate_on_error(value: bool | None) -> bool:
+    if value is not None:
+        return bool(value)
+    env = os.environ.get("DELTAFLOW_TERMINATE_ON_ERROR", os.environ.get("PATHWAY_TERMINATE_ON_ERROR"))
+    if env is not None:
+        return env.strip().lower() not in ("0", "false", "no", "off")
+    return True
+
+
+@dataclass
+class RunResult:
+    errors: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+_last_errors: list[tuple[str, str, Any]] = []
+
+
+def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, threads: int | None = None, timeout_s: float = 0.0) -> RunResult:
+    """Runs the graph behind ``sinks`` to completion."""
+    terminate = _terminate_on_error(terminate_on_error)
+    workers = worker_count(threads)
+    graph = _engine.TableGraph()
+    memo = lower(graph, [s.table._node for s in sinks])
+    handlers = []
+    for s in sinks:
+        graph.output(memo[id(s.table._node)], s.name)
+        handlers.append((s.on_time, s.on_end if s.on_end is not None else (lambda: None)))
+    run_context.begin(terminate)
+    try:
+        log = _engine.run_graph(graph, handlers, workers=workers, terminate_on_error=terminate, timeout_s=timeout_s)
+    except ValueError as error:
+        # Data errors surface as the exception Python would raise for the same operation.
+        message = str(error)
+        if "division by zero" in message:
+            raise ZeroDivisionError(message) from None
+        if "duplicate id" in message or "duplicated entries" in message:
+            raise KeyError(message) from None
+        raise
+    errors = [tuple(e) for e in log] + [(op, msg, None) for op, msg in run_context.take_errors()]
+    _last_errors[:] = errors
+    return RunResult(errors)
+
+
+def run(
+    *,
+    debug: bool = False,
+    monitoring_level: Any = None,
+    with_http_server: bool = False,
+    default_logging: bool = True,
+    persistence_config: Any = None,
+    runtime_typechecking: bool | None = None,
+    terminate_on_error: bool | None = None,
+    threads: int | None = None,
+    timeout: float | None = None,
+    **kwargs: Any,
+) -> None:
+    """Runs every output built so far; returns when all inputs are exhausted.
+
+    Workers: ``threads``, else ``DELTAFLOW_THREADS``/``PATHWAY_THREADS``, else 1. Results do
+    not depend on the count (except where documented: float summation order, ``any``).
+    """
+    if persistence_config is not None:
+        raise NotImplementedError("persistence is not implemented yet in deltaflow")
+    sinks = list(_sinks)
+    clear_sinks()
+    if not sinks:
+        return
+    execute(sinks, terminate_on_error=terminate_on_error, threads=threads, timeout_s=timeout or 0.0)
+
+
+def run_all(**kwargs: Any) -> None:
+    run(**kwargs)
+
+
+class MonitoringLevel:
+    AUTO = "auto"
+    AUTO_ALL = "auto_all"
+    NONE = "none"
+    IN_OUT = "in_out"
+    ALL = "all"

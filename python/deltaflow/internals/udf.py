@@ -1,0 +1,55 @@
+"""``pw.udf``: user functions applied per row, called by the engine in batches."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from deltaflow.internals.expression import ApplyExpression
+
+
+class UDF:
+    """A user function usable in expressions: ``my_udf(table.col)`` builds an expression.
+
+    ``deterministic=False`` (the default, as in Pathway) stores each result per row, so the
+    retraction of a row retracts exactly the value that was emitted."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any] | None = None,
+        *,
+        return_type: Any = None,
+        deterministic: bool = False,
+        propagate_none: bool = False,
+        executor: Any = None,
+        cache_strategy: Any = None,
+        max_batch_size: int | None = None,
+    ) -> None:
+        if executor is not None or cache_strategy is not None:
+            raise NotImplementedError("udf executors and caches are not implemented yet in deltaflow")
+        self._func = func if func is not None else self.__wrapped__  # type: ignore[attr-defined]
+        if return_type is None:
+            return_type = getattr(self._func, "__annotations__", {}).get("return")
+        self._return_type = return_type
+        self._deterministic = deterministic
+        self._propagate_none = propagate_none
+        self._max_batch_size = max_batch_size
+        functools.update_wrapper(self, self._func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ApplyExpression:
+        return ApplyExpression(
+            self._func,
+            self._return_type,
+            args,
+            kwargs,
+            deterministic=self._deterministic,
+            propagate_none=self._propagate_none,
+            max_batch_size=self._max_batch_size,
+        )
+
+
+def udf(fun: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
+    """Decorator making ``fun`` a ``UDF``; use bare (``@pw.udf``) or with options."""
+    if fun is None:
+        return lambda f: UDF(f, **kwargs)
+    return UDF(fun, **kwargs)

@@ -1,0 +1,352 @@
+// Table graphs: `TableGraph` (the builder) and `run_graph`, a thin layer over
+// deltaflow/table/graph.h. Expressions arrive as nested tuples:
+//   ("column", index, text) | ("const", value, text) | ("id", text) | (op, [args...], text)
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "deltaflow/table/graph.h"
+#include "pointer.h"
+#include "register.h"
+#include "value_conversion.h"
+
+namespace py = pybind11;
+
+namespace deltaflow::python {
+
+namespace {
+
+using expr::Expression;
+using table::TableGraph;
+using value::Key;
+using value::Row;
+
+Row EncodeValues(py::handle values, const char* what) {
+  PyRowEncoder encoder;
+  size_t index = 0;
+  for (py::handle v : values) {
+    if (absl::Status s = encoder.Append(v); !s.ok()) {
+      throw py::type_error(std::string(what) + ", value " + std::to_string(index) + ": " + std::string(s.message()));
+    }
+    ++index;
+  }
+  return encoder.Finish();
+}
+
+Expression ToExpression(py::handle spec) {
+  auto t = spec.cast<py::tuple>();
+  auto op = t[0].cast<std::string>();
+  if (op == "column") return Expression::Column(t[1].cast<int32_t>(), t[2].cast<std::string>());
+  if (op == "const") {
+    py::tuple one = py::make_tuple(t[1]);
+    return Expression::Constant(EncodeValues(one, "constant"), t[2].cast<std::string>());
+  }
+  if (op == "id") {
+    Expression e;
+    e.op = expr::Op::kId;
+    e.text = t[1].cast<std::string>();
+    return e;
+  }
+  absl::StatusOr<expr::Op> parsed = expr::ParseOp(op);
+  if (!parsed.ok()) throw py::value_error(std::string(parsed.status().message()));
+  std::vector<Expression> args;
+  for (py::handle a : t[1]) args.push_back(ToExpression(a));
+  return Expression::Call(*parsed, std::move(args), t[2].cast<std::string>());
+}
+
+std::vector<Expression> ToExpressions(const py::list& specs) {
+  std::vector<Expression> out;
+  for (py::handle s : specs) out.push_back(ToExpression(s));
+  return out;
+}
+
+table::ReducerKind ParseReducer(const std::string& name) {
+  using K = table::ReducerKind;
+  static const std::pair<const char*, K> kNames[] = {
+      {"count", K::kCount},       {"sum", K::kSum},       {"avg", K::kAvg},
+      {"min", K::kMin},           {"max", K::kMax},       {"argmin", K::kArgMin},
+      {"argmax", K::kArgMax},     {"any", K::kAny},       {"unique", K::kUnique},
+      {"tuple", K::kTuple},       {"sorted_tuple", K::kSortedTuple},
+      {"count_distinct", K::kCountDistinct},              {"earliest", K::kEarliest},
+      {"latest", K::kLatest},     {"ndarray", K::kNdArray},
+  };
+  for (const auto& [n, k] : kNames) {
+    if (name == n) return k;
+  }
+  throw py::value_error("unknown reducer '" + name + "'");
+}
+
+// Holds the first Python exception raised by a callback during a run, to re-raise it after.
+struct PyErrorSlot {
+  std::mutex mutex;
+  std::optional<py::error_already_set> error;
+  void Store(py::error_already_set& e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!error) error.emplace(std::move(e));
+  }
+};
+
+// The error slot of the run in progress (read and written under the GIL): user functions
+// called from worker threads store their exception here, to be re-raised by `run_graph`.
+std::shared_ptr<PyErrorSlot> g_run_errors;
+
+class PyOutputHandler final : public table::OutputHandler {
+ public:
+  PyOutputHandler(py::object on_time, py::object on_end, std::shared_ptr<PyErrorSlot> errors)
+      : on_time_(std::move(on_time)), on_end_(std::move(on_end)), errors_(std::move(errors)) {}
+  ~PyOutputHandler() override {
+    py::gil_scoped_acquire gil;
+    on_time_ = py::object();
+    on_end_ = py::object();
+  }
+
+  absl::Status OnTime(table::Time time, std::vector<table::OutputChange>& changes) override {
+    py::gil_scoped_acquire gil;
+    try {
+      ReleasePendingObjects();
+      py::list items(changes.size());
+      for (size_t i = 0; i < changes.size(); ++i) {
+        items[i] = py::make_tuple(KeyToPy(changes[i].id), RowToPy(changes[i].row), changes[i].diff);
+      }
+      changes.clear();
+      on_time_(time, items);
+    } catch (py::error_already_set& e) {
+      errors_->Store(e);
+      return absl::CancelledError("output callback failed");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status OnEnd() override {
+    if (on_end_.is_none()) return absl::OkStatus();
+    py::gil_scoped_acquire gil;
+    try {
+      on_end_();
+    } catch (py::error_already_set& e) {
+      errors_->Store(e);
+      return absl::CancelledError("output callback failed");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  py::object on_time_;
+  py::object on_end_;
+  std::shared_ptr<PyErrorSlot> errors_;
+};
+
+// A Python object with `poll() -> (list[(Pointer, tuple, diff)], more: bool)`.
+class PySource final : public table::Source {
+ public:
+  explicit PySource(py::object source) : source_(std::move(source)) {}
+  ~PySource() override {
+    py::gil_scoped_acquire gil;
+    source_ = py::object();
+  }
+  void SetErrors(std::shared_ptr<PyErrorSlot> errors) { errors_ = std::move(errors); }
+  bool Poll(std::vector<table::TableUpdate>& out) override {
+    py::gil_scoped_acquire gil;
+    try {
+      py::tuple result = source_.attr("poll")();
+      for (py::handle item : result[0]) {
+        auto t = item.cast<py::tuple>();
+        table::TableUpdate u;
+        u.id = t[0].cast<PyPointer>().key;
+        u.row = EncodeValues(t[1], "source row");
+        u.diff = t[2].cast<int64_t>();
+        out.push_back(std::move(u));
+      }
+      return result[1].cast<bool>();
+    } catch (py::error_already_set& e) {
+      if (errors_) errors_->Store(e);
+      return false;
+    }
+  }
+
+ private:
+  py::object source_;
+  std::shared_ptr<PyErrorSlot> errors_;
+};
+
+}  // namespace
+
+void RegisterTable(py::module_& m) {
+  py::class_<TableGraph>(m, "TableGraph", "A dataflow of table operations (see deltaflow/table/graph.h).")
+      .def(py::init<>())
+      .def(
+          "static_input",
+          [](TableGraph& g, const py::list& rows, int arity, std::string name) {
+            std::vector<table::TableUpdate> updates;
+            updates.reserve(rows.size());
+            for (py::handle item : rows) {
+              auto t = item.cast<py::tuple>();
+              table::TableUpdate u;
+              u.id = t[0].cast<PyPointer>().key;
+              u.row = EncodeValues(t[1], "input row");
+              u.time = t[2].cast<uint64_t>();
+              u.diff = t[3].cast<int64_t>();
+              updates.push_back(std::move(u));
+            }
+            return g.StaticInput(std::move(updates), arity, std::move(name));
+          },
+          py::arg("rows"), py::arg("arity"), py::arg("name"))
+      .def(
+          "source_input",
+          [](TableGraph& g, py::object source, int arity, std::string name) {
+            return g.SourceInput(std::make_shared<PySource>(std::move(source)), arity, std::move(name));
+          },
+          py::arg("source"), py::arg("arity"), py::arg("name"))
+      .def("select", [](TableGraph& g, int input, const py::list& exprs, std::string name) {
+        return g.Select(input, ToExpressions(exprs), std::move(name));
+      })
+      .def("filter", [](TableGraph& g, int input, py::handle e, std::string name) {
+        return g.Filter(input, ToExpression(e), std::move(name));
+      })
+      .def("reindex", [](TableGraph& g, int input, py::handle e, std::string name) {
+        return g.Reindex(input, ToExpression(e), std::move(name));
+      })
+      .def("concat", [](TableGraph& g, std::vector<int> inputs, std::string name) {
+        return g.Concat(std::move(inputs), std::move(name));
+      })
+      .def("groupby_reduce",
+           [](TableGraph& g, int input, const py::list& group_by, const py::list& reducers, py::object group_id,
+              std::string name) {
+             std::vector<table::Reducer> rs;
+             for (py::handle r : reducers) {
+               auto t = r.cast<py::tuple>();
+               table::Reducer reducer;
+               reducer.kind = ParseReducer(t[0].cast<std::string>());
+               reducer.args = ToExpressions(t[1].cast<py::list>());
+               reducer.skip_nones = t[2].cast<bool>();
+               reducer.text = t[3].cast<std::string>();
+               rs.push_back(std::move(reducer));
+             }
+             std::optional<Expression> id;
+             if (!group_id.is_none()) id = ToExpression(group_id);
+             return g.GroupByReduce(input, ToExpressions(group_by), std::move(rs), std::move(id), std::move(name));
+           })
+      .def("join",
+           [](TableGraph& g, int left, int right, const py::list& lkeys, const py::list& rkeys, const std::string& kind,
+              const std::string& id, std::string name) {
+             table::JoinKind k = kind == "inner"  ? table::JoinKind::kInner
+                                 : kind == "left" ? table::JoinKind::kLeft
+                                 : kind == "right" ? table::JoinKind::kRight
+                                                   : table::JoinKind::kOuter;
+             table::JoinId i = id == "left" ? table::JoinId::kLeft : id == "right" ? table::JoinId::kRight : table::JoinId::kPair;
+             return g.Join(left, right, ToExpressions(lkeys), ToExpressions(rkeys), k, i, std::move(name));
+           })
+      .def("zip", [](TableGraph& g, std::vector<int> inputs, std::string name) {
+        return g.Zip(std::move(inputs), std::move(name));
+      })
+      .def("update_rows", [](TableGraph& g, int base, int updates, std::string name) {
+        return g.UpdateRows(base, updates, std::move(name));
+      })
+      .def("restrict", [](TableGraph& g, int input, int keys, std::string name) {
+        return g.Restrict(input, keys, std::move(name));
+      })
+      .def("difference", [](TableGraph& g, int input, int keys, std::string name) {
+        return g.Difference(input, keys, std::move(name));
+      })
+      .def("flatten", [](TableGraph& g, int input, int column, std::string name) {
+        return g.Flatten(input, column, std::move(name));
+      })
+      .def("apply",
+           [](TableGraph& g, int input, const py::list& args, py::function fn, bool deterministic, std::string name) {
+             auto holder = std::make_shared<py::object>(std::move(fn));
+             auto function = std::make_shared<table::BatchFunction>(
+                 [holder](const std::vector<Row>& rows, std::vector<Row>& results) -> absl::Status {
+                   py::gil_scoped_acquire gil;
+                   try {
+                     py::list batch(rows.size());
+                     for (size_t i = 0; i < rows.size(); ++i) batch[i] = RowToPy(rows[i]);
+                     py::object out = (*holder)(batch);
+                     PyRowEncoder encoder;
+                     for (py::handle v : out) {
+                       if (absl::Status s = encoder.Append(v); !s.ok()) return s;
+                       results.push_back(encoder.Finish());
+                     }
+                   } catch (py::error_already_set& e) {
+                     std::string what = e.what();
+                     if (g_run_errors) g_run_errors->Store(e);
+                     return absl::InvalidArgumentError(what);
+                   }
+                   return absl::OkStatus();
+                 });
+             return g.Apply(input, ToExpressions(args), std::move(function), deterministic, std::move(name));
+           })
+      .def("output", [](TableGraph& g, int input, std::string name) { return g.Output(input, std::move(name)); })
+      .def("arity", &TableGraph::Arity)
+      .def("__len__", [](const TableGraph& g) { return g.nodes().size(); });
+
+  m.def(
+      "run_graph",
+      [](TableGraph& graph, const py::list& handlers, uint32_t workers, bool terminate_on_error, double timeout_s) {
+        auto errors = std::make_shared<PyErrorSlot>();
+        std::vector<std::unique_ptr<PyOutputHandler>> owned;
+        std::vector<table::OutputHandler*> raw;
+        for (py::handle h : handlers) {
+          if (h.is_none()) {
+            raw.push_back(nullptr);
+            continue;
+          }
+          auto t = h.cast<py::tuple>();
+          owned.push_back(std::make_unique<PyOutputHandler>(py::reinterpret_borrow<py::object>(t[0]),
+                                                            py::reinterpret_borrow<py::object>(t[1]), errors));
+          raw.push_back(owned.back().get());
+        }
+        for (const auto& node : graph.nodes()) {
+          if (auto* s = dynamic_cast<PySource*>(node.source.get())) s->SetErrors(errors);
+        }
+        table::RunOptions options;
+        options.workers = workers;
+        options.terminate_on_error = terminate_on_error;
+        if (timeout_s > 0) options.timeout = absl::Seconds(timeout_s);
+        options.poll = [errors]() -> absl::Status {
+          py::gil_scoped_acquire gil;
+          if (PyErr_CheckSignals() != 0) {
+            py::error_already_set e;
+            errors->Store(e);
+            return absl::CancelledError("interrupted");
+          }
+          return absl::OkStatus();
+        };
+        absl::StatusOr<table::RunResult> result;
+        g_run_errors = errors;
+        {
+          py::gil_scoped_release release;
+          result = table::RunTableGraph(graph, raw, options);
+        }
+        g_run_errors.reset();
+        ReleasePendingObjects();
+        {
+          std::lock_guard<std::mutex> lock(errors->mutex);
+          if (errors->error) {
+            py::error_already_set e = std::move(*errors->error);
+            errors->error.reset();
+            owned.clear();
+            throw std::move(e);
+          }
+        }
+        owned.clear();
+        if (!result.ok()) {
+          const absl::Status& s = result.status();
+          if (absl::IsInvalidArgument(s)) throw py::value_error(std::string(s.message()));
+          throw std::runtime_error(std::string(s.message()));
+        }
+        py::list log;
+        for (const auto& e : result->errors) log.append(py::make_tuple(e.operation, e.message, KeyToPy(e.id)));
+        return log;
+      },
+      py::arg("graph"), py::arg("handlers"), py::arg("workers") = 1, py::arg("terminate_on_error") = true,
+      py::arg("timeout_s") = 0.0,
+      "Runs a table graph to completion; `handlers[i]` is (on_time(time, changes), on_end) or None. "
+      "Returns the error log: (operation, message, id) per failed row.");
+}
+
+}  // namespace deltaflow::python

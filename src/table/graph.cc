@@ -1,0 +1,865 @@
+#include "deltaflow/table/graph.h"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "deltaflow/dd/collection.h"
+#include "deltaflow/dd/driver_input.h"
+#include "deltaflow/dd/exchange.h"
+#include "deltaflow/dd/operators/arrange.h"
+#include "deltaflow/dd/operators/join.h"
+#include "deltaflow/dd/operators/reduce.h"
+#include "deltaflow/runtime/runtime.h"
+#include "deltaflow/table/group_reduce_internal.h"
+#include "fmt/format.h"
+
+namespace deltaflow::table {
+
+using expr::Evaluator;
+using expr::Expression;
+using expr::RowInput;
+using expr::Value;
+using value::Key;
+using value::Row;
+using value::RowBuilder;
+using value::RowView;
+
+// --- Graph building ------------------------------------------------------------------------
+
+int TableGraph::Add(Node node) {
+  for (int input : node.inputs) {
+    DELTAFLOW_CHECK(input >= 0 && input < static_cast<int>(nodes_.size()), "table graph: node reads a later node");
+  }
+  nodes_.push_back(std::move(node));
+  return static_cast<int>(nodes_.size()) - 1;
+}
+
+int TableGraph::StaticInput(std::vector<TableUpdate> rows, int arity, std::string name) {
+  Node node{Kind::kStaticInput, std::move(name)};
+  node.rows = std::move(rows);
+  node.arity = arity;
+  return Add(std::move(node));
+}
+
+int TableGraph::SourceInput(std::shared_ptr<Source> source, int arity, std::string name) {
+  Node node{Kind::kSourceInput, std::move(name)};
+  node.source = std::move(source);
+  node.arity = arity;
+  return Add(std::move(node));
+}
+
+int TableGraph::Select(int input, std::vector<Expression> exprs, std::string name) {
+  Node node{Kind::kSelect, std::move(name), {input}};
+  node.arity = static_cast<int>(exprs.size());
+  node.exprs = std::move(exprs);
+  return Add(std::move(node));
+}
+
+int TableGraph::Filter(int input, Expression predicate, std::string name) {
+  Node node{Kind::kFilter, std::move(name), {input}};
+  node.exprs.push_back(std::move(predicate));
+  node.arity = Arity(input);
+  return Add(std::move(node));
+}
+
+int TableGraph::Reindex(int input, Expression new_id, std::string name) {
+  Node node{Kind::kReindex, std::move(name), {input}};
+  node.exprs.push_back(std::move(new_id));
+  node.arity = Arity(input);
+  return Add(std::move(node));
+}
+
+int TableGraph::Concat(std::vector<int> inputs, std::string name) {
+  DELTAFLOW_CHECK(!inputs.empty(), "concat of no tables");
+  Node node{Kind::kConcat, std::move(name), std::move(inputs)};
+  node.arity = Arity(node.inputs[0]);
+  return Add(std::move(node));
+}
+
+int TableGraph::GroupByReduce(int input, std::vector<Expression> group_by, std::vector<Reducer> reducers,
+                              std::optional<Expression> group_id, std::string name) {
+  Node node{Kind::kGroupByReduce, std::move(name), {input}};
+  node.arity = static_cast<int>(group_by.size() + reducers.size());
+  node.column = static_cast<int>(group_by.size());
+  node.exprs = std::move(group_by);
+  if (group_id) {
+    node.exprs.push_back(std::move(*group_id));
+    node.join_id = JoinId::kLeft;  // marks "id given by the last expression"
+  }
+  node.reducers = std::move(reducers);
+  return Add(std::move(node));
+}
+
+int TableGraph::Join(int left, int right, std::vector<Expression> left_keys, std::vector<Expression> right_keys,
+                     JoinKind kind, JoinId id, std::string name) {
+  DELTAFLOW_CHECK(left_keys.size() == right_keys.size(), "join: key lists differ in length");
+  Node node{Kind::kJoin, std::move(name), {left, right}};
+  node.column = static_cast<int>(left_keys.size());
+  for (auto& e : left_keys) node.exprs.push_back(std::move(e));
+  for (auto& e : right_keys) node.exprs.push_back(std::move(e));
+  node.join_kind = kind;
+  node.join_id = id;
+  node.arities = {Arity(left), Arity(right)};
+  node.arity = Arity(left) + Arity(right) + 2;
+  return Add(std::move(node));
+}
+
+int TableGraph::Zip(std::vector<int> inputs, std::string name) {
+  DELTAFLOW_CHECK(!inputs.empty(), "zip of no tables");
+  Node node{Kind::kZip, std::move(name), std::move(inputs)};
+  for (int input : node.inputs) {
+    node.arities.push_back(Arity(input));
+    node.arity += Arity(input);
+  }
+  return Add(std::move(node));
+}
+
+int TableGraph::UpdateRows(int base, int updates, std::string name) {
+  Node node{Kind::kUpdateRows, std::move(name), {base, updates}};
+  node.arity = Arity(base);
+  return Add(std::move(node));
+}
+
+int TableGraph::Restrict(int input, int keys, std::string name) {
+  Node node{Kind::kRestrict, std::move(name), {input, keys}};
+  node.arity = Arity(input);
+  return Add(std::move(node));
+}
+
+int TableGraph::Difference(int input, int keys, std::string name) {
+  Node node{Kind::kDifference, std::move(name), {input, keys}};
+  node.arity = Arity(input);
+  return Add(std::move(node));
+}
+
+int TableGraph::Flatten(int input, int column, std::string name) {
+  Node node{Kind::kFlatten, std::move(name), {input}};
+  node.column = column;
+  node.arity = Arity(input);
+  return Add(std::move(node));
+}
+
+int TableGraph::Apply(int input, std::vector<Expression> args, std::shared_ptr<BatchFunction> function,
+                      bool deterministic, std::string name) {
+  Node node{Kind::kApply, std::move(name), {input}};
+  node.exprs = std::move(args);
+  node.function = std::move(function);
+  node.deterministic = deterministic;
+  node.arity = Arity(input) + 1;
+  return Add(std::move(node));
+}
+
+int TableGraph::Output(int input, std::string name) {
+  Node node{Kind::kOutput, std::move(name), {input}};
+  node.arity = Arity(input);
+  node.column = outputs_++;
+  output_nodes_.push_back(input);
+  return Add(std::move(node));
+}
+
+// --- Running -------------------------------------------------------------------------------
+
+namespace {
+
+using group_reduce_internal::Coll;
+using group_reduce_internal::Data;
+using group_reduce_internal::Upd;
+using group_reduce_internal::Worker;
+
+// State shared by every worker of one run.
+struct RunContext {
+  bool terminate_on_error = true;
+  std::mutex mutex;
+  std::vector<ErrorLogEntry> errors;
+
+  struct OutputQueue {
+    std::deque<std::pair<Time, std::vector<OutputChange>>> ready;
+    bool complete = false;
+  };
+  std::vector<OutputQueue> outputs;
+  std::atomic<bool> output_pending{false};
+
+  // Reports a failure on one row. With terminate_on_error, fails the worker (stopping the
+  // run); otherwise logs it.
+  void Report(Worker& worker, const std::string& operation, const Evaluator& evaluator, const Key& id) {
+    std::string message = evaluator.error();
+    std::string where = evaluator.error_expression();
+    Report(worker, operation, where.empty() ? message : fmt::format("{} in `{}`", message, where), id);
+  }
+  void Report(Worker& worker, const std::string& operation, std::string message, const Key& id) {
+    if (terminate_on_error) {
+      worker.Fail(absl::InvalidArgumentError(
+          fmt::format("{}: {} (row {})", operation, message, id.ToString())));
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    errors.push_back({operation, std::move(message), id});
+  }
+};
+
+Row ConcatRows(std::initializer_list<RowView> rows, RowBuilder& builder) {
+  for (RowView r : rows) {
+    for (value::ValueView v : r.values()) builder.Value(v);
+  }
+  return builder.Finish();
+}
+
+// A static table: emits its shard of the rows once, each at its own time, then closes.
+class StaticSourceOperator final : public runtime::Operator<Time> {
+ public:
+  StaticSourceOperator(std::vector<Upd> updates) : Operator("StaticInput"), updates_(std::move(updates)) {}
+  void Wire() { output_ = std::make_unique<dd::OutputPort<Data, Time>>(time::Source{index(), 0}); }
+  dd::OutputPort<Data, Time>* output() { return output_.get(); }
+  void Take(runtime::Capability<Time> capability) { capability_ = std::move(capability); }
+  void Run() override {
+    if (!capability_.valid()) return;
+    if (!updates_.empty()) {
+      Time first = updates_.front().time;
+      for (const auto& u : updates_) first = std::min(first, u.time);
+      capability_.Downgrade(first);
+      output_->Send(first, std::move(updates_));
+      updates_.clear();
+    }
+    capability_.Drop();
+  }
+
+ private:
+  std::vector<Upd> updates_;
+  std::unique_ptr<dd::OutputPort<Data, Time>> output_;
+  runtime::Capability<Time> capability_;
+};
+
+Coll NewStaticSource(Worker& worker, std::vector<Upd> updates) {
+  auto* op = worker.AddOperator(std::make_unique<StaticSourceOperator>(std::move(updates)), 0, 1);
+  op->Wire();
+  worker.OnInitialCapability(op->index(), 0, [op](runtime::Capability<Time> c) { op->Take(std::move(c)); });
+  return Coll(&worker, op->output());
+}
+
+// The last stage of an output: on worker 0, collects every change, and when the frontier
+// passes a time, consolidates that time's changes and queues them for the driver. Checks that
+// no id holds two rows.
+void AddOutputSink(const Coll& input, int index, std::string name, std::shared_ptr<RunContext> ctx) {
+  Coll routed = dd::Exchange(input, [](const Data&) -> uint64_t { return 0; });
+  struct State {
+    std::vector<Upd> pending;
+    absl::flat_hash_map<Key, std::pair<Row, int64_t>> current;
+    bool complete = false;
+  };
+  auto state = std::make_shared<State>();
+  // Every change reaches worker 0; only its sink reports (the others see nothing).
+  bool reporter = input.worker().index() == 0;
+  auto logic = [state, ctx, index, name, reporter](dd::InputPort<Data, Time>& input, const time::Antichain<Time>& frontier) {
+    input.ForEach([&](const Time&, std::vector<Upd>& updates) {
+      for (auto& u : updates) state->pending.push_back(std::move(u));
+    });
+    if (state->complete || !reporter) return;
+    std::vector<Upd> ready;
+    std::vector<Upd> later;
+    for (auto& u : state->pending) (frontier.LessEqual(u.time) ? later : ready).push_back(std::move(u));
+    state->pending = std::move(later);
+    if (!ready.empty()) {
+      dd::ConsolidateUpdates(ready);
+      std::stable_sort(ready.begin(), ready.end(), [](const Upd& a, const Upd& b) { return a.time < b.time; });
+      std::vector<std::pair<Time, std::vector<OutputChange>>> batches;
+      for (auto& u : ready) {
+        if (u.diff == 0) continue;
+        if (batches.empty() || batches.back().first != u.time) batches.emplace_back(u.time, std::vector<OutputChange>{});
+        batches.back().second.push_back({u.data.first, std::move(u.data.second), u.diff});
+      }
+      for (auto& [time, changes] : batches) {
+        // Retractions first, so that an id's old row leaves before its new row arrives.
+        std::stable_sort(changes.begin(), changes.end(), [](const OutputChange& a, const OutputChange& b) {
+          if (a.id != b.id) return a.id < b.id;
+          return a.diff < b.diff;
+        });
+        for (const OutputChange& c : changes) {
+          auto& slot = state->current[c.id];
+          if (c.diff < 0) {
+            slot.second += c.diff;
+            if (slot.second == 0) state->current.erase(c.id);
+            continue;
+          }
+          if (slot.second > 0 || c.diff > 1) {
+            // Two rows (or two copies of a row) under one id.
+            std::string message = fmt::format("duplicate id {} in {}: ids must be unique", c.id.ToString(), name);
+            std::lock_guard<std::mutex> lock(ctx->mutex);
+            ctx->errors.push_back({name, message, c.id});
+            ctx->outputs[index].complete = true;
+            ctx->output_pending = true;
+            state->complete = true;
+            return;
+          }
+          slot.first = c.row;
+          slot.second += c.diff;
+        }
+      }
+      std::lock_guard<std::mutex> lock(ctx->mutex);
+      for (auto& b : batches) ctx->outputs[index].ready.push_back(std::move(b));
+      ctx->output_pending = true;
+    }
+    if (frontier.IsEmpty() && state->pending.empty()) {
+      std::lock_guard<std::mutex> lock(ctx->mutex);
+      ctx->outputs[index].complete = true;
+      ctx->output_pending = true;
+      state->complete = true;
+    }
+  };
+  using Op = dd::SinkOperator<Data, Time, int64_t, decltype(logic)>;
+  Worker& worker = routed.worker();
+  Op* op = worker.AddOperator(std::make_unique<Op>("Output", std::move(logic)), 1, 0);
+  op->Wire(&worker);
+  routed.ConnectTo(op->input());
+}
+
+// Evaluates expressions over rows, in one operator, reporting failures.
+struct RowEvaluator {
+  std::vector<Expression> exprs;
+  Evaluator evaluator;
+  RowBuilder builder;
+  std::string operation;
+  std::shared_ptr<RunContext> ctx;
+
+  // Evaluates every expression into a new row; failing cells become Error.
+  Row EvalRow(Worker& worker, const Key& id, RowView row) {
+    RowInput input{row, id};
+    for (const Expression& e : exprs) {
+      Value v = evaluator.Eval(e, input);
+      if (evaluator.failed()) {
+        ctx->Report(worker, operation, evaluator, id);
+        evaluator.ClearError();
+        v = Value::Error();
+      }
+      v.WriteTo(builder);
+    }
+    return builder.Finish();
+  }
+};
+
+Coll LowerSelect(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+  auto state = std::make_shared<RowEvaluator>();
+  state->exprs = node.exprs;
+  state->operation = node.name;
+  state->ctx = std::move(ctx);
+  return input.Unary<Data>("Select", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
+      for (Upd& u : updates) u.data.second = state->EvalRow(op.owner(), u.data.first, u.data.second);
+      out.Send(t, std::move(updates));
+    });
+  });
+}
+
+Coll LowerFilter(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+  auto state = std::make_shared<RowEvaluator>();
+  state->exprs = node.exprs;
+  state->operation = node.name;
+  state->ctx = std::move(ctx);
+  return input.Unary<Data>("Filter", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
+      std::erase_if(updates, [&](const Upd& u) {
+        Value v = state->evaluator.Eval(state->exprs[0], RowInput{u.data.second, u.data.first});
+        if (state->evaluator.failed()) {
+          state->ctx->Report(op.owner(), state->operation, state->evaluator, u.data.first);
+          state->evaluator.ClearError();
+          return true;
+        }
+        if (v.IsError()) return true;
+        return !(v.kind() == value::ValueKind::kBool && v.AsBool());
+      });
+      out.Send(t, std::move(updates));
+    });
+  });
+}
+
+Coll LowerReindex(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+  auto state = std::make_shared<RowEvaluator>();
+  state->exprs = node.exprs;
+  state->operation = node.name;
+  state->ctx = std::move(ctx);
+  return input.Unary<Data>("Reindex", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
+      std::erase_if(updates, [&](Upd& u) {
+        Value v = state->evaluator.Eval(state->exprs[0], RowInput{u.data.second, u.data.first});
+        if (state->evaluator.failed() || v.kind() != value::ValueKind::kKey) {
+          if (state->evaluator.failed()) {
+            state->ctx->Report(op.owner(), state->operation, state->evaluator, u.data.first);
+          } else {
+            state->ctx->Report(op.owner(), state->operation,
+                               fmt::format("the new id is {}, not a pointer", v.ToString()), u.data.first);
+          }
+          state->evaluator.ClearError();
+          return true;
+        }
+        u.data.first = v.AsKey();
+        return false;
+      });
+      out.Send(t, std::move(updates));
+    });
+  });
+}
+
+// Rows keyed by a row of key values, valued by [id, cells...]: the shape joins arrange.
+using KeyedData = std::pair<Row, Row>;
+using KeyedColl = dd::Collection<KeyedData, Time>;
+
+KeyedColl KeyBy(const Coll& input, std::vector<Expression> keys, std::string operation,
+                std::shared_ptr<RunContext> ctx) {
+  auto state = std::make_shared<RowEvaluator>();
+  state->exprs = std::move(keys);
+  state->operation = std::move(operation);
+  state->ctx = std::move(ctx);
+  return input.Unary<KeyedData>("KeyBy", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
+      std::vector<dd::Update<KeyedData, Time>> keyed;
+      keyed.reserve(updates.size());
+      for (Upd& u : updates) {
+        Row key = state->EvalRow(op.owner(), u.data.first, u.data.second);
+        state->builder.Pointer(u.data.first);
+        Row val = ConcatRows({u.data.second.view()}, state->builder);
+        keyed.push_back({KeyedData(std::move(key), std::move(val)), u.time, u.diff});
+      }
+      out.Send(t, std::move(keyed));
+    });
+  });
+}
+
+// Pathway's join ids: the pair of joined ids, sharded by the join key's values.
+Key JoinResultId(JoinId mode, RowView join_key, const std::optional<Key>& left, const std::optional<Key>& right) {
+  if (mode == JoinId::kLeft && left) return *left;
+  if (mode == JoinId::kRight && right) return *right;
+  std::vector<Value> ids;
+  ids.push_back(left ? Value::Pointer(*left) : Value::None());
+  ids.push_back(right ? Value::Pointer(*right) : Value::None());
+  return value::WithShard(expr::IdFromValues(ids), value::IdFromValues(join_key.values()));
+}
+
+Coll LowerJoin(const Coll& left, const Coll& right, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+  size_t n = static_cast<size_t>(node.column);
+  std::vector<Expression> left_keys(node.exprs.begin(), node.exprs.begin() + static_cast<long>(n));
+  std::vector<Expression> right_keys(node.exprs.begin() + static_cast<long>(n), node.exprs.end());
+  KeyedColl left_keyed = KeyBy(left, left_keys, node.name, ctx);
+  KeyedColl right_keyed = KeyBy(right, right_keys, node.name, ctx);
+  JoinId id_mode = node.join_id;
+  int left_arity = node.arities[0];
+  int right_arity = node.arities[1];
+
+  auto builder = std::make_shared<RowBuilder>();
+  Coll inner = dd::JoinCore(dd::Arrange(left_keyed), dd::Arrange(right_keyed),
+                            [builder, id_mode](RowView key, RowView lv, RowView rv) {
+                              Key lid = lv[0].AsKey();
+                              Key rid = rv[0].AsKey();
+                              bool first = true;
+                              for (value::ValueView v : lv.values()) {
+                                if (!first) builder->Value(v);
+                                first = false;
+                              }
+                              first = true;
+                              for (value::ValueView v : rv.values()) {
+                                if (!first) builder->Value(v);
+                                first = false;
+                              }
+                              builder->Pointer(lid).Pointer(rid);
+                              return Data(JoinResultId(id_mode, key, lid, rid), builder->Finish());
+                            });
+  std::vector<Coll> parts{inner};
+  auto unmatched = [&](const KeyedColl& side, const KeyedColl& other, bool side_is_left) {
+    auto other_keys = dd::Distinct(other.Map([](const KeyedData& d) { return d.first; }));
+    KeyedColl matched = dd::Semijoin(side, other_keys);
+    KeyedColl missing = side.Concat(matched.Negate());
+    auto b = std::make_shared<RowBuilder>();
+    return missing.Map([b, id_mode, side_is_left, left_arity, right_arity](const KeyedData& d) {
+      RowView v = d.second.view();
+      Key id = v[0].AsKey();
+      if (!side_is_left) {
+        for (int i = 0; i < left_arity; ++i) b->Null();
+      }
+      bool first = true;
+      for (value::ValueView cell : v.values()) {
+        if (!first) b->Value(cell);
+        first = false;
+      }
+      if (side_is_left) {
+        for (int i = 0; i < right_arity; ++i) b->Null();
+        b->Pointer(id).Null();
+        return Data(JoinResultId(id_mode, d.first.view(), id, std::nullopt), b->Finish());
+      }
+      b->Null().Pointer(id);
+      return Data(JoinResultId(id_mode, d.first.view(), std::nullopt, id), b->Finish());
+    });
+  };
+  if (node.join_kind == JoinKind::kLeft || node.join_kind == JoinKind::kOuter) {
+    parts.push_back(unmatched(left_keyed, right_keyed, true));
+  }
+  if (node.join_kind == JoinKind::kRight || node.join_kind == JoinKind::kOuter) {
+    parts.push_back(unmatched(right_keyed, left_keyed, false));
+  }
+  if (parts.size() == 1) return inner;
+  Coll result = parts[0];
+  for (size_t i = 1; i < parts.size(); ++i) result = result.Concat(parts[i]);
+  return result;
+}
+
+Coll LowerZip(const std::vector<Coll>& inputs) {
+  Coll result = inputs[0];
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    auto builder = std::make_shared<RowBuilder>();
+    result = dd::JoinCore(dd::Arrange(result), dd::Arrange(inputs[i]), [builder](const Key& id, RowView a, RowView b) {
+      return Data(id, ConcatRows({a, b}, *builder));
+    });
+  }
+  return result;
+}
+
+Coll LowerRestrict(const Coll& input, const Coll& keys, bool keep) {
+  auto ids = keys.Map([](const Data& d) { return d.first; });
+  Coll kept = dd::Semijoin(input, ids);
+  if (keep) return kept;
+  return input.Concat(kept.Negate());
+}
+
+Coll LowerUpdateRows(const Coll& base, const Coll& updates) {
+  auto ids = updates.Map([](const Data& d) { return d.first; });
+  Coll replaced = dd::Semijoin(base, ids);
+  return updates.Concat(base).Concat(replaced.Negate());
+}
+
+Coll LowerFlatten(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+  int column = node.column;
+  std::string name = node.name;
+  auto builder = std::make_shared<RowBuilder>();
+  return input.Unary<Data>("Flatten", [builder, column, name, ctx](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
+      std::vector<Upd> flat;
+      for (const Upd& u : updates) {
+        RowView row = u.data.second.view();
+        value::ValueView cell = row[static_cast<size_t>(column)];
+        std::vector<Value> items;
+        Value v = Value::FromView(cell);
+        if (v.kind() == value::ValueKind::kTuple) {
+          items = v.TupleItems();
+        } else if (v.kind() == value::ValueKind::kString) {
+          std::string_view s = v.text();
+          for (size_t i = 0; i < s.size();) {
+            size_t j = i + 1;
+            while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+            items.push_back(Value::Borrowed(value::ValueKind::kString, s.substr(i, j - i)));
+            i = j;
+          }
+        } else if (v.kind() == value::ValueKind::kIntArray) {
+          auto a = cell.AsIntArray();
+          for (uint64_t i = 0; i < a.size(); ++i) items.push_back(Value::Int(a[i]));
+        } else if (v.kind() == value::ValueKind::kFloatArray) {
+          auto a = cell.AsFloatArray();
+          for (uint64_t i = 0; i < a.size(); ++i) items.push_back(Value::Float(a[i]));
+        } else if (v.kind() == value::ValueKind::kNull) {
+          continue;
+        } else {
+          ctx->Report(op.owner(), name, fmt::format("cannot flatten a value of type {}", value::ValueKindName(v.kind())),
+                      u.data.first);
+          continue;
+        }
+        for (size_t i = 0; i < items.size(); ++i) {
+          size_t c = 0;
+          for (value::ValueView cv : row.values()) {
+            if (static_cast<int>(c) == column) {
+              items[i].WriteTo(*builder);
+            } else {
+              builder->Value(cv);
+            }
+            ++c;
+          }
+          Key id = value::WithShard(
+              expr::IdFromValues({Value::Pointer(u.data.first), Value::Int(static_cast<int64_t>(i))}), u.data.first);
+          flat.push_back({Data(id, builder->Finish()), u.time, u.diff});
+        }
+      }
+      out.Send(t, std::move(flat));
+    });
+  });
+}
+
+Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+  struct State {
+    RowEvaluator eval;
+    std::shared_ptr<BatchFunction> function;
+    bool deterministic;
+    // Results emitted per (id, argument row), so that a retraction retracts what was emitted.
+    absl::flat_hash_map<std::pair<Key, Row>, std::pair<Row, int64_t>> memo;
+    std::vector<Row> args;
+    std::vector<Row> results;
+    std::vector<size_t> positions;
+    RowBuilder builder;
+  };
+  auto state = std::make_shared<State>();
+  state->eval.exprs = node.exprs;
+  state->eval.operation = node.name;
+  state->eval.ctx = ctx;
+  state->function = node.function;
+  state->deterministic = node.deterministic;
+  return input.Unary<Data>("Apply", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
+      // Sort so that, for a non-deterministic function, an insertion and a retraction of one
+      // row in the same batch meet in the memo (insertions first).
+      std::vector<Row> arg_rows;
+      arg_rows.reserve(updates.size());
+      for (const Upd& u : updates) arg_rows.push_back(state->eval.EvalRow(op.owner(), u.data.first, u.data.second));
+      state->args.clear();
+      state->positions.clear();
+      std::vector<Row> result(updates.size());
+      std::vector<bool> have(updates.size(), false);
+      for (size_t i = 0; i < updates.size(); ++i) {
+        if (!state->deterministic && updates[i].diff < 0) continue;
+        state->args.push_back(arg_rows[i]);
+        state->positions.push_back(i);
+      }
+      if (!state->args.empty()) {
+        state->results.clear();
+        absl::Status s = (*state->function)(state->args, state->results);
+        if (!s.ok()) {
+          op.owner().Fail(absl::Status(s.code(), fmt::format("{}: {}", state->eval.operation, std::string(s.message()))));
+          return;
+        }
+        if (state->results.size() != state->args.size()) {
+          op.owner().Fail(absl::InternalError(fmt::format("{}: function returned {} results for {} rows",
+                                                          state->eval.operation, state->results.size(), state->args.size())));
+          return;
+        }
+        for (size_t k = 0; k < state->positions.size(); ++k) {
+          result[state->positions[k]] = std::move(state->results[k]);
+          have[state->positions[k]] = true;
+        }
+      }
+      if (!state->deterministic) {
+        // Record insertions first, then serve retractions from the memo.
+        for (size_t i = 0; i < updates.size(); ++i) {
+          if (updates[i].diff > 0) {
+            auto& slot = state->memo[std::pair(updates[i].data.first, arg_rows[i])];
+            if (slot.second == 0) slot.first = result[i];
+            else result[i] = slot.first;
+            slot.second += updates[i].diff;
+          }
+        }
+        for (size_t i = 0; i < updates.size(); ++i) {
+          if (updates[i].diff < 0) {
+            auto it = state->memo.find(std::pair(updates[i].data.first, arg_rows[i]));
+            if (it == state->memo.end()) {
+              op.owner().Fail(absl::InternalError(fmt::format(
+                  "{}: retraction of a row never inserted (id {})", state->eval.operation, updates[i].data.first.ToString())));
+              return;
+            }
+            result[i] = it->second.first;
+            it->second.second += updates[i].diff;
+            if (it->second.second <= 0) state->memo.erase(it);
+          }
+        }
+      }
+      for (size_t i = 0; i < updates.size(); ++i) {
+        RowView r = result[i].view();
+        DELTAFLOW_CHECK(r.size() > 0 && r.arity() == 1, "apply: a result row holds one value");
+        updates[i].data.second = ConcatRows({updates[i].data.second.view(), r}, state->builder);
+      }
+      out.Send(t, std::move(updates));
+    });
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vector<OutputHandler*>& handlers,
+                                        const RunOptions& options) {
+  if (static_cast<int>(handlers.size()) != graph.OutputCount()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} output handlers for a graph with {} outputs", handlers.size(), graph.OutputCount()));
+  }
+  auto ctx = std::make_shared<RunContext>();
+  ctx->terminate_on_error = options.terminate_on_error;
+  ctx->outputs.resize(static_cast<size_t>(graph.OutputCount()));
+
+  runtime::Runtime<Time> rt(runtime::RuntimeOptions{options.workers});
+  const auto& nodes = graph.nodes();
+  // Live sources, fed from this thread.
+  struct LiveSource {
+    std::shared_ptr<Source> source;
+    std::unique_ptr<dd::DriverInput<Data, Time>> input;
+    bool open = true;
+  };
+  std::map<int, LiveSource> sources;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].kind == TableGraph::Kind::kSourceInput) {
+      sources[static_cast<int>(i)] = LiveSource{nodes[i].source, std::make_unique<dd::DriverInput<Data, Time>>(rt)};
+    }
+  }
+  uint32_t peers = options.workers;
+
+  rt.Build([&](Worker& worker) {
+    std::vector<std::optional<Coll>> t(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const TableGraph::Node& node = nodes[i];
+      auto in = [&](size_t k) -> const Coll& { return *t[static_cast<size_t>(node.inputs[k])]; };
+      switch (node.kind) {
+        case TableGraph::Kind::kStaticInput: {
+          std::vector<Upd> mine;
+          for (const TableUpdate& u : node.rows) {
+            if (u.id.ShardHash() % peers == worker.index()) mine.push_back({Data(u.id, u.row), u.time, u.diff});
+          }
+          t[i] = NewStaticSource(worker, std::move(mine));
+          break;
+        }
+        case TableGraph::Kind::kSourceInput:
+          t[i] = sources[static_cast<int>(i)].input->Attach(worker);
+          break;
+        case TableGraph::Kind::kSelect:
+          t[i] = LowerSelect(in(0), node, ctx);
+          break;
+        case TableGraph::Kind::kFilter:
+          t[i] = LowerFilter(in(0), node, ctx);
+          break;
+        case TableGraph::Kind::kReindex:
+          t[i] = LowerReindex(in(0), node, ctx);
+          break;
+        case TableGraph::Kind::kConcat: {
+          Coll c = in(0);
+          for (size_t k = 1; k < node.inputs.size(); ++k) c = c.Concat(in(k));
+          t[i] = c;
+          break;
+        }
+        case TableGraph::Kind::kGroupByReduce:
+          t[i] = group_reduce_internal::LowerGroupByReduce(in(0), node, ctx->terminate_on_error,
+                                                           [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
+                                                             ctx->Report(w, op, std::move(msg), id);
+                                                           });
+          break;
+        case TableGraph::Kind::kJoin:
+          t[i] = LowerJoin(in(0), in(1), node, ctx);
+          break;
+        case TableGraph::Kind::kZip: {
+          std::vector<Coll> inputs;
+          for (size_t k = 0; k < node.inputs.size(); ++k) inputs.push_back(in(k));
+          t[i] = LowerZip(inputs);
+          break;
+        }
+        case TableGraph::Kind::kUpdateRows:
+          t[i] = LowerUpdateRows(in(0), in(1));
+          break;
+        case TableGraph::Kind::kRestrict:
+          t[i] = LowerRestrict(in(0), in(1), true);
+          break;
+        case TableGraph::Kind::kDifference:
+          t[i] = LowerRestrict(in(0), in(1), false);
+          break;
+        case TableGraph::Kind::kFlatten:
+          t[i] = LowerFlatten(in(0), node, ctx);
+          break;
+        case TableGraph::Kind::kApply:
+          t[i] = LowerApply(in(0), node, ctx);
+          break;
+        case TableGraph::Kind::kOutput:
+          AddOutputSink(in(0), node.column, node.name, ctx);
+          break;
+      }
+    }
+  });
+  if (absl::Status s = rt.Start(); !s.ok()) return s;
+
+  // Sources commit at even, strictly increasing times (DESIGN.md, "Time").
+  Time next_commit = 2;
+  std::vector<TableUpdate> polled;
+  absl::Time deadline = options.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + options.timeout;
+  auto outputs_complete = [&] {
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    for (const auto& q : ctx->outputs) {
+      if (!q.complete || !q.ready.empty()) return false;
+    }
+    return true;
+  };
+  auto deliver = [&]() -> absl::Status {
+    while (true) {
+      std::vector<std::pair<int, std::pair<Time, std::vector<OutputChange>>>> batch;
+      std::vector<int> ended;
+      {
+        std::lock_guard<std::mutex> lock(ctx->mutex);
+        ctx->output_pending = false;
+        for (size_t o = 0; o < ctx->outputs.size(); ++o) {
+          auto& q = ctx->outputs[o];
+          while (!q.ready.empty()) {
+            batch.emplace_back(static_cast<int>(o), std::move(q.ready.front()));
+            q.ready.pop_front();
+          }
+        }
+        if (!ctx->errors.empty()) {
+          for (const auto& e : ctx->errors) {
+            if (e.message.starts_with("duplicate id")) return absl::InvalidArgumentError(e.message);
+          }
+        }
+      }
+      if (batch.empty()) return absl::OkStatus();
+      for (auto& [o, item] : batch) {
+        if (handlers[static_cast<size_t>(o)] == nullptr) continue;
+        if (absl::Status s = handlers[static_cast<size_t>(o)]->OnTime(item.first, item.second); !s.ok()) return s;
+      }
+    }
+  };
+
+  bool sources_open = !sources.empty();
+  while (true) {
+    absl::Status s = rt.WaitUntil([&] { return ctx->output_pending.load() || outputs_complete(); },
+                                  sources_open ? absl::Milliseconds(5) : options.poll_interval);
+    if (absl::Status failure = rt.status(); !failure.ok()) return failure;
+    if (absl::Status d = deliver(); !d.ok()) return d;
+    if (options.poll) {
+      if (absl::Status p = options.poll(); !p.ok()) return p;
+    }
+    if (sources_open) {
+      sources_open = false;
+      for (auto& [index, live] : sources) {
+        if (!live.open) continue;
+        polled.clear();
+        bool more = live.source->Poll(polled);
+        for (TableUpdate& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);
+        if (!more) {
+          live.input->Close();
+          live.open = false;
+        } else {
+          sources_open = true;
+        }
+      }
+      if (sources_open) {
+        Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
+        now -= now % 2;
+        next_commit = std::max(next_commit + 2, now);
+        for (auto& [index, live] : sources) {
+          if (live.open) live.input->AdvanceTo(next_commit);
+        }
+      }
+    }
+    if (!sources_open && outputs_complete()) break;
+    if (absl::Now() >= deadline) {
+      // Stop cleanly: close the sources, then let what they sent complete.
+      sources_open = false;
+      for (auto& [index, live] : sources) {
+        if (live.open) live.input->Close();
+        live.open = false;
+      }
+    }
+  }
+  for (auto& [index, live] : sources) live.input.reset();
+  if (absl::Status s = rt.WaitUntilDone(); !s.ok()) return s;
+  if (absl::Status d = deliver(); !d.ok()) return d;
+  for (size_t o = 0; o < handlers.size(); ++o) {
+    if (handlers[o] == nullptr) continue;
+    if (absl::Status s = handlers[o]->OnEnd(); !s.ok()) return s;
+  }
+  RunResult result;
+  {
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    result.errors = std::move(ctx->errors);
+  }
+  return result;
+}
+
+}  // namespace deltaflow::table
