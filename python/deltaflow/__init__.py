@@ -75,8 +75,13 @@ def iterate(*args, **kwargs):
     raise NotImplementedError("pw.iterate is not implemented yet in deltaflow")
 
 
-def global_error_log():
-    raise NotImplementedError("pw.global_error_log is not implemented yet in deltaflow")
+def global_error_log() -> Table:
+    """A table with one row per cell that failed to compute in this run (columns
+    ``operator_id``, ``message``, ``trace``); filled when the run does not stop on errors
+    (``terminate_on_error=False``)."""
+    from deltaflow.internals.table import error_log_table
+
+    return error_log_table()
 
 
 def local_error_log():

@@ -260,16 +260,29 @@ void RegisterTable(py::module_& m) {
            [](TableGraph& g, int input, const py::list& args, py::function fn, bool deterministic, std::string name) {
              auto holder = std::make_shared<py::object>(std::move(fn));
              auto function = std::make_shared<table::BatchFunction>(
-                 [holder](const std::vector<Row>& rows, std::vector<Row>& results) -> absl::Status {
+                 [holder](const std::vector<Row>& rows, std::vector<Row>& results,
+                          std::vector<table::RowFailure>& failures) -> absl::Status {
                    py::gil_scoped_acquire gil;
                    try {
                      py::list batch(rows.size());
                      for (size_t i = 0; i < rows.size(); ++i) batch[i] = RowToPy(rows[i]);
-                     py::object out = (*holder)(batch);
+                     // The Python side returns (results, [(row index, reason), ...]).
+                     py::tuple out = (*holder)(batch);
                      PyRowEncoder encoder;
-                     for (py::handle v : out) {
-                       if (absl::Status s = encoder.Append(v); !s.ok()) return s;
+                     size_t index = 0;
+                     for (py::handle v : out[0]) {
+                       if (absl::Status s = encoder.Append(v); !s.ok()) {
+                         encoder.Clear();
+                         encoder.Append(py::module_::import("deltaflow").attr("ERROR")).IgnoreError();
+                         failures.push_back({index, "the function returned a value deltaflow cannot store: " +
+                                                        std::string(s.message())});
+                       }
                        results.push_back(encoder.Finish());
+                       ++index;
+                     }
+                     for (py::handle f : out[1]) {
+                       auto t = f.cast<py::tuple>();
+                       failures.push_back({t[0].cast<size_t>(), t[1].cast<std::string>()});
                      }
                    } catch (py::error_already_set& e) {
                      std::string what = e.what();
@@ -281,6 +294,7 @@ void RegisterTable(py::module_& m) {
              return g.Apply(input, ToExpressions(args), std::move(function), deterministic, std::move(name));
            })
       .def("output", [](TableGraph& g, int input, std::string name) { return g.Output(input, std::move(name)); })
+      .def("error_log", &TableGraph::ErrorLog)
       .def("arity", &TableGraph::Arity)
       .def("__len__", [](const TableGraph& g) { return g.nodes().size(); });
 

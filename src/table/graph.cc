@@ -154,6 +154,15 @@ int TableGraph::Apply(int input, std::vector<Expression> args, std::shared_ptr<B
   return Add(std::move(node));
 }
 
+int TableGraph::ErrorLog() {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].kind == Kind::kErrorLog) return static_cast<int>(i);
+  }
+  Node node{Kind::kErrorLog, "error log"};
+  node.arity = 3;
+  return Add(std::move(node));
+}
+
 int TableGraph::Output(int input, std::string name) {
   Node node{Kind::kOutput, std::move(name), {input}};
   node.arity = Arity(input);
@@ -176,6 +185,7 @@ struct RunContext {
   bool terminate_on_error = true;
   std::mutex mutex;
   std::vector<ErrorLogEntry> errors;
+  std::string fatal;  // a failure that stops the run (a duplicate id)
 
   struct OutputQueue {
     std::deque<std::pair<Time, std::vector<OutputChange>>> ready;
@@ -187,18 +197,18 @@ struct RunContext {
   // Reports a failure on one row. With terminate_on_error, fails the worker (stopping the
   // run); otherwise logs it.
   void Report(Worker& worker, const std::string& operation, const Evaluator& evaluator, const Key& id) {
-    std::string message = evaluator.error();
-    std::string where = evaluator.error_expression();
-    Report(worker, operation, where.empty() ? message : fmt::format("{} in `{}`", message, where), id);
+    Report(worker, operation, evaluator.error(), id, evaluator.error_expression());
   }
-  void Report(Worker& worker, const std::string& operation, std::string message, const Key& id) {
+  void Report(Worker& worker, const std::string& operation, std::string message, const Key& id,
+              std::string expression = {}) {
     if (terminate_on_error) {
+      std::string where = expression.empty() ? "" : fmt::format(" in `{}`", expression);
       worker.Fail(absl::InvalidArgumentError(
-          fmt::format("{}: {} (row {})", operation, message, id.ToString())));
+          fmt::format("{}: {}{} (row {})", operation, message, where, id.ToString())));
       return;
     }
     std::lock_guard<std::mutex> lock(mutex);
-    errors.push_back({operation, std::move(message), id});
+    errors.push_back({operation, std::move(message), id, std::move(expression)});
   }
 };
 
@@ -289,7 +299,7 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
             // Two rows (or two copies of a row) under one id.
             std::string message = fmt::format("duplicate id {} in {}: ids must be unique", c.id.ToString(), name);
             std::lock_guard<std::mutex> lock(ctx->mutex);
-            ctx->errors.push_back({name, message, c.id});
+            if (ctx->fatal.empty()) ctx->fatal = message;
             ctx->outputs[index].complete = true;
             ctx->output_pending = true;
             state->complete = true;
@@ -592,6 +602,7 @@ Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr
     absl::flat_hash_map<std::pair<Key, Row>, std::pair<Row, int64_t>> memo;
     std::vector<Row> args;
     std::vector<Row> results;
+    std::vector<RowFailure> failures;
     std::vector<size_t> positions;
     RowBuilder builder;
   };
@@ -619,7 +630,8 @@ Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr
       }
       if (!state->args.empty()) {
         state->results.clear();
-        absl::Status s = (*state->function)(state->args, state->results);
+        state->failures.clear();
+        absl::Status s = (*state->function)(state->args, state->results, state->failures);
         if (!s.ok()) {
           op.owner().Fail(absl::Status(s.code(), fmt::format("{}: {}", state->eval.operation, std::string(s.message()))));
           return;
@@ -632,6 +644,12 @@ Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr
         for (size_t k = 0; k < state->positions.size(); ++k) {
           result[state->positions[k]] = std::move(state->results[k]);
           have[state->positions[k]] = true;
+        }
+        for (const RowFailure& f : state->failures) {
+          if (f.index < state->positions.size()) {
+            state->eval.ctx->Report(op.owner(), state->eval.operation, f.message,
+                                    updates[state->positions[f.index]].data.first);
+          }
         }
       }
       if (!state->deterministic) {
@@ -689,11 +707,25 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     bool open = true;
   };
   std::map<int, LiveSource> sources;
+  std::unique_ptr<dd::DriverInput<Data, Time>> error_log;
+  int error_log_node = -1;
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].kind == TableGraph::Kind::kSourceInput) {
       sources[static_cast<int>(i)] = LiveSource{nodes[i].source, std::make_unique<dd::DriverInput<Data, Time>>(rt)};
     }
+    if (nodes[i].kind == TableGraph::Kind::kErrorLog) {
+      error_log = std::make_unique<dd::DriverInput<Data, Time>>(rt);
+      error_log_node = static_cast<int>(i);
+    }
   }
+  // Outputs that read the error log wait for it; it closes when the others are complete.
+  std::vector<bool> reads_error_log(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    reads_error_log[i] = static_cast<int>(i) == error_log_node;
+    for (int in : nodes[i].inputs) reads_error_log[i] = reads_error_log[i] || reads_error_log[static_cast<size_t>(in)];
+  }
+  std::map<std::string, int64_t> operator_ids;
+  for (size_t i = 0; i < nodes.size(); ++i) operator_ids.emplace(nodes[i].name, static_cast<int64_t>(i));
   uint32_t peers = options.workers;
 
   rt.Build([&](Worker& worker) {
@@ -761,6 +793,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         case TableGraph::Kind::kOutput:
           AddOutputSink(in(0), node.column, node.name, ctx);
           break;
+        case TableGraph::Kind::kErrorLog:
+          t[i] = error_log->Attach(worker);
+          break;
       }
     }
   });
@@ -777,6 +812,36 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     }
     return true;
   };
+  // Outputs that do not read the error log are complete (nothing more can fail).
+  auto independent_outputs_complete = [&] {
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    for (int o = 0; o < graph.OutputCount(); ++o) {
+      if (reads_error_log[static_cast<size_t>(graph.OutputNode(o))]) continue;
+      if (!ctx->outputs[static_cast<size_t>(o)].complete) return false;
+    }
+    return true;
+  };
+  size_t published_errors = 0;
+  auto publish_errors = [&] {
+    if (!error_log) return;
+    std::vector<ErrorLogEntry> fresh;
+    {
+      std::lock_guard<std::mutex> lock(ctx->mutex);
+      for (; published_errors < ctx->errors.size(); ++published_errors) fresh.push_back(ctx->errors[published_errors]);
+    }
+    RowBuilder b;
+    for (size_t k = 0; k < fresh.size(); ++k) {
+      const ErrorLogEntry& e = fresh[k];
+      auto it = operator_ids.find(e.operation);
+      std::string trace = e.expression.empty() ? fmt::format("Occurred here:\n    {}", e.operation)
+                                              : fmt::format("Occurred here:\n    {} in {}", e.expression, e.operation);
+      b.Int(it == operator_ids.end() ? -1 : it->second).String(e.message).String(trace);
+      Row row = b.Finish();
+      b.Pointer(e.id).Int(static_cast<int64_t>(published_errors - fresh.size() + k));
+      Key id = value::IdFromValues(b.Finish().values());
+      error_log->Update(Data(id, std::move(row)), 1);
+    }
+  };
   auto deliver = [&]() -> absl::Status {
     while (true) {
       std::vector<std::pair<int, std::pair<Time, std::vector<OutputChange>>>> batch;
@@ -791,11 +856,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
             q.ready.pop_front();
           }
         }
-        if (!ctx->errors.empty()) {
-          for (const auto& e : ctx->errors) {
-            if (e.message.starts_with("duplicate id")) return absl::InvalidArgumentError(e.message);
-          }
-        }
+        if (!ctx->fatal.empty()) return absl::InvalidArgumentError(ctx->fatal);
       }
       if (batch.empty()) return absl::OkStatus();
       for (auto& [o, item] : batch) {
@@ -837,7 +898,17 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         }
       }
     }
-    if (!sources_open && outputs_complete()) break;
+    if (error_log) {
+      publish_errors();
+      if (!sources_open && independent_outputs_complete()) {
+        // Let the last failures reach the log, then close it.
+        if (absl::Status w = rt.WaitUntil([&] { return independent_outputs_complete(); }); !w.ok()) return w;
+        publish_errors();
+        error_log->Close();
+        error_log.reset();
+      }
+    }
+    if (!sources_open && !error_log && outputs_complete()) break;
     if (absl::Now() >= deadline) {
       // Stop cleanly: close the sources, then let what they sent complete.
       sources_open = false;
@@ -848,6 +919,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     }
   }
   for (auto& [index, live] : sources) live.input.reset();
+  error_log.reset();
   if (absl::Status s = rt.WaitUntilDone(); !s.ok()) return s;
   if (absl::Status d = deliver(); !d.ok()) return d;
   for (size_t o = 0; o < handlers.size(); ++o) {

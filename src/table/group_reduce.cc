@@ -387,8 +387,7 @@ Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, bool /*
         auto eval = [&](const expr::Expression& e) {
           Value v = ks->evaluator.Eval(e, row);
           if (ks->evaluator.failed()) {
-            ks->report(op.owner(), ks->operation,
-                       fmt::format("{} in `{}`", ks->evaluator.error(), ks->evaluator.error_expression()), u.data.first);
+            ks->report(op.owner(), ks->operation, ks->evaluator.error(), u.data.first);
             ks->evaluator.ClearError();
             v = Value::Error();
           }

@@ -52,10 +52,18 @@ struct OutputChange {
   int64_t diff;
 };
 
+/// A row a user function failed on: its position in the batch and the reason.
+struct RowFailure {
+  size_t index;
+  std::string message;
+};
+
 /// A user function called on a batch of argument rows; fills one result row (one value) per
-/// argument row, or fails. Called from worker threads, one call at a time per operator.
-using BatchFunction =
-    std::function<absl::Status(const std::vector<value::Row>& args, std::vector<value::Row>& results)>;
+/// argument row. A row it failed on holds `Error` and is listed in `failures` (reported like a
+/// failing expression); a non-OK status stops the run. Called from worker threads, one call
+/// at a time per operator.
+using BatchFunction = std::function<absl::Status(const std::vector<value::Row>& args, std::vector<value::Row>& results,
+                                                 std::vector<RowFailure>& failures)>;
 
 /// A live source: a thread outside the engine that pushes batches of changes and commits.
 /// `Poll` is called from the driver loop; it appends ready changes and returns false once the
@@ -119,6 +127,7 @@ class TableGraph {
     kFlatten,
     kApply,
     kOutput,
+    kErrorLog,
   };
 
   struct Node {
@@ -176,6 +185,10 @@ class TableGraph {
   /// was emitted.
   int Apply(int input, std::vector<expr::Expression> args, std::shared_ptr<BatchFunction> function,
             bool deterministic, std::string name = "apply");
+  /// The error log: one row (operator, message, trace) per row an operation failed on, when
+  /// the run does not stop on errors. It closes once every output that does not read it is
+  /// complete. At most one per graph.
+  int ErrorLog();
   /// Marks `input` as an output; the result indexes `RunTableGraph`'s handlers.
   int Output(int input, std::string name = "output");
 
@@ -207,6 +220,7 @@ struct ErrorLogEntry {
   std::string operation;
   std::string message;
   value::Key id;
+  std::string expression;  // the failing expression, when one failed
 };
 
 struct RunOptions {

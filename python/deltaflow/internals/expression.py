@@ -656,9 +656,10 @@ class ApplyExpression(ColumnExpression):
         propagate_none = self._propagate_none
         text = self._text()
 
-        def call_batch(rows: list[tuple]) -> list[Any]:
-            results = []
-            for row in rows:
+        def call_batch(rows: list[tuple]) -> tuple[list[Any], list[tuple[int, str]]]:
+            results: list[Any] = []
+            failures: list[tuple[int, str]] = []
+            for index, row in enumerate(rows):
                 if propagate_none and any(v is None for v in row):
                     results.append(None)
                     continue
@@ -670,12 +671,12 @@ class ApplyExpression(ColumnExpression):
                 except Exception as error:  # noqa: BLE001 - reported per row, as documented
                     if run_context.terminate_on_error():
                         raise
-                    run_context.log_error(text, f"{type(error).__name__}: {error}")
+                    failures.append((index, f"{type(error).__name__}: {error} (in {text})"))
                     from deltaflow.internals.values import ERROR
 
                     value = ERROR
                 results.append(value)
-            return results
+            return results, failures
 
         return call_batch
 

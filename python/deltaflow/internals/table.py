@@ -1087,3 +1087,16 @@ def static_table(
 
 def warn_odd_times() -> None:
     warnings.warn("timestamps are required to be even; all timestamps will be doubled", UserWarning, stacklevel=3)
+
+
+_error_log_node: LogicalNode | None = None
+_error_log_universe = univ.Universe()
+
+
+def error_log_table() -> Table:
+    """The run's error log (one engine node however often it is asked for)."""
+    global _error_log_node
+    if _error_log_node is None:
+        _error_log_node = LogicalNode([], lambda g, ins: g.error_log(), 3)
+    columns = {"operator_id": dt.INT, "message": dt.STR, "trace": dt.STR}
+    return Table(columns, _error_log_node, _error_log_universe)
