@@ -876,25 +876,32 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       if (absl::Status p = options.poll(); !p.ok()) return p;
     }
     if (sources_open) {
-      sources_open = false;
-      for (auto& [index, live] : sources) {
-        if (!live.open) continue;
-        polled.clear();
-        bool more = live.source->Poll(polled);
-        for (TableUpdate& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);
-        if (!more) {
-          live.input->Close();
-          live.open = false;
-        } else {
-          sources_open = true;
-        }
-      }
-      if (sources_open) {
-        Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
-        now -= now % 2;
-        next_commit = std::max(next_commit + 2, now);
+      // Take what the sources have committed: one engine time per commit, several commits
+      // per round when they come quickly.
+      for (int round = 0; round < 256 && sources_open; ++round) {
+        sources_open = false;
+        bool any_data = false;
         for (auto& [index, live] : sources) {
-          if (live.open) live.input->AdvanceTo(next_commit);
+          if (!live.open) continue;
+          polled.clear();
+          bool more = live.source->Poll(polled);
+          any_data = any_data || !polled.empty();
+          for (TableUpdate& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);
+          if (!more) {
+            live.input->Close();
+            live.open = false;
+          } else {
+            sources_open = true;
+          }
+        }
+        if (!any_data) break;
+        if (sources_open) {
+          Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
+          now -= now % 2;
+          next_commit = std::max(next_commit + 2, now);
+          for (auto& [index, live] : sources) {
+            if (live.open) live.input->AdvanceTo(next_commit);
+          }
         }
       }
     }

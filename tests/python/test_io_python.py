@@ -1,0 +1,89 @@
+"""pw.io.python: a ConnectorSubject feeding a live pipeline, and a ConnectorObserver."""
+
+import pytest
+
+import deltaflow as pw
+
+
+class WordSchema(pw.Schema):
+    word: str
+    n: int
+
+
+def test_thousands_of_small_commits_reach_the_pipeline_in_order():
+    class Subject(pw.io.python.ConnectorSubject):
+        def run(self):
+            for i in range(3000):
+                self.next(word=f"w{i % 5}", n=i)
+                if i % 3 == 0:
+                    self.commit()
+
+    t = pw.io.python.read(Subject(), schema=WordSchema)
+    counts = t.groupby(t.word).reduce(t.word, c=pw.reducers.count(), s=pw.reducers.sum(t.n))
+    final = {}
+    times = []
+
+    def on_change(key, row, time, is_addition):
+        if is_addition:
+            final[row["word"]] = (row["c"], row["s"])
+        else:
+            assert final[row["word"]] == (row["c"], row["s"])
+
+    pw.io.subscribe(counts, on_change, on_time_end=times.append)
+    pw.run()
+    assert final == {f"w{k}": (600, sum(i for i in range(3000) if i % 5 == k)) for k in range(5)}
+    assert len(times) > 100  # commits are separate times
+    assert times == sorted(times) and len(set(times)) == len(times)
+
+
+def test_primary_key_upserts_and_remove():
+    class KS(pw.Schema):
+        k: str = pw.column_definition(primary_key=True)
+        v: int
+
+    class Subject(pw.io.python.ConnectorSubject):
+        def run(self):
+            self.next(k="a", v=1)
+            self.commit()
+            self.next(k="a", v=2)
+            self.next(k="b", v=3)
+            self.commit()
+            self.next(k="c", v=4)
+            self.commit()
+            self._remove(k="c", v=4)
+
+    t = pw.io.python.read(Subject(), schema=KS)
+    keys, cols = pw.debug.table_to_dicts(t)
+    assert sorted(zip(cols["k"].values(), cols["v"].values())) == [("a", 2), ("b", 3)]
+
+
+def test_observer_receives_changes_and_end():
+    class Subject(pw.io.python.ConnectorSubject):
+        def run(self):
+            for i in range(3):
+                self.next(word="x", n=i)
+                self.commit()
+
+    events = []
+
+    class Observer(pw.io.python.ConnectorObserver):
+        def on_change(self, key, row, time, is_addition):
+            events.append((row["n"], is_addition))
+
+        def on_end(self):
+            events.append("end")
+
+    pw.io.python.write(pw.io.python.read(Subject(), schema=WordSchema), Observer())
+    pw.run()
+    assert events == [(0, True), (1, True), (2, True), "end"]
+
+
+def test_an_exception_in_the_subject_fails_the_run():
+    class Subject(pw.io.python.ConnectorSubject):
+        def run(self):
+            self.next(word="x", n=1)
+            raise RuntimeError("source broke")
+
+    pw.io.null.write(pw.io.python.read(Subject(), schema=WordSchema))
+    with pytest.raises(RuntimeError, match="source broke"):
+        pw.run()
