@@ -7,4 +7,5 @@ PYBIND11_MODULE(_engine, m) {
   m.doc() = "deltaflow's compiled engine. Use the `deltaflow` package, not this module.";
   deltaflow::python::RegisterValue(m);
   deltaflow::python::RegisterTable(m);
+  deltaflow::python::RegisterFs(m);
 }

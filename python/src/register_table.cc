@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "deltaflow/table/graph.h"
+#include "native_handles.h"
 #include "pointer.h"
 #include "register.h"
 #include "value_conversion.h"
@@ -177,6 +178,8 @@ class PySource final : public table::Source {
 }  // namespace
 
 void RegisterTable(py::module_& m) {
+  py::class_<NativeSource>(m, "NativeSource", "A source implemented in C++ (e.g. a file source).");
+  py::class_<NativeSink>(m, "NativeSink", "An output handler implemented in C++ (e.g. a file sink).");
   py::class_<TableGraph>(m, "TableGraph", "A dataflow of table operations (see deltaflow/table/graph.h).")
       .def(py::init<>())
       .def(
@@ -200,6 +203,12 @@ void RegisterTable(py::module_& m) {
           "source_input",
           [](TableGraph& g, py::object source, int arity, std::string name) {
             return g.SourceInput(std::make_shared<PySource>(std::move(source)), arity, std::move(name));
+          },
+          py::arg("source"), py::arg("arity"), py::arg("name"))
+      .def(
+          "native_source_input",
+          [](TableGraph& g, const NativeSource& source, int arity, std::string name) {
+            return g.SourceInput(source.source, arity, std::move(name));
           },
           py::arg("source"), py::arg("arity"), py::arg("name"))
       .def("select", [](TableGraph& g, int input, const py::list& exprs, std::string name) {
@@ -304,9 +313,15 @@ void RegisterTable(py::module_& m) {
         auto errors = std::make_shared<PyErrorSlot>();
         std::vector<std::unique_ptr<PyOutputHandler>> owned;
         std::vector<table::OutputHandler*> raw;
+        std::vector<std::shared_ptr<table::OutputHandler>> native;
         for (py::handle h : handlers) {
           if (h.is_none()) {
             raw.push_back(nullptr);
+            continue;
+          }
+          if (py::isinstance<NativeSink>(h)) {
+            native.push_back(h.cast<NativeSink&>().handler);
+            raw.push_back(native.back().get());
             continue;
           }
           auto t = h.cast<py::tuple>();

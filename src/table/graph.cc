@@ -886,6 +886,14 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           polled.clear();
           bool more = live.source->Poll(polled);
           any_data = any_data || !polled.empty();
+          {
+            std::vector<ErrorLogEntry> source_errors;
+            live.source->DrainErrors(source_errors);
+            if (!source_errors.empty()) {
+              std::lock_guard<std::mutex> lock(ctx->mutex);
+              for (auto& e : source_errors) ctx->errors.push_back(std::move(e));
+            }
+          }
           for (TableUpdate& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);
           if (!more) {
             live.input->Close();

@@ -65,16 +65,8 @@ struct RowFailure {
 using BatchFunction = std::function<absl::Status(const std::vector<value::Row>& args, std::vector<value::Row>& results,
                                                  std::vector<RowFailure>& failures)>;
 
-/// A live source: a thread outside the engine that pushes batches of changes and commits.
-/// `Poll` is called from the driver loop; it appends ready changes and returns false once the
-/// source is exhausted (its last changes included).
-class Source {
- public:
-  virtual ~Source() = default;
-  /// Appends changes to `out`; all changes of one call share the next commit time. Returns
-  /// false when the source is finished.
-  virtual bool Poll(std::vector<TableUpdate>& out) = 0;
-};
+
+class Source;
 
 enum class ReducerKind : uint8_t {
   kCount,
@@ -221,6 +213,17 @@ struct ErrorLogEntry {
   std::string message;
   value::Key id;
   std::string expression;  // the failing expression, when one failed
+};
+
+/// A live source, polled from the thread driving the run (never from a worker).
+class Source {
+ public:
+  virtual ~Source() = default;
+  /// Appends changes to `out`; all changes of one call share the next commit time. Returns
+  /// false when the source is finished (its last changes included).
+  virtual bool Poll(std::vector<TableUpdate>& out) = 0;
+  /// Moves records the source could not read (with where and why) into `errors`.
+  virtual void DrainErrors(std::vector<ErrorLogEntry>& errors) { (void)errors; }
 };
 
 struct RunOptions {

@@ -20,9 +20,10 @@ from deltaflow.internals.table import Table, lower
 @dataclass
 class Sink:
     table: Table
-    on_time: Callable[[int, list[tuple[Any, tuple, int]]], None]
+    on_time: Callable[[int, list[tuple[Any, tuple, int]]], None] | None
     on_end: Callable[[], None] | None = None
     name: str = "output"
+    native: Callable[[], Any] | None = None  # makes an output handler implemented in C++
 
 
 _sinks: list[Sink] = []
@@ -84,7 +85,10 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
     handlers = []
     for s in sinks:
         graph.output(memo[id(s.table._node)], s.name)
-        handlers.append((s.on_time, s.on_end if s.on_end is not None else (lambda: None)))
+        if s.native is not None:
+            handlers.append(s.native())
+        else:
+            handlers.append((s.on_time, s.on_end if s.on_end is not None else (lambda: None)))
     run_context.begin(terminate)
     try:
         log = _engine.run_graph(graph, handlers, workers=workers, terminate_on_error=terminate, timeout_s=timeout_s)

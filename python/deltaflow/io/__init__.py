@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 from deltaflow.internals.run import Sink, register_sink
 from deltaflow.internals.table import Table
-from deltaflow.io import null, python  # noqa: F401
+from deltaflow.io import csv, fs, jsonlines, null, plaintext, python  # noqa: F401
+from deltaflow.io._fs import CsvParserSettings  # noqa: F401
 
 
 def subscribe(
@@ -38,4 +39,4 @@ def subscribe(
     register_sink(Sink(table, on_time, on_end, name or "subscribe"))
 
 
-__all__ = ["subscribe", "null", "python"]
+__all__ = ["subscribe", "csv", "fs", "jsonlines", "null", "plaintext", "python", "CsvParserSettings"]

@@ -1,0 +1,138 @@
+"""Shared machinery of the file connectors (``csv``, ``jsonlines``, ``plaintext``, ``fs``):
+sources and sinks implemented in C++ (deltaflow/connectors/fs), configured from here."""
+
+from __future__ import annotations
+
+import csv as _csv
+import os
+from typing import Any
+
+from deltaflow import _engine
+from deltaflow.internals import dtype as dt
+from deltaflow.internals.run import Sink, register_sink
+from deltaflow.internals.schema import schema_from_types
+from deltaflow.internals.table import LogicalNode, Table, user_location
+from deltaflow.internals.universe import Universe
+
+
+class CsvParserSettings:
+    """How CSV files are split into fields."""
+
+    def __init__(
+        self,
+        delimiter: str = ",",
+        quote: str = '"',
+        escape: str | None = None,
+        enable_double_quote_escapes: bool = True,
+        enable_quoting: bool = True,
+        comment_character: str | None = None,
+    ) -> None:
+        if escape is not None or comment_character is not None:
+            raise NotImplementedError("CSV escape and comment characters are not implemented yet in deltaflow")
+        self.delimiter = delimiter
+        self.quote = quote if enable_quoting else "\0"
+
+
+def _type_name(t: dt.DType) -> str:
+    base = t.strip_optional()
+    if base == dt.INT:
+        return "int"
+    if base == dt.FLOAT:
+        return "float"
+    if base == dt.BOOL:
+        return "bool"
+    if base == dt.STR:
+        return "str"
+    if base == dt.BYTES:
+        return "bytes"
+    if base == dt.JSON:
+        return "json"
+    if isinstance(base, dt.Pointer):
+        return "pointer"
+    return "any"
+
+
+def _header_schema(path: str, settings: CsvParserSettings, pattern: str) -> Any:
+    files = [path]
+    if os.path.isdir(path):
+        import fnmatch
+
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if fnmatch.fnmatch(f, pattern) and not f.startswith("."))
+    for f in files:
+        with open(f, newline="") as handle:
+            header = next(_csv.reader(handle, delimiter=settings.delimiter), None)
+        if header:
+            return schema_from_types(**{h.strip(): str for h in header})
+    raise ValueError(f"cannot read CSV columns from {path}: pass schema=")
+
+
+_counter = 0
+
+
+def read(
+    path: str | os.PathLike,
+    *,
+    format: str,  # noqa: A002
+    schema: Any = None,
+    mode: str = "streaming",
+    csv_settings: CsvParserSettings | None = None,
+    object_pattern: str = "*",
+    with_metadata: bool = False,
+    autocommit_duration_ms: int | None = 1500,
+    name: str | None = None,
+    **kwargs: Any,
+) -> Table:
+    global _counter
+    path = os.fspath(path)
+    if mode not in ("static", "streaming"):
+        raise ValueError(f"mode must be 'static' or 'streaming', got {mode!r}")
+    if format in ("json", "jsonlines"):
+        format = "json"  # noqa: A001
+    if format == "plaintext" or format == "plaintext_by_file":
+        schema = schema_from_types(data=str)
+    elif format == "binary":
+        schema = schema_from_types(data=bytes)
+    elif format == "only_metadata":
+        schema = schema_from_types()
+        with_metadata = True
+    settings = csv_settings or CsvParserSettings()
+    if schema is None:
+        if format == "csv":
+            schema = _header_schema(path, settings, object_pattern)
+        else:
+            raise ValueError(f"pw.io reading {format} needs a schema=")
+    if format not in ("csv", "json", "plaintext", "plaintext_by_file", "binary", "only_metadata"):
+        raise ValueError(f"unknown format {format!r}")
+    if mode == "static" and not os.path.exists(path):
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    dtypes = schema._dtypes()
+    defaults = schema.default_values()
+    columns = []
+    for n, t in dtypes.items():
+        has_default = n in defaults
+        columns.append((n, _type_name(t), t.is_optional() or t == dt.NONE, has_default, defaults.get(n)))
+    pk = schema.primary_key_columns() or []
+    primary_key = [list(dtypes).index(k) for k in pk]
+    out_columns = dict(dtypes)
+    if with_metadata:
+        out_columns["_metadata"] = dt.JSON
+    _counter += 1
+    location = user_location()
+    source_name = name or f"{format} source {path}"
+    streaming = mode == "streaming"
+    arity = len(out_columns)
+
+    def build(g: Any, ins: list[int]) -> int:
+        source = _engine.file_source(
+            path, format, streaming, columns, primary_key, with_metadata, object_pattern,
+            settings.delimiter, settings.quote, True, source_name,
+        )
+        return g.native_source_input(source, arity, f"{source_name} at {location}")
+
+    return Table(out_columns, LogicalNode([], build, arity), Universe())
+
+
+def write(table: Table, filename: str | os.PathLike, *, format: str, name: str | None = None, **kwargs: Any) -> None:  # noqa: A002
+    filename = os.fspath(filename)
+    columns = table.column_names()
+    register_sink(Sink(table, None, None, name or f"{format} output {filename}", native=lambda: _engine.file_sink(filename, format, columns)))  # type: ignore[arg-type]

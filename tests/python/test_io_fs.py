@@ -1,0 +1,131 @@
+"""File connectors: static and streaming reads (files appearing, growing, changing and
+disappearing while a pipeline runs), writes with time and diff, and bad input."""
+
+import csv
+import json
+import os
+import threading
+import time
+
+import pytest
+
+import deltaflow as pw
+from deltaflow.testing import T, assert_table_equality_wo_index
+
+
+class WordSchema(pw.Schema):
+    word: str
+    n: int
+
+
+def test_static_csv_with_quoting(tmp_path):
+    (tmp_path / "a.csv").write_text('word,n\nhello,1\n"a,b",3\n"say ""hi""",4\n')
+    t = pw.io.csv.read(tmp_path, schema=WordSchema, mode="static")
+    _, cols = pw.debug.table_to_dicts(t)
+    assert sorted(zip(cols["word"].values(), cols["n"].values())) == [("a,b", 3), ("hello", 1), ('say "hi"', 4)]
+
+
+def test_bad_lines_go_to_the_error_log_and_the_rest_is_kept(tmp_path):
+    (tmp_path / "a.csv").write_text("word,n\nok,1\nbad,x\nshort\nok2,2\n")
+    t = pw.io.csv.read(tmp_path / "a.csv", schema=WordSchema, mode="static")
+    streams = pw.debug._capture([t, pw.global_error_log()], terminate_on_error=False)
+    assert sorted(v for _, v, _, _ in streams[0]) == [("ok", 1), ("ok2", 2)]
+    messages = sorted(v[1] for _, v, _, _ in streams[1])
+    assert len(messages) == 2
+    assert 'a.csv:3: cannot parse "x" as int for column n' in messages[0]
+    assert "a.csv:4" in messages[1]
+
+
+def test_jsonlines_read_and_invalid_json(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"word": "x", "n": 1}\n{"word": "y", "n": 2.5}\nnot json\n{"word": "z", "n": 3}\n')
+    t = pw.io.jsonlines.read(tmp_path / "a.jsonl", schema=WordSchema, mode="static")
+    streams = pw.debug._capture([t, pw.global_error_log()], terminate_on_error=False)
+    assert sorted(v for _, v, _, _ in streams[0]) == [("x", 1), ("z", 3)]
+    assert len(streams[1]) == 2
+
+
+def test_plaintext_and_by_file(tmp_path):
+    (tmp_path / "a.txt").write_text("one line\nanother\n")
+    lines = pw.io.plaintext.read(tmp_path, mode="static")
+    assert_table_equality_wo_index(lines, T("data\none_line\nanother").select(data=pw.this.data.str.replace("_", " ")))
+    whole = pw.io.fs.read(tmp_path, format="plaintext_by_file", mode="static")
+    _, cols = pw.debug.table_to_dicts(whole)
+    assert list(cols["data"].values()) == ["one line\nanother\n"]
+
+
+def test_written_stream_replays_to_the_final_table(tmp_path):
+    t = T(
+        """
+          | word | n | __time__ | __diff__
+        1 | a    | 1 | 2        | 1
+        2 | b    | 2 | 2        | 1
+        1 | a    | 1 | 4        | -1
+        3 | c    | 5 | 4        | 1
+    """
+    )
+    totals = t.reduce(total=pw.reducers.sum(t.n))
+    pw.io.csv.write(totals, tmp_path / "out.csv")
+    pw.io.jsonlines.write(t, tmp_path / "out.jsonl")
+    pw.run()
+    with open(tmp_path / "out.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["total"], r["time"], r["diff"]) for r in rows] == [("3", "2", "1"), ("3", "4", "-1"), ("7", "4", "1")]
+    state = {}
+    for line in (tmp_path / "out.jsonl").read_text().splitlines():
+        obj = json.loads(line)
+        key = (obj["word"], obj["n"])
+        state[key] = state.get(key, 0) + obj["diff"]
+    assert {k for k, c in state.items() if c > 0} == {("b", 2), ("c", 5)}
+
+
+def test_streaming_directory_follows_new_appended_changed_and_deleted_files(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    t = pw.io.csv.read(source, schema=WordSchema, mode="streaming")
+    totals = t.groupby(t.word).reduce(t.word, total=pw.reducers.sum(t.n))
+    state = {}
+    lock = threading.Lock()
+
+    def on_change(key, row, time, is_addition):
+        with lock:
+            if is_addition:
+                state[row["word"]] = row["total"]
+            elif state.get(row["word"]) == row["total"]:
+                del state[row["word"]]
+
+    pw.io.subscribe(totals, on_change)
+    seen = []
+
+    def wait_for(expected):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with lock:
+                if state == expected:
+                    seen.append(dict(state))
+                    return
+            time.sleep(0.02)
+        seen.append(("timeout", dict(state), expected))
+
+    def writer():
+        (source / "1.csv").write_text("word,n\na,1\nb,2\n")
+        wait_for({"a": 1, "b": 2})
+        with open(source / "1.csv", "a") as f:
+            f.write("a,5\n")
+        wait_for({"a": 6, "b": 2})
+        (source / "2.csv").write_text("word,n\nb,10\n")
+        wait_for({"a": 6, "b": 12})
+        (source / "1.csv").write_text("word,n\nc,7\n")  # rewritten
+        wait_for({"b": 10, "c": 7})
+        os.remove(source / "2.csv")
+        wait_for({"c": 7})
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    pw.run(timeout=4.0)
+    thread.join()
+    assert seen == [{"a": 1, "b": 2}, {"a": 6, "b": 2}, {"a": 6, "b": 12}, {"b": 10, "c": 7}, {"c": 7}]
+
+
+def test_missing_path_in_static_mode_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        pw.io.csv.read(tmp_path / "nope.csv", schema=WordSchema, mode="static")
