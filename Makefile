@@ -19,7 +19,7 @@ install: setup
 	$(call PIP_BUILD,$(BUILD),-Ccmake.define.DELTAFLOW_BUILD_TESTS=ON -Ccmake.define.DELTAFLOW_ENABLE_DCHECK=ON)
 
 demo: install
-	$(VENV)/bin/python examples/python/stable_ids.py
+	$(VENV)/bin/python examples/streaming_wordcount/wordcount.py
 
 test: install
 	$(MAKE) --no-print-directory cpp-test consumer-test py-test
