@@ -28,7 +28,7 @@ from deltaflow.internals.values import (
 
 Pointer = _engine.Pointer
 
-from deltaflow import debug, io, reducers, testing  # noqa: E402
+from deltaflow import debug, demo, io, reducers, testing  # noqa: E402
 from deltaflow.internals import dtype as _dtype  # noqa: E402
 from deltaflow.internals.datetime_types import DateTimeNaive, DateTimeUtc, Duration  # noqa: E402
 from deltaflow.internals.expression import (  # noqa: E402
@@ -119,6 +119,7 @@ __all__ = [
     "coalesce",
     "column_definition",
     "debug",
+    "demo",
     "declare_type",
     "fill_error",
     "if_else",

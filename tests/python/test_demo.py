@@ -1,0 +1,35 @@
+"""pw.demo streams."""
+
+import time
+
+import deltaflow as pw
+
+
+def test_range_stream_counts_every_row():
+    t = pw.demo.range_stream(nb_rows=20, input_rate=1000)
+    s = t.reduce(total=pw.reducers.sum(t.value), n=pw.reducers.count())
+    _, cols = pw.debug.table_to_dicts(s)
+    assert list(cols["total"].values()) == [float(sum(range(20)))]
+    assert list(cols["n"].values()) == [20]
+
+
+def test_replay_csv_with_time_honours_the_speedup(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("t,v\n0,1\n1,2\n2,3\n")
+    schema = pw.schema_from_types(t=int, v=int)
+    t = pw.demo.replay_csv_with_time(path, schema=schema, time_column="t", unit="s", speedup=10)
+    arrivals = []
+    pw.io.subscribe(t, lambda key, row, time, is_addition: arrivals.append((row["v"], time_module.monotonic())))
+    time_module = time
+    start = time.monotonic()
+    pw.run()
+    assert [v for v, _ in arrivals] == [1, 2, 3]
+    # Two seconds of event time at speedup 10: about 0.2 s.
+    assert arrivals[-1][1] - start >= 0.18
+
+
+def test_generate_custom_stream():
+    schema = pw.schema_from_types(i=int, sq=int)
+    t = pw.demo.generate_custom_stream({"i": lambda i: i, "sq": lambda i: i * i}, schema=schema, nb_rows=5, input_rate=1000)
+    _, cols = pw.debug.table_to_dicts(t)
+    assert sorted(cols["sq"].values()) == [0, 1, 4, 9, 16]
