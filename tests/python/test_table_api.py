@@ -496,3 +496,17 @@ def test_pandas_round_trip():
     t = pw.debug.table_from_pandas(df)
     out = pw.debug.table_to_pandas(t, include_id=False).sort_values("a").reset_index(drop=True)
     assert out.to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
+
+
+def test_polars_and_parquet_round_trips(tmp_path):
+    import polars as pl
+
+    df = pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    t = pw.debug.table_from_polars(df)
+    doubled = t.select(a=t.a * 2, b=t.b)
+    out = pw.debug.table_to_polars(doubled).sort("a")
+    assert out.to_dict(as_series=False) == {"a": [2, 4, 6], "b": ["x", "y", "z"]}
+    path = tmp_path / "t.parquet"
+    pw.debug.table_to_parquet(doubled, str(path))
+    back = pw.debug.table_from_parquet(str(path))
+    assert_table_equality_wo_index(back, T("a | b\n2 | x\n4 | y\n6 | z"))

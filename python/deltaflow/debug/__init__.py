@@ -456,8 +456,50 @@ def table_from_rows(schema: Any, rows: list[tuple], unsafe_trusted_ids: bool = F
     return _build_static(dtypes, values_rows, ids, times, diffs, name="table_from_rows", unsafe_trusted_ids=unsafe_trusted_ids)
 
 
-def table_from_parquet(*args: Any, **kwargs: Any) -> Table:
-    raise NotImplementedError("table_from_parquet is not implemented yet in deltaflow")
+def table_to_polars(table: Table, *, include_id: bool = False, **kwargs: Any) -> Any:
+    """The table as a polars DataFrame (rows in id order; an ``id`` column of pointer strings
+    when ``include_id``). Pathway has no polars support; deltaflow does."""
+    import polars as pl
+
+    state = _compute_snapshots((table,), **kwargs)[0]
+    keys = sorted(state)
+    data: dict[str, list[Any]] = {}
+    if include_id:
+        data["id"] = [str(k) for k in keys]
+    for i, name in enumerate(table.column_names()):
+        data[name] = [_polars_value(state[k][i]) for k in keys]
+    return pl.DataFrame(data, strict=False)
+
+
+def _polars_value(v: Any) -> Any:
+    if isinstance(v, Pointer):
+        return str(v)
+    if isinstance(v, Json):
+        return json.dumps(v.value)
+    if isinstance(v, ErrorValue):
+        return None
+    return v
+
+
+def table_from_polars(df: Any, id_from: list[str] | None = None, schema: Any = None) -> Table:
+    """A static table from a polars DataFrame (ids from row positions, or ``id_from``)."""
+    return table_from_pandas(df.to_pandas(), id_from=id_from, schema=schema)
+
+
+def table_from_parquet(path: str, id_from: list[str] | None = None, unsafe_trusted_ids: bool = False, schema: Any = None) -> Table:
+    """A static table from a parquet file (read with pyarrow)."""
+    import pyarrow.parquet as pq
+
+    return table_from_pandas(pq.read_table(path).to_pandas(), id_from=id_from, unsafe_trusted_ids=unsafe_trusted_ids, schema=schema)
+
+
+def table_to_parquet(table: Table, filename: str, **kwargs: Any) -> None:
+    """Writes the table's final rows to a parquet file (with pyarrow)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = table_to_pandas(table, include_id=False, **kwargs)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), filename)
 
 
 T = table_from_markdown
@@ -470,5 +512,9 @@ __all__ = [
     "table_from_rows",
     "table_to_dicts",
     "table_to_pandas",
+    "table_from_polars",
+    "table_to_polars",
+    "table_from_parquet",
+    "table_to_parquet",
     "T",
 ]
