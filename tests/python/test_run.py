@@ -1,0 +1,68 @@
+"""pw.run: worker counts from the environment, Ctrl-C, many runs in one process."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import deltaflow as pw
+from deltaflow.testing import T, assert_table_equality_wo_index
+
+
+def test_worker_count_from_environment(monkeypatch):
+    t = T("g | v\n1 | 1\n1 | 2\n2 | 3")
+    for var in ("DELTAFLOW_THREADS", "PATHWAY_THREADS"):
+        monkeypatch.setenv(var, "3")
+        assert_table_equality_wo_index(t.groupby(t.g).reduce(t.g, s=pw.reducers.sum(t.v)), T("g | s\n1 | 3\n2 | 3"))
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("PATHWAY_THREADS", "zero")
+    with pytest.raises(ValueError, match="PATHWAY_THREADS"):
+        pw.debug.table_to_dicts(t)
+
+
+def test_many_runs_in_one_process():
+    for i in range(20):
+        t = T(f"v\n{i}")
+        seen = []
+        pw.io.subscribe(t, lambda key, row, time, is_addition: seen.append(row["v"]))
+        pw.run()
+        assert seen == [i]
+
+
+def test_ctrl_c_stops_a_streaming_run_and_keeps_what_was_written(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.csv").write_text("word,n\nx,1\n")
+    out = tmp_path / "out.csv"
+    script = tmp_path / "pipeline.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import deltaflow as pw
+            class S(pw.Schema):
+                word: str
+                n: int
+            t = pw.io.csv.read({str(source)!r}, schema=S)
+            pw.io.csv.write(t, {str(out)!r})
+            print("running", flush=True)
+            try:
+                pw.run()
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+            """
+        )
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "running"
+    deadline = time.time() + 20
+    while time.time() < deadline and (not out.exists() or "x,1" not in out.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=20)
+    assert "interrupted" in stdout
+    assert proc.returncode == 0
+    assert "x,1," in out.read_text()
