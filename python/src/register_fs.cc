@@ -43,9 +43,16 @@ connectors::fs::Format ParseFormat(const std::string& name) {
   throw py::value_error("unknown file format '" + name + "'");
 }
 
+// Computes an output and discards it (pw.io.null.write): no conversion to Python.
+class NullSink final : public table::OutputHandler {
+ public:
+  absl::Status OnTime(table::Time, std::vector<table::OutputChange>&) override { return absl::OkStatus(); }
+};
+
 }  // namespace
 
 void RegisterFs(py::module_& m) {
+  m.def("null_sink", [] { return NativeSink{std::make_shared<NullSink>()}; }, "An output handler that discards.");
   m.def(
       "file_source",
       [](std::string path, const std::string& format, bool streaming, const py::list& columns,

@@ -258,7 +258,7 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
   Coll routed = dd::Exchange(input, [](const Data&) -> uint64_t { return 0; });
   struct State {
     std::vector<Upd> pending;
-    absl::flat_hash_map<Key, std::pair<Row, int64_t>> current;
+    absl::flat_hash_map<Key, int64_t> current;  // multiplicity per id, to catch duplicates
     bool complete = false;
   };
   auto state = std::make_shared<State>();
@@ -289,13 +289,13 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
           return a.diff < b.diff;
         });
         for (const OutputChange& c : changes) {
-          auto& slot = state->current[c.id];
+          int64_t& count = state->current[c.id];
           if (c.diff < 0) {
-            slot.second += c.diff;
-            if (slot.second == 0) state->current.erase(c.id);
+            count += c.diff;
+            if (count == 0) state->current.erase(c.id);
             continue;
           }
-          if (slot.second > 0 || c.diff > 1) {
+          if (count > 0 || c.diff > 1) {
             // Two rows (or two copies of a row) under one id.
             std::string message = fmt::format("duplicate id {} in {}: ids must be unique", c.id.ToString(), name);
             std::lock_guard<std::mutex> lock(ctx->mutex);
@@ -305,8 +305,7 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
             state->complete = true;
             return;
           }
-          slot.first = c.row;
-          slot.second += c.diff;
+          count += c.diff;
         }
       }
       std::lock_guard<std::mutex> lock(ctx->mutex);

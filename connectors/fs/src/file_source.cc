@@ -315,11 +315,13 @@ void FileSource::Scan(std::vector<table::TableUpdate>& out) {
 
 void FileSource::Retract(FileState& state, std::vector<table::TableUpdate>& out) {
   for (auto& [key, row] : state.rows) {
-    auto it = by_key_.find(key);
-    if (it != by_key_.end() && it->second.first == row) {
-      out.push_back({key, row, 0, -1});
+    if (!options_.primary_key.empty()) {
+      // Under a primary key the row may have been replaced since: retract only if current.
+      auto it = by_key_.find(key);
+      if (it == by_key_.end() || !(it->second.first == row)) continue;
       by_key_.erase(it);
     }
+    out.push_back({key, row, 0, -1});
   }
   state.rows.clear();
 }
@@ -341,16 +343,19 @@ void FileSource::Emit(const std::string& path, FileState& state, uint64_t line, 
     kb.String(path).Int(static_cast<int64_t>(line));
   }
   Key key = value::IdFromValues(kb.Finish().values());
-  auto it = by_key_.find(key);
-  if (it != by_key_.end()) {
-    // An upsert: the new row replaces the old one under the same key.
-    out.push_back({key, it->second.first, 0, -1});
-    it->second.first = row;
-  } else {
-    by_key_.emplace(key, std::pair(row, 1));
+  if (!options_.primary_key.empty()) {
+    auto it = by_key_.find(key);
+    if (it != by_key_.end()) {
+      // An upsert: the new row replaces the old one under the same key.
+      out.push_back({key, it->second.first, 0, -1});
+      it->second.first = row;
+    } else {
+      by_key_.emplace(key, std::pair(row, 1));
+    }
   }
-  out.push_back({key, row, 0, +1});
-  state.rows.emplace_back(key, std::move(row));
+  // Only a watched file can be rewritten or deleted: only then keep what it contributed.
+  if (options_.streaming) state.rows.emplace_back(key, row);
+  out.push_back({key, std::move(row), 0, +1});
 }
 
 bool FileSource::ParseRecord(const std::string& path, FileState& state, uint64_t line, std::string_view record,

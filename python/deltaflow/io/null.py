@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from deltaflow import _engine
 from deltaflow.internals.run import Sink, register_sink
 from deltaflow.internals.table import Table
 
 
 def write(table: Table, **kwargs: object) -> None:
-    register_sink(Sink(table, lambda time, changes: None, None, "null"))
+    register_sink(Sink(table, None, None, "null", native=_engine.null_sink))
