@@ -28,7 +28,7 @@ from deltaflow.internals.values import (
 
 Pointer = _engine.Pointer
 
-from deltaflow import debug, demo, io, reducers, testing  # noqa: E402
+from deltaflow import debug, demo, engine, io, reducers, testing  # noqa: E402
 from deltaflow.internals import dtype as _dtype  # noqa: E402
 from deltaflow.internals.datetime_types import DateTimeNaive, DateTimeUtc, Duration  # noqa: E402
 from deltaflow.internals.expression import (  # noqa: E402
@@ -69,6 +69,47 @@ from deltaflow.internals import universes  # noqa: E402
 
 dt = _dtype
 Type = _dtype
+
+
+def join(left: Table, right: Table, *on, **kwargs) -> JoinResult:
+    """``left.join(right, *on, ...)``."""
+    return left.join(right, *on, **kwargs)
+
+
+def join_inner(left: Table, right: Table, *on, **kwargs) -> JoinResult:
+    return left.join_inner(right, *on, **kwargs)
+
+
+def join_left(left: Table, right: Table, *on, **kwargs) -> JoinResult:
+    return left.join_left(right, *on, **kwargs)
+
+
+def join_right(left: Table, right: Table, *on, **kwargs) -> JoinResult:
+    return left.join_right(right, *on, **kwargs)
+
+
+def join_outer(left: Table, right: Table, *on, **kwargs) -> JoinResult:
+    return left.join_outer(right, *on, **kwargs)
+
+
+def groupby(table: Table, *args, **kwargs) -> GroupedTable:
+    """``table.groupby(*args, ...)``."""
+    return table.groupby(*args, **kwargs)
+
+
+def assert_table_has_schema(table: Table, schema, *, allow_superset: bool = True, ignore_primary_keys: bool = True) -> None:
+    """Raises AssertionError unless ``table``'s columns have ``schema``'s types."""
+    from deltaflow.internals import dtype as _dt
+
+    expected = schema._dtypes()
+    actual = table._dtypes()
+    for name, t in expected.items():
+        if name not in actual:
+            raise AssertionError(f"table has no column {name!r}")
+        if not (_dt.is_subtype(actual[name], t) and _dt.is_subtype(t, actual[name])):
+            raise AssertionError(f"column {name!r} has type {actual[name]!r}, expected {t!r}")
+    if not allow_superset and set(actual) != set(expected):
+        raise AssertionError(f"table has columns {sorted(set(actual) - set(expected))} not in the schema")
 
 
 def iterate(*args, **kwargs):
@@ -124,7 +165,14 @@ __all__ = [
     "fill_error",
     "if_else",
     "io",
+    "assert_table_has_schema",
+    "groupby",
     "iterate",
+    "join",
+    "join_inner",
+    "join_left",
+    "join_outer",
+    "join_right",
     "left",
     "make_tuple",
     "reducers",

@@ -2,7 +2,7 @@
 
 Each assertion computes both sides in one run and compares final tables (``assert_table_*``)
 or whole update streams (``assert_stream_*``); the ``_wo_index`` variants ignore ids. Column
-names and order must match, and so must column types (ints count as floats), unless the
+names and order must match, and so must column types, unless the
 ``_wo_types`` variant is used.
 """
 
@@ -29,9 +29,6 @@ def _as_tuple(tables: Any) -> tuple[Table, ...]:
 
 def _compatible(a: dt.DType, b: dt.DType) -> bool:
     if dt.is_subtype(a, b) and dt.is_subtype(b, a):
-        return True
-    numeric = {dt.INT, dt.FLOAT}
-    if a.is_optional() == b.is_optional() and {a.strip_optional(), b.strip_optional()} <= numeric:
         return True
     return a == dt.ANY or b == dt.ANY
 

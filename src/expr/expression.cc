@@ -155,7 +155,8 @@ std::string FloatRepr(double d) {
 void AppendRepr(const Value& v, std::string& out);
 
 void AppendQuoted(std::string_view text, std::string& out) {
-  char quote = (text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos) ? '"' : '\'';
+  // Strings inside tuples print double-quoted (as Pathway's to_string writes them).
+  char quote = '"';
   out += quote;
   for (char c : text) {
     if (c == quote || c == '\\') {
@@ -853,6 +854,11 @@ Value Evaluator::EvalUnary(const Expression& node, const Value& a) {
       }
       break;
     case Op::kCastStr:
+      // An integral float casts without its fraction ("1"), as Pathway casts.
+      if (a.kind() == Kind::kFloat && std::isfinite(a.AsFloat()) && a.AsFloat() == std::trunc(a.AsFloat()) &&
+          std::fabs(a.AsFloat()) < 1e16) {
+        return Value::String(fmt::format("{}", static_cast<int64_t>(a.AsFloat())));
+      }
       return Value::String(a.ToString());
     case Op::kAsInt:
     case Op::kAsFloat:

@@ -194,21 +194,37 @@ struct RunContext {
   std::vector<OutputQueue> outputs;
   std::atomic<bool> output_pending{false};
 
-  // Reports a failure on one row. With terminate_on_error, fails the worker (stopping the
-  // run); otherwise logs it.
+  // Reports a failure on one row: logged, and the cell holds `Error`. The run stops (with
+  // terminate_on_error) only when an `Error` reaches an output, as Pathway does: a failed
+  // cell that is dropped, unused, or replaced by `fill_error` stops nothing.
   void Report(Worker& worker, const std::string& operation, const Evaluator& evaluator, const Key& id) {
     Report(worker, operation, evaluator.error(), id, evaluator.error_expression());
   }
-  void Report(Worker& worker, const std::string& operation, std::string message, const Key& id,
+  void Report(Worker& /*worker*/, const std::string& operation, std::string message, const Key& id,
               std::string expression = {}) {
-    if (terminate_on_error) {
-      std::string where = expression.empty() ? "" : fmt::format(" in `{}`", expression);
-      worker.Fail(absl::InvalidArgumentError(
-          fmt::format("{}: {}{} (row {})", operation, message, where, id.ToString())));
-      return;
-    }
     std::lock_guard<std::mutex> lock(mutex);
     errors.push_back({operation, std::move(message), id, std::move(expression)});
+  }
+  // A failure where no `Error` value can stand in (a filter condition, a join key, a new id):
+  // with terminate_on_error it stops the run at once; otherwise the row is dropped and logged.
+  void ReportFatal(Worker& worker, const std::string& operation, std::string message, const Key& id,
+                   std::string expression = {}) {
+    ErrorLogEntry entry{operation, std::move(message), id, std::move(expression)};
+    if (terminate_on_error) worker.Fail(absl::InvalidArgumentError(Describe(entry)));
+    std::lock_guard<std::mutex> lock(mutex);
+    errors.push_back(std::move(entry));
+  }
+  void ReportFatal(Worker& worker, const std::string& operation, const Evaluator& evaluator, const Key& id) {
+    ReportFatal(worker, operation, evaluator.error(), id, evaluator.error_expression());
+  }
+  static std::string Describe(const ErrorLogEntry& e) {
+    std::string where = e.expression.empty() ? "" : fmt::format(" in `{}`", e.expression);
+    return fmt::format("{}: {}{} (row {})", e.operation, e.message, where, e.id.ToString());
+  }
+  // Why an `Error` value exists: the first failure logged (under `mutex`).
+  std::string FirstFailureLocked(const std::string& output) const {
+    if (!errors.empty()) return Describe(errors.front());
+    return fmt::format("an Error value reached {}", output);
   }
 };
 
@@ -295,6 +311,14 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
             if (count == 0) state->current.erase(c.id);
             continue;
           }
+          if (ctx->terminate_on_error && c.row.has_errors()) {
+            std::lock_guard<std::mutex> lock(ctx->mutex);
+            if (ctx->fatal.empty()) ctx->fatal = ctx->FirstFailureLocked(name);
+            ctx->outputs[index].complete = true;
+            ctx->output_pending = true;
+            state->complete = true;
+            return;
+          }
           if (count > 0 || c.diff > 1) {
             // Two rows (or two copies of a row) under one id.
             std::string message = fmt::format("duplicate id {} in {}: ids must be unique", c.id.ToString(), name);
@@ -373,11 +397,15 @@ Coll LowerFilter(const Coll& input, const TableGraph::Node& node, std::shared_pt
       std::erase_if(updates, [&](const Upd& u) {
         Value v = state->evaluator.Eval(state->exprs[0], RowInput{u.data.second, u.data.first});
         if (state->evaluator.failed()) {
-          state->ctx->Report(op.owner(), state->operation, state->evaluator, u.data.first);
+          state->ctx->ReportFatal(op.owner(), state->operation, state->evaluator, u.data.first);
           state->evaluator.ClearError();
           return true;
         }
-        if (v.IsError()) return true;
+        if (v.IsError()) {
+          // A condition computed from a cell that already failed.
+          state->ctx->ReportFatal(op.owner(), state->operation, "the condition is an Error value", u.data.first);
+          return true;
+        }
         return !(v.kind() == value::ValueKind::kBool && v.AsBool());
       });
       out.Send(t, std::move(updates));
@@ -396,10 +424,10 @@ Coll LowerReindex(const Coll& input, const TableGraph::Node& node, std::shared_p
         Value v = state->evaluator.Eval(state->exprs[0], RowInput{u.data.second, u.data.first});
         if (state->evaluator.failed() || v.kind() != value::ValueKind::kKey) {
           if (state->evaluator.failed()) {
-            state->ctx->Report(op.owner(), state->operation, state->evaluator, u.data.first);
+            state->ctx->ReportFatal(op.owner(), state->operation, state->evaluator, u.data.first);
           } else {
-            state->ctx->Report(op.owner(), state->operation,
-                               fmt::format("the new id is {}, not a pointer", v.ToString()), u.data.first);
+            state->ctx->ReportFatal(op.owner(), state->operation,
+                                    fmt::format("the new id is {}, not a pointer", v.ToString()), u.data.first);
           }
           state->evaluator.ClearError();
           return true;
@@ -428,6 +456,15 @@ KeyedColl KeyBy(const Coll& input, std::vector<Expression> keys, std::string ope
       keyed.reserve(updates.size());
       for (Upd& u : updates) {
         Row key = state->EvalRow(op.owner(), u.data.first, u.data.second);
+        if (key.has_errors()) {
+          // A key that failed to compute matches nothing: the row is dropped (and the run
+          // stops, with terminate_on_error).
+          if (state->ctx->terminate_on_error) {
+            std::lock_guard<std::mutex> lock(state->ctx->mutex);
+            op.owner().Fail(absl::InvalidArgumentError(state->ctx->FirstFailureLocked(state->operation)));
+          }
+          continue;
+        }
         state->builder.Pointer(u.data.first);
         Row val = ConcatRows({u.data.second.view()}, state->builder);
         keyed.push_back({KeyedData(std::move(key), std::move(val)), u.time, u.diff});
@@ -568,8 +605,8 @@ Coll LowerFlatten(const Coll& input, const TableGraph::Node& node, std::shared_p
         } else if (v.kind() == value::ValueKind::kNull) {
           continue;
         } else {
-          ctx->Report(op.owner(), name, fmt::format("cannot flatten a value of type {}", value::ValueKindName(v.kind())),
-                      u.data.first);
+          ctx->ReportFatal(op.owner(), name, fmt::format("cannot flatten a value of type {}", value::ValueKindName(v.kind())),
+                           u.data.first);
           continue;
         }
         for (size_t i = 0; i < items.size(); ++i) {

@@ -106,7 +106,7 @@ def _format(columns: list[str], rows: list[tuple], include_id: bool, short_point
 def _try_sort(rows: list[tuple], key: Any) -> list[tuple]:
     try:
         return sorted(rows, key=key)
-    except TypeError:
+    except Exception:  # noqa: BLE001 - values that do not compare (arrays, Error) stay unsorted
         return rows
 
 
@@ -196,6 +196,8 @@ def _parse_float(text: str) -> float | None:
 
 
 def _infer_column(tokens: list[str]) -> tuple[list[Any], dt.DType]:
+    if not tokens:
+        return [], dt.ANY
     present = [t for t in tokens if t not in _MISSING]
     has_missing = len(present) < len(tokens)
     if not present:
@@ -331,7 +333,7 @@ def table_from_markdown(
     if not lines:
         raise ValueError("table_from_markdown: the table has no header")
     # A separator line of dashes (markdown style) is skipped.
-    lines = [line for line in lines if not re.fullmatch(r"[\s|:\-]+", line)]
+    lines = [line for line in lines if not re.fullmatch(r"[\s|:]*-[\s|:\-]*", line)]
     header = separator.split(lines[0])
     if header and header[-1] == "" and lines[0].endswith("|"):
         header = header[:-1]
@@ -340,11 +342,18 @@ def table_from_markdown(
         if h in ("", "id"):
             label_index = i
             break
-    rows_tokens = []
+    rows_cells = []
     for line_no, line in enumerate(lines[1:], start=2):
         cells = separator.split(line)
-        if len(cells) == len(header) + 1 and cells[-1] == "" and line.endswith("|"):
+        if len(cells) > 1 and cells[-1] == "" and line.endswith("|") and len(cells) > len(header):
             cells = cells[:-1]
+        rows_cells.append((line_no, line, cells))
+    if label_index is None and rows_cells and all(len(c) == len(header) + 1 for _, _, c in rows_cells):
+        # Rows with one more field than the header: the first field labels the row.
+        header = [""] + header
+        label_index = 0
+    rows_tokens = []
+    for line_no, line, cells in rows_cells:
         if len(cells) != len(header):
             raise ValueError(f"table_from_markdown, line {line_no}: Expected {len(header)} fields, saw {len(cells)}: {line!r}")
         rows_tokens.append(cells)
@@ -384,7 +393,7 @@ def _dtype_of_series(series: Any) -> dt.DType:
     if kind.startswith("Int") or kind.startswith("UInt"):
         return dt.Optional(dt.INT) if series.isna().any() else dt.INT
     if kind.startswith("float") or kind.startswith("Float"):
-        return dt.FLOAT
+        return dt.Optional(dt.FLOAT) if series.isna().any() else dt.FLOAT
     if kind in ("bool", "boolean"):
         return dt.BOOL
     if kind.startswith("datetime64"):
@@ -396,7 +405,7 @@ def _dtype_of_series(series: Any) -> dt.DType:
     if not types:
         return dt.NONE
     t = dt.lub_all(types)
-    has_none = any(v is None or v is pd.NA for v in values)
+    has_none = any(v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) for v in values)
     return dt.Optional(t) if has_none else t
 
 
@@ -411,7 +420,7 @@ def table_from_pandas(df: Any, id_from: list[str] | None = None, unsafe_trusted_
         series = df[name]
         dtypes[name] = _dtype_of_series(series)
         values = [_native(v) for v in series.tolist()]
-        values = [None if isinstance(v, float) and math.isnan(v) and dtypes[name] != dt.FLOAT else v for v in values]
+        values = [None if isinstance(v, float) and math.isnan(v) else v for v in values]
         columns_values.append(values)
     if schema is not None:
         dtypes, columns_values = _apply_schema(names, columns_values, schema)

@@ -59,11 +59,23 @@ BOOL = _Simple("BOOL", bool)
 STR = _Simple("STR", str)
 BYTES = _Simple("BYTES", bytes)
 JSON = _Simple("Json", _Json)
-DATE_TIME_NAIVE = _Simple("DATE_TIME_NAIVE", None)
-DATE_TIME_UTC = _Simple("DATE_TIME_UTC", None)
-DURATION = _Simple("DURATION", None)
+class _TimeType(DType):
+    def __init__(self, name: str, cls_name: str) -> None:
+        self._name = name
+        self._cls_name = cls_name
+
+    @property
+    def typehint(self) -> Any:
+        from deltaflow.internals import datetime_types
+
+        return getattr(datetime_types, self._cls_name)
+
+
+DATE_TIME_NAIVE = _TimeType("DATE_TIME_NAIVE", "DateTimeNaive")
+DATE_TIME_UTC = _TimeType("DATE_TIME_UTC", "DateTimeUtc")
+DURATION = _TimeType("DURATION", "Duration")
 ANY = _Simple("ANY", Any)
-NONE = _Simple("NONE", type(None))
+NONE = _Simple("NONE", None)
 ERROR = _Simple("ERROR", None)
 
 
@@ -103,7 +115,11 @@ class Optional(DType):
 
     @property
     def typehint(self) -> Any:
-        return typing.Optional[self.wrapped.typehint]
+        hint = self.wrapped.typehint
+        try:
+            return hint | None
+        except TypeError:
+            return typing.Optional[hint]
 
 
 class Tuple(DType):
@@ -113,7 +129,7 @@ class Tuple(DType):
 
     @property
     def typehint(self) -> Any:
-        return tuple
+        return tuple[tuple(a.typehint for a in self.args)] if self.args else tuple
 
 
 class List(DType):
@@ -123,7 +139,7 @@ class List(DType):
 
     @property
     def typehint(self) -> Any:
-        return list
+        return list[self.arg.typehint]
 
 
 ANY_TUPLE = List(ANY)

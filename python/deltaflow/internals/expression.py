@@ -138,7 +138,7 @@ class ColumnExpression:
         return UnaryExpression("abs", self)
 
     def __bool__(self) -> bool:
-        raise TypeError(
+        raise RuntimeError(
             "a column expression has no truth value while the pipeline is built; use & | ~ "
             "instead of and/or/not, and pw.if_else instead of if"
         )
@@ -258,17 +258,19 @@ class ConstExpression(ColumnExpression):
 
 def _type_name(t: dt.DType) -> str:
     hint = t.typehint
-    if t.is_optional():
-        return f"{_type_name(t.strip_optional())} | None"
-    if isinstance(hint, type):
-        return repr(hint)
-    return repr(t)
+    if hint is None or hint is Any:
+        return repr(t)
+    return repr(hint)
 
 
 def _binary_dtype(op: str, a: dt.DType, b: dt.DType) -> dt.DType | None:
     """The result dtype of ``a op b``, or None when the operation is not supported."""
     comparisons = {"eq", "ne", "lt", "le", "gt", "ge"}
     if op in ("eq", "ne"):
+        sa, sb = a.strip_optional(), b.strip_optional()
+        simple = (dt.INT, dt.FLOAT, dt.BOOL, dt.STR, dt.BYTES)
+        if sa in simple and sb in simple and sa != sb and not (dt.is_numeric(sa) and dt.is_numeric(sb)):
+            return None
         return dt.BOOL
     if a == dt.ANY or b == dt.ANY:
         return dt.BOOL if op in comparisons else dt.ANY
@@ -370,8 +372,6 @@ class UnaryExpression(ColumnExpression):
             return a
         if op == "invert" and a == dt.BOOL:
             return dt.BOOL
-        if op == "invert" and a == dt.INT:
-            return dt.INT
         if op == "abs" and a in (dt.INT, dt.FLOAT, dt.DURATION):
             return a
         raise TypeError(
@@ -453,7 +453,7 @@ class GetExpression(ColumnExpression):
                 i = index._value
                 if -len(base.args) <= i < len(base.args):
                     item = base.args[i]
-                    if not self._checked and self._default is not None:
+                    if not self._checked and self._default is not None and self._default._dtype(layout) != dt.NONE:
                         return dt.lub(item, self._default._dtype(layout))
                     return item
                 if self._checked:
@@ -488,6 +488,56 @@ class GetExpression(ColumnExpression):
 # --- functions on expressions (pw.if_else, pw.coalesce, ...) ---------------------------
 
 
+class _NarrowedLayout:
+    """A layout in which the given column references are known not to be None (inside
+    ``pw.require(value, *args)``, or the branch of an ``if_else`` on ``is_none``)."""
+
+    def __init__(self, layout: Any, refs: list[ColumnReference]) -> None:
+        self._layout = layout
+        self._refs = [(r.table, r.name) for r in refs]
+
+    def resolve(self, ref: ColumnReference) -> tuple[Any, dt.DType]:
+        index, t = self._layout.resolve(ref)
+        for table, name in self._refs:
+            same_table = ref.table is table or isinstance(table, ThisPlaceholder) or isinstance(ref.table, ThisPlaceholder)
+            # Requiring a side's id (of an outer join) requires that side's row: all its cells.
+            if same_table and (ref.name == name or (name == "id" and not isinstance(table, ThisPlaceholder))):
+                return index, t.strip_optional()
+        return index, t
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._layout, name)
+
+
+class _Narrowing(ColumnExpression):
+    """Evaluates ``expr`` with ``refs`` treated as non-optional."""
+
+    def __init__(self, expr: ColumnExpression, refs: list[ColumnReference]) -> None:
+        self._expr = expr
+        self._refs = refs
+
+    def _children(self) -> list[ColumnExpression]:
+        return [self._expr]
+
+    def _dtype(self, layout: Layout) -> dt.DType:
+        return self._expr._dtype(_NarrowedLayout(layout, self._refs))  # type: ignore[arg-type]
+
+    def _compile(self, layout: Layout) -> tuple:
+        return self._expr._compile(_NarrowedLayout(layout, self._refs))  # type: ignore[arg-type]
+
+    def _text(self) -> str:
+        return self._expr._text()
+
+
+def _none_check(cond: ColumnExpression) -> tuple[str, ColumnReference] | None:
+    if isinstance(cond, UnaryExpression) and cond._op in ("is_none", "is_not_none") and isinstance(cond._arg, ColumnReference):
+        return cond._op, cond._arg
+    if isinstance(cond, BinaryExpression) and cond._op in ("eq", "ne") and isinstance(cond._left, ColumnReference):
+        if isinstance(cond._right, ConstExpression) and cond._right._value is None:
+            return ("is_none" if cond._op == "eq" else "is_not_none"), cond._left
+    return None
+
+
 def if_else(if_clause: Any, then_clause: Any, else_clause: Any) -> ColumnExpression:
     def rule(types: list[dt.DType]) -> dt.DType:
         if types[0].strip_optional() not in (dt.BOOL, dt.ANY):
@@ -495,6 +545,11 @@ def if_else(if_clause: Any, then_clause: Any, else_clause: Any) -> ColumnExpress
         return dt.lub(types[1], types[2])
 
     args = [_wrap(if_clause), _wrap(then_clause), _wrap(else_clause)]
+    check = _none_check(args[0])
+    if check is not None:
+        kind, ref = check
+        branch = 2 if kind == "is_none" else 1
+        args[branch] = _Narrowing(args[branch], [ref])
     return CallExpression("if_else", args, rule, f"pw.if_else({', '.join(a._text() for a in args)})")
 
 
@@ -511,7 +566,9 @@ def coalesce(*args: Any) -> ColumnExpression:
 
 
 def require(val: Any, *args: Any) -> ColumnExpression:
-    wrapped = [_wrap(val)] + [_wrap(a) for a in args]
+    deps = [_wrap(a) for a in args]
+    narrowed = [d for d in deps if isinstance(d, ColumnReference)]
+    wrapped = [_Narrowing(_wrap(val), narrowed) if narrowed else _wrap(val)] + deps
     return CallExpression("require", wrapped, lambda ts: dt.Optional(ts[0]), f"pw.require({', '.join(a._text() for a in wrapped)})")
 
 
@@ -669,9 +726,9 @@ class ApplyExpression(ColumnExpression):
                     else:
                         value = fun(*row)
                 except Exception as error:  # noqa: BLE001 - reported per row, as documented
-                    if run_context.terminate_on_error():
-                        raise
-                    failures.append((index, f"{type(error).__name__}: {error} (in {text})"))
+                    message = f"{type(error).__name__}: {error}"
+                    run_context.remember_exception(message, error)
+                    failures.append((index, message))
                     from deltaflow.internals.values import ERROR
 
                     value = ERROR
@@ -827,7 +884,24 @@ class NumericalNamespace:
             _expect(types, (dt.INT, dt.FLOAT), "num.fill_na")
             return dt.lub(types[0].strip_optional(), types[1])
 
+        if isinstance(d, ConstExpression) and isinstance(d._value, int) and not isinstance(d._value, bool):
+            as_float = ConstExpression(float(d._value))
+            return _FillNa(e, d, as_float, rule)
         return CallExpression("num.fill_na", [e, d], rule, f"{e._text()}.num.fill_na({d._text()})")
+
+
+class _FillNa(CallExpression):
+    """``fill_na`` with an int default: a float column gets the default as a float."""
+
+    def __init__(self, e: ColumnExpression, d: ColumnExpression, as_float: ColumnExpression, rule: Any) -> None:
+        super().__init__("num.fill_na", [e, d], rule, f"{e._text()}.num.fill_na({d._text()})")
+        self._as_float = as_float
+
+    def _compile(self, layout: Layout) -> tuple:
+        self._dtype(layout)
+        e = self._args[0]
+        default = self._as_float if e._dtype(layout).strip_optional() == dt.FLOAT else self._args[1]
+        return ("num.fill_na", [e._compile(layout), default._compile(layout)], self._text_value)
 
 
 # --- pw.this, pw.left, pw.right ----------------------------------------------------------

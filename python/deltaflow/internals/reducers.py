@@ -40,7 +40,7 @@ class ReducerExpression(ColumnExpression):
             if t.is_optional() or t == dt.NONE:
                 raise TypeError(f"deltaflow does not support using reducer {kind} on column of type {t!r}.")
             base = t
-            if base not in (dt.INT, dt.FLOAT, dt.BOOL, dt.DURATION, dt.ANY) and not isinstance(base, dt.Array):
+            if base not in (dt.INT, dt.FLOAT, dt.DURATION, dt.ANY) and not isinstance(base, dt.Array):
                 raise TypeError(f"deltaflow does not support using reducer {kind} on column of type {t!r}.")
             if kind == "avg":
                 return dt.DURATION if base == dt.DURATION else (base if isinstance(base, dt.Array) else dt.FLOAT)

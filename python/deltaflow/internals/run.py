@@ -93,13 +93,19 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
     try:
         log = _engine.run_graph(graph, handlers, workers=workers, terminate_on_error=terminate, timeout_s=timeout_s)
     except ValueError as error:
-        # Data errors surface as the exception Python would raise for the same operation.
+        # Data errors surface as the exception Python would raise for the same operation: a
+        # user function's own exception, ZeroDivisionError, KeyError for duplicate ids.
         message = str(error)
+        original = run_context.exception_for(message)
+        if original is not None:
+            raise original
         if "division by zero" in message:
             raise ZeroDivisionError(message) from None
         if "duplicate id" in message or "duplicated entries" in message:
             raise KeyError(message) from None
-        raise
+        from deltaflow.engine import EngineError
+
+        raise EngineError(message) from None
     errors = [tuple(e) for e in log] + [(op, msg, None) for op, msg in run_context.take_errors()]
     _last_errors[:] = errors
     return RunResult(errors)

@@ -7,6 +7,7 @@ import threading
 _lock = threading.Lock()
 _terminate_on_error = True
 _errors: list[tuple[str, str]] = []
+_exceptions: dict[str, BaseException] = {}
 
 
 def begin(terminate_on_error: bool) -> None:
@@ -14,6 +15,7 @@ def begin(terminate_on_error: bool) -> None:
     with _lock:
         _terminate_on_error = terminate_on_error
         _errors.clear()
+        _exceptions.clear()
 
 
 def terminate_on_error() -> bool:
@@ -30,3 +32,18 @@ def take_errors() -> list[tuple[str, str]]:
         errors = list(_errors)
         _errors.clear()
         return errors
+
+
+def remember_exception(message: str, error: BaseException) -> None:
+    """Keeps the first exception behind a failure message, to re-raise it if the run stops."""
+    with _lock:
+        if message not in _exceptions and len(_exceptions) < 100:
+            _exceptions[message] = error
+
+
+def exception_for(text: str) -> BaseException | None:
+    with _lock:
+        for message, error in _exceptions.items():
+            if message in text:
+                return error
+    return None

@@ -82,8 +82,10 @@ class SchemaMetaclass(type):
     def columns(cls) -> dict[str, ColumnDefinition]:
         return dict(cls.__columns__)
 
-    def typehints(cls) -> dict[str, Any]:
-        return {n: c.dtype.typehint for n, c in cls.__columns__.items()}
+    def typehints(cls) -> Any:
+        import types
+
+        return types.MappingProxyType({n: c.dtype.typehint for n, c in cls.__columns__.items()})
 
     def _dtypes(cls) -> dict[str, dt.DType]:
         return {n: c.dtype for n, c in cls.__columns__.items()}
@@ -115,7 +117,10 @@ class SchemaMetaclass(type):
         return schema_builder({n: c for n, c in cls.__columns__.items() if n not in drop}, name=cls.__name__)
 
     def __repr__(cls) -> str:
-        return f"<deltaflow.Schema types={ {n: c.dtype for n, c in cls.__columns__.items()} }>"
+        from deltaflow import Pointer
+
+        types = {n: c.dtype.typehint for n, c in cls.__columns__.items()}
+        return f"<deltaflow.Schema types={types}, id_type={Pointer!r}>"
 
     def __eq__(cls, other: object) -> bool:
         if not isinstance(other, SchemaMetaclass):

@@ -100,6 +100,18 @@ class Layout:
         dtype = expr._dtype(self)
         return expr._compile(self), dtype
 
+    def lift_ix(self, ix: Any) -> int:
+        """Appends the cells of the row ``ix``'s pointer names; returns where they start."""
+        memo = self.__dict__.setdefault("_ix_offsets", {})
+        if id(ix) in memo:
+            return memo[id(ix)]
+        spec = ix._pointer._compile(self)
+        offset = self.arity
+        self.node = _ix_node(self.node, self.arity, ix._target, spec, ix._optional, f"ix at {self.location}")
+        self.arity += len(ix._target._columns)
+        memo[id(ix)] = offset
+        return offset
+
     def lift_apply(self, apply: ApplyExpression) -> int:
         args = [a._compile(self) for a in apply._children()]
         fn = apply._batch_function()
@@ -251,8 +263,10 @@ class Table:
     def keys(self) -> list[str]:
         return list(self._columns)
 
-    def typehints(self) -> dict[str, Any]:
-        return {n: t.typehint for n, t in self._columns.items()}
+    def typehints(self) -> Any:
+        import types
+
+        return types.MappingProxyType({n: t.typehint for n, t in self._columns.items()})
 
     @property
     def schema(self) -> Any:
@@ -326,25 +340,14 @@ class Table:
         for old in mapping:
             if old not in self._columns:
                 raise KeyError(f"Table has no column {old!r}")
+        # Columns kept as they are first, then the renamed ones (Pathway's order).
         exprs: dict[str, ColumnExpression] = {}
-        renamed_targets = set(mapping.values())
         for n in self._columns:
-            if n in mapping:
-                continue
-            if n in renamed_targets:
-                continue
-            exprs[n] = ColumnReference(self, n)
+            if n not in mapping and n not in mapping.values():
+                exprs[n] = ColumnReference(self, n)
         for old, new in mapping.items():
             exprs[new] = ColumnReference(self, old)
-        # Keep the original column order where possible.
-        ordered: dict[str, ColumnExpression] = {}
-        for n in self._columns:
-            target = mapping.get(n, n)
-            if target in exprs and target not in ordered:
-                ordered[target] = exprs[target]
-        for k, v in exprs.items():
-            ordered.setdefault(k, v)
-        return self._select_exprs(ordered, user_location())
+        return self._select_exprs(exprs, user_location())
 
     def rename(self, names_mapping: dict | None = None, **kwargs: Any) -> Table:
         if names_mapping is not None:
@@ -398,7 +401,9 @@ class Table:
 
     def split(self, split_expression: Any) -> tuple[Table, Table]:
         e = _wrap(split_expression)
-        return self.filter(e), self.filter(~e)
+        positive, negative = self.filter(e), self.filter(~e)
+        univ.promise_disjoint(positive._universe, negative._universe)
+        return positive, negative
 
     def remove_errors(self) -> Table:
         if not self._columns:
@@ -455,6 +460,11 @@ class Table:
         return self._with(self._columns, node, other._universe)
 
     def restrict(self, other: Table) -> Table:
+        if not univ.is_subset(other._universe, self._universe):
+            raise ValueError(
+                "Table.restrict(): the universe of the argument must be a subset of this table's universe.\n"
+                "Consider using Table.promise_universe_is_subset_of() to assert it, or Table.intersect()."
+            )
         name = f"restrict at {user_location()}"
         node = LogicalNode([self._node, other._node], lambda g, ins: g.restrict(ins[0], ins[1], name), self._node.arity)
         return self._with(self._columns, node, other._universe)
@@ -589,38 +599,41 @@ class Table:
         return JoinResult(self, other, on, id=id, how=JoinMode.OUTER, location=user_location(), instances=(left_instance, right_instance))
 
     # --- lookups ---------------------------------------------------------------------------
-    def ix(self, expression: Any, *, optional: bool = False, context: Any = None, allow_misses: bool = False) -> Table:
+    def ix(self, expression: Any, *, optional: bool = False, context: Any = None, allow_misses: bool = False) -> Any:
         """The rows of this table whose ids are the pointers ``expression`` computes, on the
-        ids of the table ``expression`` reads."""
+        ids of the table ``expression`` reads (or, for ``pw.this``/constants, of the table
+        whose operation uses the result)."""
         location = user_location()
         expression = _wrap(expression)
         owners = [r.table for r in expression._references() if isinstance(r.table, Table)]
+        optional = optional or allow_misses
         if context is None:
             if not owners:
-                raise NotImplementedError(
-                    "ix with an expression that names no table (pw.this) is not implemented yet in deltaflow; "
-                    "write other_table.ptr instead of pw.this.ptr"
-                )
+                return IxTable(self, expression, optional)
             context = owners[0]
         layout = TableLayout(context, [expression], location)
         spec, dtype = layout.compile(expression)
-        optional = optional or allow_misses or dtype.is_optional()
+        optional = optional or dtype.is_optional()
         name = f"ix at {location}"
-        kind = "left" if optional else "inner"
-        la, ra = layout.arity, len(self._columns)
-        id_key = [("id", "id")]
-        node = LogicalNode(
-            [layout.node, self._node],
-            lambda g, ins: g.join(ins[0], ins[1], [spec], id_key, kind, "left", name),
-            la + ra + 2,
-        )
+        la = layout.arity
+        node = _ix_node(layout.node, la, self, spec, optional, name)
         specs = [("column", la + i, n) for i, n in enumerate(self._columns)]
         columns = {n: (dt.Optional(t) if optional else t) for n, t in self._columns.items()}
-        universe = context._universe if optional else context._universe.subset()
-        return Table(columns, _select_node(node, specs, name), universe)
+        return Table(columns, _select_node(node, specs, name), context._universe)
 
-    def ix_ref(self, *args: Any, optional: bool = False, context: Any = None, instance: Any = None) -> Table:
+    def ix_ref(self, *args: Any, optional: bool = False, context: Any = None, instance: Any = None) -> Any:
         return self.ix(PointerExpression([_wrap(a) for a in args], instance=instance), optional=optional, context=context)
+
+    @property
+    def C(self) -> Any:  # noqa: N802 - Pathway's name
+        """Column references by attribute even when a column's name is a method's (``t.C.select``)."""
+        table = self
+
+        class _Columns:
+            def __getattr__(self, name: str) -> ColumnReference:
+                return table[name]
+
+        return _Columns()
 
     # --- reshaping -------------------------------------------------------------------------
     def flatten(self, to_flatten: Any, *, origin_id: str | None = None) -> Table:
@@ -642,13 +655,17 @@ class Table:
             item = dt.ANY
         elif t == dt.JSON:
             item = dt.JSON
-        else:
+        elif t == dt.ANY:
             item = dt.ANY
-        index = list(source._columns).index(column)
+        else:
+            raise TypeError(f"Cannot flatten column {column!r} of type {source._columns[column]!r} (at {location})")
+        # The flattened column comes first, as in Pathway.
+        names = [column] + [n for n in source._columns if n != column]
+        order = [("column", list(source._columns).index(n), n) for n in names]
         name = f"flatten at {location}"
-        node = LogicalNode([source._node], lambda g, ins: g.flatten(ins[0], index, name), source._node.arity)
-        columns = dict(source._columns)
-        columns[column] = item
+        reordered = _select_node(source._node, order, name)
+        node = LogicalNode([reordered], lambda g, ins: g.flatten(ins[0], 0, name), reordered.arity)
+        columns = {n: (item if n == column else source._columns[n]) for n in names}
         return Table(columns, node, univ.Universe())
 
     # --- not yet ---------------------------------------------------------------------------
@@ -709,7 +726,13 @@ def _concat(tables: list[Table], location: str, universe: univ.Universe) -> Tabl
         if set(t._columns) != set(first._columns):
             raise ValueError("Columns of the arguments of Table.concat() must be the same.")
         for n in columns:
-            columns[n] = dt.lub(columns[n], t._columns[n])
+            merged = dt.lub(columns[n], t._columns[n])
+            if merged == dt.ANY and dt.ANY not in (columns[n], t._columns[n]):
+                raise TypeError(
+                    f"Incompatible types for a concat operation. The types are: ({columns[n]!r}, {t._columns[n]!r}). "
+                    f"Affected column: {n!r}."
+                )
+            columns[n] = merged
     nodes = [first._aligned_to(t, "concat", columns) for t in tables]
     name = f"concat at {location}"
     node = LogicalNode(nodes, lambda g, ins: g.concat(ins, name), len(columns))
@@ -929,6 +952,8 @@ class JoinResult:
         conditions = list(on)
         if instances[0] is not None and instances[1] is not None:
             conditions.append(_wrap(instances[0]) == _wrap(instances[1]))
+        if left is right:
+            raise ValueError("Cannot join table with itself. Use <table>.copy() as one of the arguments of the join.")
         left_layout = _SideLayout(left, "left", location)
         right_layout = _SideLayout(right, "right", location)
         for cond in conditions:
@@ -942,8 +967,20 @@ class JoinResult:
                     "The boolean condition is not properly ordered. The left part of the condition should refer to the "
                     "left table of the join and the right part to the right table."
                 )
-            left_keys.append(left_layout.compile(a)[0])
-            right_keys.append(right_layout.compile(b)[0])
+            left_spec, left_type = left_layout.compile(a)
+            right_spec, right_type = right_layout.compile(b)
+            lt, rt = left_type.strip_optional(), right_type.strip_optional()
+            comparable = lt == rt or dt.ANY in (lt, rt) or (isinstance(lt, dt.Pointer) and isinstance(rt, dt.Pointer)) or {lt, rt} == {dt.INT, dt.FLOAT}
+            if not comparable:
+                raise TypeError(
+                    f"Incompatible types in a join condition: {a._text()} is {left_type!r} and {b._text()} is {right_type!r}."
+                )
+            if {lt, rt} == {dt.INT, dt.FLOAT}:
+                # Keys compare by value: 1 joins 1.0.
+                left_spec = ("cast_float", [left_spec], a._text()) if lt == dt.INT else left_spec
+                right_spec = ("cast_float", [right_spec], b._text()) if rt == dt.INT else right_spec
+            left_keys.append(left_spec)
+            right_keys.append(right_spec)
             if isinstance(a, ColumnReference) and isinstance(b, ColumnReference) and a.name == b.name:
                 self.same_name_keys.add(a.name)
         id_mode = "pair"
@@ -1100,3 +1137,64 @@ def error_log_table() -> Table:
         _error_log_node = LogicalNode([], lambda g, ins: g.error_log(), 3)
     columns = {"operator_id": dt.INT, "message": dt.STR, "trace": dt.STR}
     return Table(columns, _error_log_node, _error_log_universe)
+
+
+def _ix_node(source: LogicalNode, arity: int, target: Table, pointer_spec: tuple, optional: bool, name: str) -> LogicalNode:
+    """``source``'s cells followed by the cells of the ``target`` row its pointer names; a
+    missing row gives None (``optional``) or Error cells."""
+    ta = len(target._columns)
+    id_key = [("id", "id")]
+    joined = LogicalNode(
+        [source, target._node],
+        lambda g, ins: g.join(ins[0], ins[1], [pointer_spec], id_key, "left", "left", name),
+        arity + ta + 2,
+    )
+    specs: list[tuple] = [("column", i, str(i)) for i in range(arity)]
+    right_id = ("column", arity + ta + 1, "id")
+    for i, n in enumerate(target._columns):
+        cell: tuple = ("column", arity + i, n)
+        if not optional:
+            present = ("is_not_none", [("unwrap", [right_id], f"ix: no row for the pointer ({name})")], "present")
+            cell = ("if_else", [present, cell, cell], n)
+        specs.append(cell)
+    return _select_node(joined, specs, name)
+
+
+class IxTable:
+    """``table.ix(pw.this.ptr)``: the looked-up columns, resolved in the operation that uses
+    them (its rows give the pointers)."""
+
+    def __init__(self, target: Table, pointer: ColumnExpression, optional: bool) -> None:
+        self._target = target
+        self._pointer = pointer
+        self._optional = optional
+
+    def __getattr__(self, name: str) -> ColumnExpression:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> ColumnExpression:
+        if name not in self._target._columns:
+            raise AttributeError(f"Table has no column {name!r}")
+        return IxColumn(self, name)
+
+
+class IxColumn(ColumnExpression):
+    def __init__(self, ix: IxTable, name: str) -> None:
+        self._ix = ix
+        self._name = name
+
+    def _children(self) -> list[ColumnExpression]:
+        return [self._ix._pointer]
+
+    def _dtype(self, layout: Layout) -> dt.DType:
+        t = self._ix._target._columns[self._name]
+        return dt.Optional(t) if self._ix._optional else t
+
+    def _compile(self, layout: Layout) -> tuple:
+        offset = layout.lift_ix(self._ix)
+        return ("column", offset + list(self._ix._target._columns).index(self._name), self._text())
+
+    def _text(self) -> str:
+        return f"ix({self._ix._pointer._text()}).{self._name}"
