@@ -128,7 +128,9 @@ def test_select_with_columns_without_rename_filter():
         T("z\n1\n3"),
     )
     assert t.with_prefix("p_").column_names() == ["p_a", "p_b", "p_c"]
-    assert_table_equality_wo_index(t.filter(t.a > 1).select(t.c), T("c\ny"))
+    assert_table_equality_wo_index(t.filter(t.a > 1).select(pw.this.c), T("c\ny"))
+    with pytest.raises(ValueError, match="universe"):
+        t.filter(t.a > 1).select(t.c)  # as in Pathway: the filtered table has its own universe
 
 
 def test_arithmetic_follows_python_rules(capsys):

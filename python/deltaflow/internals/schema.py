@@ -122,6 +122,12 @@ class SchemaMetaclass(type):
         types = {n: c.dtype.typehint for n, c in cls.__columns__.items()}
         return f"<deltaflow.Schema types={types}, id_type={Pointer!r}>"
 
+    def __str__(cls) -> str:
+        names = ["id"] + list(cls.__columns__)
+        types = ["ANY_POINTER"] + [repr(c.dtype) for c in cls.__columns__.values()]
+        widths = [max(len(a), len(b)) for a, b in zip(names, types)]
+        return "\n".join(" | ".join(x.ljust(w) for x, w in zip(row, widths)) for row in (names, types))
+
     def __eq__(cls, other: object) -> bool:
         if not isinstance(other, SchemaMetaclass):
             return NotImplemented

@@ -144,7 +144,7 @@ class TableLayout(Layout):
                 if isinstance(owner, Table) and all(owner is not t for t in tables):
                     if owner._node is table._node and owner._columns == table._columns:
                         continue
-                    if not univ.is_subset(table._universe, owner._universe):
+                    if not univ.are_equal(table._universe, owner._universe):
                         raise _universe_error(ref, table)
                     tables.append(owner)
         self.table = table
