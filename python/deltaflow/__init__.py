@@ -66,6 +66,7 @@ from deltaflow.internals.table import (  # noqa: E402
 )
 from deltaflow.internals.udf import UDF, udf  # noqa: E402
 from deltaflow.internals import universes  # noqa: E402
+from deltaflow.internals.reducers import BaseCustomAccumulator  # noqa: E402
 
 dt = _dtype
 Type = _dtype
@@ -136,6 +137,7 @@ def sql(*args, **kwargs):
 __version__ = "0.1.0"
 
 __all__ = [
+    "BaseCustomAccumulator",
     "ERROR",
     "ColumnDefinition",
     "ColumnExpression",

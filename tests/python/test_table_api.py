@@ -515,3 +515,44 @@ def test_polars_and_parquet_round_trips(tmp_path):
     pw.debug.table_to_parquet(doubled, str(path))
     back = pw.debug.table_from_parquet(str(path))
     assert_table_equality_wo_index(back, T("a | b\n2 | x\n4 | y\n6 | z"))
+
+
+def test_custom_reducer_with_retractions():
+    class CustomAvg(pw.BaseCustomAccumulator):
+        def __init__(self, total, count):
+            self.total, self.count = total, count
+
+        @classmethod
+        def from_row(cls, row):
+            [value] = row
+            return cls(value, 1)
+
+        def update(self, other):
+            self.total += other.total
+            self.count += other.count
+
+        def compute_result(self) -> float:
+            return self.total / self.count
+
+    custom_avg = pw.reducers.udf_reducer(CustomAvg)
+    t = T(
+        """
+          | owner | price | __time__ | __diff__
+        1 | Alice | 100   | 2        | 1
+        2 | Bob   | 80    | 2        | 1
+        3 | Alice | 90    | 2        | 1
+        1 | Alice | 100   | 4        | -1
+    """
+    )
+    r = t.groupby(t.owner).reduce(t.owner, avg=custom_avg(t.price))
+    assert r.schema._dtypes()["avg"] == pw.dt.FLOAT
+    expected = T(
+        """
+        owner | avg  | __time__ | __diff__
+        Alice | 95.5 | 2        | 1
+        Bob   | 80.5 | 2        | 1
+        Alice | 95.5 | 4        | -1
+        Alice | 90.5 | 4        | 1
+    """
+    ).select(pw.this.owner, avg=pw.this.avg - 0.5)
+    pw.testing.assert_stream_equality_wo_index(r, expected)

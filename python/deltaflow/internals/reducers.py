@@ -129,8 +129,54 @@ def latest(arg: Any) -> ColumnExpression:
     return ReducerExpression("latest", [_wrap(arg)])
 
 
-def udf_reducer(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("custom reducers (udf_reducer, BaseCustomAccumulator) are not implemented yet in deltaflow")
+class BaseCustomAccumulator:
+    """Base of custom reducers (``pw.reducers.udf_reducer``). Implement ``from_row(row)``
+    (a classmethod building an accumulator from one row's values), ``update(other)`` and
+    ``compute_result()``; ``retract(other)`` is optional. The engine keeps each group's rows
+    (ordered by row id) and folds them with ``from_row``/``update`` whenever the group
+    changes, so results are exact under retractions; a group's update costs O(group size)."""
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> BaseCustomAccumulator:
+        raise NotImplementedError
+
+    def update(self, other: BaseCustomAccumulator) -> None:
+        raise NotImplementedError
+
+    def compute_result(self) -> Any:
+        raise NotImplementedError
+
+    def retract(self, other: BaseCustomAccumulator) -> None:
+        raise NotImplementedError
+
+
+def udf_reducer(reducer_cls: type) -> Any:
+    """A reducer from a ``BaseCustomAccumulator`` subclass: ``my_reducer(t.a, t.b)``."""
+    from deltaflow.internals.expression import ApplyExpression, make_tuple
+
+    return_type = getattr(reducer_cls.compute_result, "__annotations__", {}).get("return")
+
+    def fold(rows: tuple) -> Any:
+        accumulator = None
+        for row in rows:
+            one = reducer_cls.from_row(list(row))
+            if accumulator is None:
+                accumulator = one
+            else:
+                accumulator.update(one)
+        return accumulator.compute_result() if accumulator is not None else None
+
+    def reducer(*args: Any) -> ColumnExpression:
+        rows = ReducerExpression("tuple", [make_tuple(*args)])
+        return ApplyExpression(fold, return_type, (rows,), {}, deterministic=True)
+
+    reducer.__name__ = getattr(reducer_cls, "__name__", "udf_reducer")
+    return reducer
+
+
+def count_distinct_approximate(*args: Any, precision: int = 12) -> ColumnExpression:
+    """``count_distinct``, computed exactly."""
+    return count_distinct(*args)
 
 
 def stateful_single(*args: Any, **kwargs: Any) -> Any:
@@ -160,6 +206,8 @@ __all__ = [
     "earliest",
     "latest",
     "udf_reducer",
+    "BaseCustomAccumulator",
+    "count_distinct_approximate",
     "stateful_single",
     "stateful_many",
 ]
