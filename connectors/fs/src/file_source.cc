@@ -302,7 +302,9 @@ void FileSource::Scan(std::vector<table::TableUpdate>& out) {
     if (!inserted && size == state.size && mtime == state.mtime_ns) continue;
     bool whole_file = options_.format == Format::kPlaintextByFile || options_.format == Format::kBinary ||
                       options_.format == Format::kOnlyMetadata;
-    if (!inserted && (size < state.offset || whole_file || (size == state.size && mtime != state.mtime_ns))) {
+    bool rewritten = !inserted && (size < state.offset || whole_file || (size == state.size && mtime != state.mtime_ns) ||
+                                   Fingerprint(path, state.offset) != state.fingerprint);
+    if (rewritten) {
       // Rewritten: retract the old rows, read it again.
       Retract(state, out);
       state = FileState{};
@@ -502,6 +504,22 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
     rest.remove_prefix(end);
   }
   state.offset += consumed;
+  if (options_.streaming) state.fingerprint = Fingerprint(path, state.offset);
+}
+
+uint64_t FileSource::Fingerprint(const std::string& path, uint64_t consumed) {
+  constexpr uint64_t kEdge = 4096;
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(static_cast<size_t>(std::min(consumed, kEdge)), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (consumed > kEdge) {
+    std::string tail(static_cast<size_t>(std::min(consumed - kEdge, kEdge)), '\0');
+    in.seekg(static_cast<std::streamoff>(consumed - tail.size()));
+    in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+    bytes += tail;
+  }
+  if (!in && !in.eof()) return 0;
+  return value::StableHash128(bytes.data(), bytes.size()).low();
 }
 
 }  // namespace deltaflow::connectors::fs

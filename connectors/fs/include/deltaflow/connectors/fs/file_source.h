@@ -69,6 +69,7 @@ class FileSource final : public table::Source {
     uint64_t size = 0;
     int64_t mtime_ns = 0;
     uint64_t offset = 0;      // bytes consumed (up to the last complete line)
+    uint64_t fingerprint = 0; // of the consumed bytes' first and last 4 KiB: tells appends from rewrites
     uint64_t next_line = 1;   // line number of the next record
     std::vector<std::string> header;
     std::vector<std::pair<value::Key, value::Row>> rows;  // what this file contributed
@@ -82,6 +83,7 @@ class FileSource final : public table::Source {
   bool ParseRecord(const std::string& path, FileState& state, uint64_t line, std::string_view record,
                    std::vector<table::TableUpdate>& out);
   void Error(const std::string& path, uint64_t line, std::string reason);
+  static uint64_t Fingerprint(const std::string& path, uint64_t consumed);
 
   FileSourceOptions options_;
   std::map<std::string, FileState> files_;
