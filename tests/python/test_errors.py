@@ -64,3 +64,12 @@ def test_duplicate_ids_from_a_false_promise_fail_the_run():
     a.promise_universes_are_disjoint(b)
     with pytest.raises(KeyError, match="duplicate"):
         pw.debug.table_to_dicts(a.concat(b))
+
+
+def test_universe_errors_name_the_users_line():
+    a = T("x\n1")
+    b = T("y\n1\n2")
+    with pytest.raises(ValueError, match=r"test_errors.py:\d+"):
+        a.select(b.y)
+    with pytest.raises(ValueError, match=r"Occurred here: .*test_errors.py:\d+"):
+        a.concat(b.select(x=b.y))

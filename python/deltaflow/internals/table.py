@@ -123,11 +123,12 @@ class Layout:
         return self.arity - 1
 
 
-def _universe_error(ref: ColumnReference, table: Table) -> ValueError:
+def _universe_error(ref: ColumnReference, table: Table, location: str = "") -> ValueError:
+    where = f"\nOccurred here: {location}" if location else ""
     return ValueError(
         f"You cannot use {ref._text()} in this context. Its universe is different than the universe "
         f"of the table the method was called on. You can use {ref._text().split('.')[0]}.with_universe_of(...) "
-        f"to assert they are equal, or promise_universe_is_subset_of(...)."
+        f"to assert they are equal, or promise_universe_is_subset_of(...).{where}"
     )
 
 
@@ -145,7 +146,7 @@ class TableLayout(Layout):
                     if owner._node is table._node and owner._columns == table._columns:
                         continue
                     if not univ.are_equal(table._universe, owner._universe):
-                        raise _universe_error(ref, table)
+                        raise _universe_error(ref, table, location)
                     tables.append(owner)
         self.table = table
         self.offsets: dict[int, int] = {}
@@ -170,7 +171,7 @@ class TableLayout(Layout):
             if owner._node is self.table._node and owner._columns == self.table._columns:
                 owner = self.table
             else:
-                raise _universe_error(ref, self.table)
+                raise _universe_error(ref, self.table, self.location)
         if ref.name == "id":
             return "id", owner._id_dtype
         if ref.name not in owner._columns:
@@ -379,7 +380,8 @@ class Table:
             raise ValueError(
                 "Universes of all arguments of Table.__add__() have to be equal.\n"
                 "Consider using Table.promise_universes_are_equal() to assert it.\n"
-                "(However, untrue assertion might result in runtime errors.)"
+                "(However, untrue assertion might result in runtime errors.)\n"
+                f"Occurred here: {user_location()}"
             )
         return self.select(*self, *other)
 
@@ -512,7 +514,8 @@ class Table:
                     raise ValueError(
                         "Universes of the arguments of Table.concat() have to be disjoint.\n"
                         "Consider using Table.promise_universes_are_disjoint() to assert it.\n"
-                        "(However, untrue assertion might result in runtime errors.)"
+                        "(However, untrue assertion might result in runtime errors.)\n"
+                        f"Occurred here: {location}"
                     )
         return _concat(tables, location, univ.superset_of(*(t._universe for t in tables)))
 
@@ -540,7 +543,8 @@ class Table:
             raise ValueError(
                 "Universe of the argument of Table.update_cells() needs to be a subset of the universe of the updated table.\n"
                 "Consider using Table.promise_is_subset_of() to assert this.\n"
-                "(However, untrue assertion might result in runtime errors.)"
+                "(However, untrue assertion might result in runtime errors.)\n"
+                f"Occurred here: {user_location()}"
             )
         columns = {n: (dt.lub(t, other._columns[n]) if n in other._columns else t) for n, t in self._columns.items()}
         name = f"update_cells at {location}"
