@@ -614,8 +614,15 @@ class DeclareTypeExpression(ColumnExpression):
         return [self._expr]
 
     def _dtype(self, layout: Layout) -> dt.DType:
-        self._expr._dtype(layout)
-        return self._target
+        source = self._expr._dtype(layout)
+        target = self._target
+        if not (dt.is_subtype(source, target) or dt.is_subtype(target, source) or dt.ANY in (source, target)
+                or {source.strip_optional(), target.strip_optional()} == {dt.INT, dt.FLOAT}):
+            raise TypeError(
+                f"Cannot change type from {source!r} to {target!r}. pw.declare_type should be used only for "
+                "type narrowing or type extending."
+            )
+        return target
 
     def _compile(self, layout: Layout) -> tuple:
         return self._expr._compile(layout)

@@ -455,11 +455,15 @@ class Table:
         return univ.is_subset(self._universe, other._universe)
 
     def with_universe_of(self, other: Table) -> Table:
+        """This table's rows on ``other``'s ids: every id of ``other`` must be here (a missing
+        one gives Error cells, which stop the run when they reach an output)."""
         if univ.are_equal(self._universe, other._universe):
             return Table(self._columns, self._node, other._universe, id_dtype=self._id_dtype)
         name = f"with_universe_of at {user_location()}"
-        node = LogicalNode([self._node, other._node], lambda g, ins: g.restrict(ins[0], ins[1], name), self._node.arity)
-        return self._with(self._columns, node, other._universe)
+        arity = len(other._columns)
+        looked_up = _ix_node(other._node, arity, self, ("id", "id"), False, name)
+        specs = [("column", arity + i, n) for i, n in enumerate(self._columns)]
+        return self._with(self._columns, _select_node(looked_up, specs, name), other._universe)
 
     def restrict(self, other: Table) -> Table:
         if not univ.is_subset(other._universe, self._universe):
