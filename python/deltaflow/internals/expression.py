@@ -947,6 +947,15 @@ class ThisPlaceholder:
     def __iter__(self) -> Iterator[StarExpansion]:
         return iter([StarExpansion(self, self._excluded)])
 
+    def ix(self, expression: Any, *, optional: bool = False, **kwargs: Any) -> Any:
+        """``pw.this.ix(ptr)``: rows of the operation's own table, looked up by pointer."""
+        from deltaflow.internals.table import IxTable
+
+        return IxTable(self, _wrap(expression), optional)
+
+    def ix_ref(self, *args: Any, optional: bool = False, instance: Any = None, **kwargs: Any) -> Any:
+        return self.ix(PointerExpression([_wrap(a) for a in args], instance=instance), optional=optional)
+
     def without(self, *columns: Any) -> ThisPlaceholder:
         names = tuple(c.name if isinstance(c, ColumnReference) else c for c in columns)
         return ThisPlaceholder(self._side, self._excluded + names)

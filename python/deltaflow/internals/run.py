@@ -101,7 +101,7 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
             raise original
         if "division by zero" in message:
             raise ZeroDivisionError(message) from None
-        if "duplicate id" in message or "duplicated entries" in message:
+        if "duplicate id" in message or "duplicated entries" in message or "no row for the pointer" in message:
             raise KeyError(message) from None
         from deltaflow.engine import EngineError
 

@@ -105,10 +105,11 @@ class Layout:
         memo = self.__dict__.setdefault("_ix_offsets", {})
         if id(ix) in memo:
             return memo[id(ix)]
+        target = ix._resolved_target(self)
         spec = ix._pointer._compile(self)
         offset = self.arity
-        self.node = _ix_node(self.node, self.arity, ix._target, spec, ix._optional, f"ix at {self.location}")
-        self.arity += len(ix._target._columns)
+        self.node = _ix_node(self.node, self.arity, target, spec, ix._optional, f"ix at {self.location}")
+        self.arity += len(target._columns)
         memo[id(ix)] = offset
         return offset
 
@@ -1183,9 +1184,17 @@ class IxTable:
         return self[name]
 
     def __getitem__(self, name: str) -> ColumnExpression:
-        if name not in self._target._columns:
+        if isinstance(self._target, Table) and name not in self._target._columns:
             raise AttributeError(f"Table has no column {name!r}")
         return IxColumn(self, name)
+
+    def _resolved_target(self, layout: Layout) -> Table:
+        if isinstance(self._target, Table):
+            return self._target
+        table = getattr(layout, "table", None)
+        if not isinstance(table, Table):
+            raise ValueError("pw.this.ix can only be used in an operation on a table")
+        return table
 
 
 class IxColumn(ColumnExpression):
@@ -1197,12 +1206,16 @@ class IxColumn(ColumnExpression):
         return [self._ix._pointer]
 
     def _dtype(self, layout: Layout) -> dt.DType:
-        t = self._ix._target._columns[self._name]
+        target = self._ix._resolved_target(layout)
+        if self._name not in target._columns:
+            raise AttributeError(f"Table has no column {self._name!r}")
+        t = target._columns[self._name]
         return dt.Optional(t) if self._ix._optional else t
 
     def _compile(self, layout: Layout) -> tuple:
         offset = layout.lift_ix(self._ix)
-        return ("column", offset + list(self._ix._target._columns).index(self._name), self._text())
+        target = self._ix._resolved_target(layout)
+        return ("column", offset + list(target._columns).index(self._name), self._text())
 
     def _text(self) -> str:
         return f"ix({self._ix._pointer._text()}).{self._name}"
