@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -275,6 +276,7 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
   struct State {
     std::vector<Upd> pending;
     absl::flat_hash_map<Key, int64_t> current;  // multiplicity per id, to catch duplicates
+    Time min_pending = std::numeric_limits<Time>::max();
     bool complete = false;
   };
   auto state = std::make_shared<State>();
@@ -282,13 +284,20 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
   bool reporter = input.worker().index() == 0;
   auto logic = [state, ctx, index, name, reporter](dd::InputPort<Data, Time>& input, const time::Antichain<Time>& frontier) {
     input.ForEach([&](const Time&, std::vector<Upd>& updates) {
-      for (auto& u : updates) state->pending.push_back(std::move(u));
+      for (auto& u : updates) {
+        state->min_pending = std::min(state->min_pending, u.time);
+        state->pending.push_back(std::move(u));
+      }
     });
     if (state->complete || !reporter) return;
+    // Skip the scan while no pending time can be complete (the earliest is not passed).
+    if (!frontier.IsEmpty() && !state->pending.empty() && state->min_pending >= frontier.Elements()[0]) return;
     std::vector<Upd> ready;
     std::vector<Upd> later;
     for (auto& u : state->pending) (frontier.LessEqual(u.time) ? later : ready).push_back(std::move(u));
     state->pending = std::move(later);
+    state->min_pending = std::numeric_limits<Time>::max();
+    for (const auto& u : state->pending) state->min_pending = std::min(state->min_pending, u.time);
     if (!ready.empty()) {
       dd::ConsolidateUpdates(ready);
       std::stable_sort(ready.begin(), ready.end(), [](const Upd& a, const Upd& b) { return a.time < b.time; });

@@ -426,6 +426,9 @@ Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, bool /*
       return;
     }
     const time::Antichain<Time>& frontier = op.InputFrontier(0);
+    // Nothing is complete while the frontier is at or before every pending time: do not
+    // rescan (a large time arriving in many messages would make that quadratic).
+    if (!state->capabilities.empty() && frontier.LessEqual(state->capabilities.front().time())) return;
     std::vector<KeyedUpd> ready;
     std::vector<KeyedUpd> later;
     for (auto& u : state->pending) (frontier.LessEqual(u.time) ? later : ready).push_back(std::move(u));

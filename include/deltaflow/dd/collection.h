@@ -393,6 +393,12 @@ Collection<D, T, R> Collection<D, T, R>::Consolidate() const {
       state->capabilities.clear();
       return;
     }
+    // Every pending update is at or after a held capability: if the frontier has passed
+    // none of them, nothing is complete, and rescanning would make a long time quadratic.
+    if (std::all_of(state->capabilities.begin(), state->capabilities.end(),
+                    [&](const auto& c) { return frontier.LessEqual(c.time()); })) {
+      return;
+    }
     // Updates whose time the frontier has passed are complete: send them, each under a held
     // capability at or before its time.
     std::vector<Update<D, T, R>> ready;
