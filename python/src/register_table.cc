@@ -151,6 +151,15 @@ class PySource final : public table::Source {
     source_ = py::object();
   }
   void SetErrors(std::shared_ptr<PyErrorSlot> errors) { errors_ = std::move(errors); }
+  void SetWakeup(std::function<void()> wakeup) override {
+    py::gil_scoped_acquire gil;
+    if (!py::hasattr(source_, "set_wakeup")) return;
+    if (wakeup) {
+      source_.attr("set_wakeup")(py::cpp_function(std::move(wakeup)));
+    } else {
+      source_.attr("set_wakeup")(py::none());
+    }
+  }
   bool Poll(std::vector<table::TableUpdate>& out) override {
     py::gil_scoped_acquire gil;
     try {

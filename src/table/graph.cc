@@ -194,6 +194,7 @@ struct RunContext {
   };
   std::vector<OutputQueue> outputs;
   std::atomic<bool> output_pending{false};
+  std::atomic<bool> source_ready{false};  // a source committed data since the last poll
 
   // Reports a failure on one row: logged, and the cell holds `Error`. The run stops (with
   // terminate_on_error) only when an `Error` reaches an output, as Pathway does: a failed
@@ -845,6 +846,19 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     }
   });
   if (absl::Status s = rt.Start(); !s.ok()) return s;
+  // The wakeups refer to this run: withdraw them on every way out.
+  struct WithdrawWakeups {
+    std::map<int, LiveSource>& sources;
+    ~WithdrawWakeups() {
+      for (auto& [index, live] : sources) live.source->SetWakeup(nullptr);
+    }
+  } withdraw_wakeups{sources};
+  for (auto& [index, live] : sources) {
+    live.source->SetWakeup([ctx, &rt] {
+      ctx->source_ready = true;
+      rt.Wake(0);  // a step ends the driver's wait, which then sees `source_ready`
+    });
+  }
 
   // Sources commit at even, strictly increasing times (DESIGN.md, "Time").
   Time next_commit = 2;
@@ -913,8 +927,10 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
 
   bool sources_open = !sources.empty();
   while (true) {
-    absl::Status s = rt.WaitUntil([&] { return ctx->output_pending.load() || outputs_complete(); },
-                                  sources_open ? absl::Milliseconds(5) : options.poll_interval);
+    absl::Status s = rt.WaitUntil(
+        [&] { return ctx->output_pending.load() || ctx->source_ready.load() || outputs_complete(); },
+        sources_open ? absl::Milliseconds(5) : options.poll_interval);
+    ctx->source_ready = false;
     if (absl::Status failure = rt.status(); !failure.ok()) return failure;
     if (absl::Status d = deliver(); !d.ok()) return d;
     if (options.poll) {

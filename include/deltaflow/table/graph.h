@@ -224,6 +224,9 @@ class Source {
   virtual bool Poll(std::vector<TableUpdate>& out) = 0;
   /// Moves records the source could not read (with where and why) into `errors`.
   virtual void DrainErrors(std::vector<ErrorLogEntry>& errors) { (void)errors; }
+  /// Receives a function the source may call (from any thread) when it has committed new
+  /// data, so that the run polls it at once instead of at its next regular poll.
+  virtual void SetWakeup(std::function<void()> wakeup) { (void)wakeup; }
 };
 
 struct RunOptions {

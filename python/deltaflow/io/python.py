@@ -42,6 +42,7 @@ class ConnectorSubject:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._stopped = False
+        self._wakeup: Any = None
 
     # --- called by the user's run() --------------------------------------------------------
     def run(self) -> None:
@@ -67,6 +68,7 @@ class ConnectorSubject:
 
     def commit(self) -> None:
         self._push(_COMMIT)
+        self._wake()
 
     def close(self) -> None:
         with self._cond:
@@ -74,6 +76,12 @@ class ConnectorSubject:
                 self._queue.append(_CLOSE)
                 self._closed = True
                 self._cond.notify_all()
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup()
 
     @property
     def _session_type(self) -> str:
@@ -168,6 +176,9 @@ class _SubjectSource:
                     v = v.decode()
             out.append(v)
         return tuple(out)
+
+    def set_wakeup(self, wakeup: Any) -> None:
+        self.subject._wakeup = wakeup
 
     def poll(self) -> tuple[list, bool]:
         if not self.started:
