@@ -59,10 +59,10 @@ def test_ctrl_c_stops_a_streaming_run_and_keeps_what_was_written(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "running"
     deadline = time.time() + 20
-    while time.time() < deadline and (not out.exists() or "x,1" not in out.read_text()):
+    while time.time() < deadline and (not out.exists() or "\"x\",\"1\"" not in out.read_text()):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     stdout, _ = proc.communicate(timeout=20)
     assert "interrupted" in stdout
     assert proc.returncode == 0
-    assert "x,1," in out.read_text()
+    assert "\"x\",\"1\"," in out.read_text()

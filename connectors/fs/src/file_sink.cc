@@ -85,13 +85,10 @@ void AppendJson(value::ValueView v, std::string& out) {
   }
 }
 
-void AppendCsvField(value::ValueView v, std::string& out) {
-  if (v.kind() == value::ValueKind::kNull) return;
-  std::string text = v.kind() == value::ValueKind::kJson ? std::string(v.AsJson()) : expr::Value::FromView(v).ToString();
-  if (text.find_first_of(",\"\n\r") == std::string::npos) {
-    out += text;
-    return;
-  }
+namespace {
+
+// Every CSV field is quoted (as Pathway writes them), quotes doubled.
+void AppendQuotedCsv(std::string_view text, std::string& out) {
   out += '"';
   for (char c : text) {
     if (c == '"') out += '"';
@@ -100,21 +97,24 @@ void AppendCsvField(value::ValueView v, std::string& out) {
   out += '"';
 }
 
+}  // namespace
+
+void AppendCsvField(value::ValueView v, std::string& out) {
+  if (v.kind() == value::ValueKind::kNull) {
+    out += "\"\"";
+    return;
+  }
+  std::string text = v.kind() == value::ValueKind::kJson ? std::string(v.AsJson()) : expr::Value::FromView(v).ToString();
+  AppendQuotedCsv(text, out);
+}
+
 absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Make(std::string path, SinkFormat format,
                                                          std::vector<std::string> columns) {
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (file == nullptr) {
     return absl::InvalidArgumentError(fmt::format("cannot open {} for writing: {}", path, std::strerror(errno)));
   }
-  auto sink = std::unique_ptr<FileSink>(new FileSink(std::move(path), format, std::move(columns), file));
-  if (format == SinkFormat::kCsv) {
-    std::string header;
-    for (const auto& c : sink->columns_) header += c + ",";
-    header += "time,diff\n";
-    std::fputs(header.c_str(), file);
-    std::fflush(file);
-  }
-  return sink;
+  return std::unique_ptr<FileSink>(new FileSink(std::move(path), format, std::move(columns), file));
 }
 
 FileSink::~FileSink() {
@@ -123,6 +123,15 @@ FileSink::~FileSink() {
 
 absl::Status FileSink::OnTime(table::Time time, std::vector<table::OutputChange>& changes) {
   buffer_.clear();
+  if (format_ == SinkFormat::kCsv && !header_written_) {
+    // The header comes with the first change: a table that never changes leaves an empty file.
+    for (const auto& c : columns_) {
+      AppendQuotedCsv(c, buffer_);
+      buffer_ += ',';
+    }
+    buffer_ += "\"time\",\"diff\"\n";
+    header_written_ = true;
+  }
   for (const table::OutputChange& c : changes) {
     value::RowView row = c.row.view();
     for (int64_t n = 0; n < (c.diff < 0 ? -c.diff : c.diff); ++n) {
@@ -131,7 +140,7 @@ absl::Status FileSink::OnTime(table::Time time, std::vector<table::OutputChange>
           AppendCsvField(v, buffer_);
           buffer_ += ',';
         }
-        buffer_ += fmt::format("{},{}\n", time, c.diff < 0 ? -1 : 1);
+        buffer_ += fmt::format("\"{}\",\"{}\"\n", time, c.diff < 0 ? -1 : 1);
       } else {
         buffer_ += '{';
         size_t i = 0;

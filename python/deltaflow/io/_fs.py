@@ -135,4 +135,11 @@ def read(
 def write(table: Table, filename: str | os.PathLike, *, format: str, name: str | None = None, **kwargs: Any) -> None:  # noqa: A002
     filename = os.fspath(filename)
     columns = table.column_names()
-    register_sink(Sink(table, None, None, name or f"{format} output {filename}", native=lambda: _engine.file_sink(filename, format, columns)))  # type: ignore[arg-type]
+
+    def open_sink() -> Any:
+        try:
+            return _engine.file_sink(filename, format, columns)
+        except ValueError as error:
+            raise OSError(str(error)) from None
+
+    register_sink(Sink(table, None, None, name or f"{format} output {filename}", native=open_sink))

@@ -149,7 +149,7 @@ TEST(FileSinkTest, WritesCsvAndJsonLinesWithTimeAndDiff) {
   json->reset();
   std::ifstream c(dir + "/out.csv"), j(dir + "/out.jsonl");
   std::string text((std::istreambuf_iterator<char>(c)), {}), jtext((std::istreambuf_iterator<char>(j)), {});
-  EXPECT_EQ(text, "word,n,time,diff\n\"a,\"\"q\"\"\",3,4,-1\n");
+  EXPECT_EQ(text, "\"word\",\"n\",\"time\",\"diff\"\n\"a,\"\"q\"\"\",\"3\",\"4\",\"-1\"\n");
   EXPECT_EQ(jtext, "{\"word\":\"a,\\\"q\\\"\",\"n\":3,\"diff\":-1,\"time\":4}\n");
 }
 

@@ -1,5 +1,6 @@
 // File sinks: a table's changes written as CSV or JSON lines, one line per change with the
-// change's `time` and `diff` (as Pathway writes them), flushed after every completed time.
+// change's `time` and `diff` (as Pathway writes them: CSV fields all quoted, the header with
+// the first change), flushed after every completed time.
 #pragma once
 
 #include <cstdio>
@@ -33,6 +34,7 @@ class FileSink final : public table::OutputHandler {
   std::vector<std::string> columns_;
   std::FILE* file_;
   std::string buffer_;
+  bool header_written_ = false;
 };
 
 /// A value as CSV field text / as JSON.
