@@ -151,6 +151,17 @@ class PySource final : public table::Source {
     source_ = py::object();
   }
   void SetErrors(std::shared_ptr<PyErrorSlot> errors) { errors_ = std::move(errors); }
+  void DrainErrors(std::vector<table::ErrorLogEntry>& errors) override {
+    py::gil_scoped_acquire gil;
+    if (!py::hasattr(source_, "drain_errors")) return;
+    try {
+      for (py::handle message : source_.attr("drain_errors")()) {
+        errors.push_back({"python source", message.cast<std::string>(), value::Key(), ""});
+      }
+    } catch (py::error_already_set& e) {
+      if (errors_) errors_->Store(e);
+    }
+  }
   void SetWakeup(std::function<void()> wakeup) override {
     py::gil_scoped_acquire gil;
     if (!py::hasattr(source_, "set_wakeup")) return;
@@ -373,9 +384,11 @@ void RegisterTable(py::module_& m) {
         }
         owned.clear();
         if (!result.ok()) {
+          // Failures the engine found (data errors) are deltaflow.engine.EngineError.
           const absl::Status& s = result.status();
-          if (absl::IsInvalidArgument(s)) throw py::value_error(std::string(s.message()));
-          throw std::runtime_error(std::string(s.message()));
+          py::object engine_error = py::module_::import("deltaflow.engine").attr("EngineError");
+          PyErr_SetString(engine_error.ptr(), std::string(s.message()).c_str());
+          throw py::error_already_set();
         }
         py::list log;
         for (const auto& e : result->errors) log.append(py::make_tuple(e.operation, e.message, KeyToPy(e.id)));

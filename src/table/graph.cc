@@ -952,7 +952,10 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
             live.source->DrainErrors(source_errors);
             if (!source_errors.empty()) {
               std::lock_guard<std::mutex> lock(ctx->mutex);
-              for (auto& e : source_errors) ctx->errors.push_back(std::move(e));
+              for (auto& e : source_errors) {
+                fmt::print(stderr, "deltaflow: {}\n", e.message);  // as Pathway logs rejected records
+                ctx->errors.push_back(std::move(e));
+              }
             }
           }
           for (TableUpdate& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);

@@ -90,9 +90,11 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
         else:
             handlers.append((s.on_time, s.on_end if s.on_end is not None else (lambda: None)))
     run_context.begin(terminate)
+    from deltaflow.engine import EngineError
+
     try:
         log = _engine.run_graph(graph, handlers, workers=workers, terminate_on_error=terminate, timeout_s=timeout_s)
-    except ValueError as error:
+    except EngineError as error:
         # Data errors surface as the exception Python would raise for the same operation: a
         # user function's own exception, ZeroDivisionError, KeyError for duplicate ids.
         message = str(error)
@@ -103,9 +105,7 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
             raise ZeroDivisionError(message) from None
         if "duplicate id" in message or "duplicated entries" in message or "no row for the pointer" in message:
             raise KeyError(message) from None
-        from deltaflow.engine import EngineError
-
-        raise EngineError(message) from None
+        raise
     errors = [tuple(e) for e in log] + [(op, msg, None) for op, msg in run_context.take_errors()]
     _last_errors[:] = errors
     return RunResult(errors)

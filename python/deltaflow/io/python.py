@@ -12,6 +12,7 @@ the engine falls behind by more than ``max_backlog`` rows.
 from __future__ import annotations
 
 import json
+import numbers
 import threading
 import time as _time
 from collections import deque
@@ -25,6 +26,38 @@ from deltaflow.internals.table import LogicalNode, Table, user_location
 from deltaflow.internals.universe import Universe
 from deltaflow.internals.values import Json
 
+def _convert(v: Any, t: dt.DType, column: str) -> Any:
+    """``v`` as a value of column type ``t`` (ints widen to floats, bools to numbers), or
+    ValueError."""
+    if v is None:
+        if t.is_optional() or t in (dt.ANY, dt.NONE) or t.strip_optional() == dt.JSON:
+            return Json(None) if t == dt.JSON else None
+        raise ValueError(f"column {column!r} is not optional but the value is None")
+    base = t.strip_optional()
+    if base == dt.ANY:
+        return v
+    if base == dt.INT:
+        if isinstance(v, numbers.Integral):
+            return int(v)
+    elif base == dt.FLOAT:
+        if isinstance(v, numbers.Real):
+            return float(v)
+    elif base == dt.BOOL:
+        if isinstance(v, bool):
+            return v
+    elif base == dt.STR:
+        if isinstance(v, str):
+            return v
+    elif base == dt.BYTES:
+        if isinstance(v, bytes):
+            return v
+    elif base == dt.JSON:
+        return v if isinstance(v, Json) else Json(v)
+    else:
+        return v
+    raise ValueError(f"column {column!r} expects {base!r}, got {type(v).__name__} {v!r}")
+
+
 _COMMIT = object()
 _CLOSE = object()
 
@@ -32,8 +65,12 @@ _CLOSE = object()
 class ConnectorSubject:
     """Subclass and implement ``run()``; call ``next``/``commit`` from it."""
 
-    def __init__(self, datasource_name: str = "python") -> None:
+    def __init__(self, datasource_name: str = "python", **kwargs: Any) -> None:
         self._datasource_name = datasource_name
+        session_type = kwargs.get("session_type", "native")
+        if session_type not in ("native", "upsert"):
+            raise ValueError(f"unknown session_type {session_type!r}")
+        self._upsert = session_type == "upsert"
         self._queue: deque[Any] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -66,6 +103,13 @@ class ConnectorSubject:
     def _remove(self, **kwargs: Any) -> None:
         self._push(("remove", kwargs))
 
+    def delete(self, **kwargs: Any) -> None:
+        """Removes one row with these values (by primary key when the schema has one)."""
+        self._remove(**kwargs)
+
+    def _remove_inner(self, key: Any, values: dict) -> None:
+        self._remove(**values)
+
     def commit(self) -> None:
         self._push(_COMMIT)
         self._wake()
@@ -91,7 +135,7 @@ class ConnectorSubject:
     def _push(self, item: Any) -> None:
         with self._cond:
             if self._closed:
-                raise RuntimeError("ConnectorSubject: next() after close()")
+                return  # after close(): ignored, as Pathway does
             while self._backlog >= self._max_backlog and not self._stopped:
                 self._cond.wait(0.1)
             self._queue.append(item)
@@ -99,6 +143,14 @@ class ConnectorSubject:
                 self._backlog += 1
 
     def _start(self) -> None:
+        # A subject can feed several runs (a table computed twice): each run starts it afresh.
+        with self._cond:
+            self._queue.clear()
+            self._closed = False
+            self._backlog = 0
+            self._error = None
+            self._stopped = False
+
         def body() -> None:
             try:
                 self.run()
@@ -156,8 +208,10 @@ class _SubjectSource:
         self.counter = 0
         self.live: dict[Any, tuple] = {}
         self.open = True
+        self.errors: list[str] = []
 
     def _row(self, values: dict[str, Any]) -> tuple:
+        """The row for ``values``; raises ValueError naming the column that does not fit."""
         out = []
         for n in self.names:
             if n in values:
@@ -165,17 +219,13 @@ class _SubjectSource:
             elif n in self.defaults:
                 v = self.defaults[n]
             else:
-                raise ValueError(f"{self.name}: a row has no value for column {n!r} and the column has no default")
-            t = self.columns[n].strip_optional()
-            if v is not None:
-                if t == dt.FLOAT and isinstance(v, int) and not isinstance(v, bool):
-                    v = float(v)
-                elif t == dt.JSON and not isinstance(v, Json):
-                    v = Json(v)
-                elif t == dt.STR and isinstance(v, bytes):
-                    v = v.decode()
-            out.append(v)
+                raise ValueError(f"no value for column {n!r} (and the column has no default)")
+            out.append(_convert(v, self.columns[n], n))
         return tuple(out)
+
+    def drain_errors(self) -> list[str]:
+        errors, self.errors = self.errors, []
+        return errors
 
     def set_wakeup(self, wakeup: Any) -> None:
         self.subject._wakeup = wakeup
@@ -188,7 +238,11 @@ class _SubjectSource:
         changes = []
         if batch:
             for kind, values in batch:
-                row = self._row(values)
+                try:
+                    row = self._row(values)
+                except ValueError as error:
+                    self.errors.append(f"{self.name}: {error}; the row {values!r} is skipped")
+                    continue
                 if self.primary_key:
                     key = _engine.ref_scalar(*(row[self.names.index(k)] for k in self.primary_key))
                 elif kind == "remove":
@@ -235,7 +289,7 @@ def read(
     global _source_counter
     if schema is None:
         if format in ("raw", "binary"):
-            schema = schema_from_types(data=bytes)
+            schema = schema_from_types(data=Any)  # next_str gives str, next_bytes bytes
         elif format in ("plaintext", "str"):
             schema = schema_from_types(data=str)
         else:
