@@ -62,8 +62,9 @@ def feed(input_dir: str, delay: float) -> None:
     more = os.path.join(HERE, "more")
     for name in sorted(os.listdir(more)):
         time.sleep(delay)
-        # Write under a hidden name, then rename: the pipeline never sees a half-written file.
-        tmp = os.path.join(input_dir, "." + name)
+        # Write next to the input directory, then rename into it: the pipeline never sees a
+        # half-written file.
+        tmp = input_dir.rstrip("/") + "." + name + ".tmp"
         shutil.copy(os.path.join(more, name), tmp)
         os.rename(tmp, os.path.join(input_dir, name))
         print(f"  + added {name}", flush=True)

@@ -1,9 +1,11 @@
 #include "deltaflow/connectors/fs/file_source.h"
 
 #include <fnmatch.h>
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +13,7 @@
 #include <sstream>
 
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "fmt/format.h"
 #include "simdjson.h"
 
@@ -48,12 +51,11 @@ bool SplitCsv(std::string_view record, char delimiter, char quote, std::vector<s
       } else {
         field += c;
       }
-    } else if (c == quote && Trim(field).empty()) {
-      field.clear();
+    } else if (c == quote && field.empty()) {
       quoted = true;
       was_quoted = true;
     } else if (c == delimiter) {
-      fields.push_back(was_quoted ? field : std::string(Trim(field)));
+      fields.push_back(field);
       field.clear();
       was_quoted = false;
     } else if (c != '\r' || i + 1 != record.size()) {
@@ -61,7 +63,8 @@ bool SplitCsv(std::string_view record, char delimiter, char quote, std::vector<s
     }
   }
   if (quoted) return false;
-  fields.push_back(was_quoted ? field : std::string(Trim(field)));
+  (void)was_quoted;
+  fields.push_back(field);
   return true;
 }
 
@@ -182,7 +185,7 @@ absl::Status ParseCell(std::string_view text, const Column& column, RowBuilder& 
   switch (column.type) {
     case ColumnType::kInt: {
       int64_t v = 0;
-      std::string_view t = Trim(text);
+      std::string_view t = text;
       const char* begin = t.data() + (!t.empty() && t[0] == '+');
       auto [p, ec] = std::from_chars(begin, t.data() + t.size(), v);
       if (ec != std::errc() || p != t.data() + t.size() || t.empty()) {
@@ -192,10 +195,11 @@ absl::Status ParseCell(std::string_view text, const Column& column, RowBuilder& 
       return absl::OkStatus();
     }
     case ColumnType::kFloat: {
-      std::string t(Trim(text));
+      std::string t(text);
       char* end = nullptr;
       double v = std::strtod(t.c_str(), &end);
-      if (t.empty() || end != t.c_str() + t.size()) {
+      bool hex = t.find_first_of("xX") != std::string::npos;
+      if (t.empty() || end != t.c_str() + t.size() || hex || std::isspace(static_cast<unsigned char>(t[0]))) {
         return absl::InvalidArgumentError(fmt::format("cannot parse \"{}\" as float for column {}", text, column.name));
       }
       b.Float(v);
@@ -204,9 +208,9 @@ absl::Status ParseCell(std::string_view text, const Column& column, RowBuilder& 
     case ColumnType::kBool: {
       std::string t(Trim(text));
       for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (t == "true" || t == "1" || t == "yes" || t == "on") {
+      if (t == "true" || t == "1" || t == "yes" || t == "on" || t == "t" || t == "y") {
         b.Bool(true);
-      } else if (t == "false" || t == "0" || t == "no" || t == "off") {
+      } else if (t == "false" || t == "0" || t == "no" || t == "off" || t == "f" || t == "n") {
         b.Bool(false);
       } else {
         return absl::InvalidArgumentError(fmt::format("cannot parse \"{}\" as bool for column {}", text, column.name));
@@ -235,7 +239,9 @@ absl::Status ParseCell(std::string_view text, const Column& column, RowBuilder& 
 
 absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Make(FileSourceOptions options) {
   std::error_code ec;
-  if (!std::filesystem::exists(options.path, ec) && !options.streaming) {
+  bool glob = options.path.find_first_of("*?[") != std::string::npos &&
+              std::filesystem::is_directory(std::filesystem::path(options.path).parent_path(), ec);
+  if (!std::filesystem::exists(options.path, ec) && !options.streaming && !glob) {
     return absl::NotFoundError(fmt::format("{}: no such file or directory: {}", options.name, options.path));
   }
   for (int k : options.primary_key) {
@@ -271,16 +277,25 @@ void FileSource::Scan(std::vector<table::TableUpdate>& out) {
   namespace stdfs = std::filesystem;
   std::vector<std::string> paths;
   std::error_code ec;
-  if (stdfs::is_directory(options_.path, ec)) {
-    for (const auto& entry : stdfs::directory_iterator(options_.path, ec)) {
-      if (!entry.is_regular_file(ec)) continue;
-      std::string name = entry.path().filename().string();
-      if (!name.empty() && name[0] == '.') continue;  // hidden and temporary files
-      if (fnmatch(options_.glob.c_str(), name.c_str(), 0) != 0) continue;
-      paths.push_back(entry.path().string());
+  std::string root = options_.path;
+  std::string pattern = options_.glob;
+  if (!stdfs::exists(root, ec) && root.find_first_of("*?[") != std::string::npos) {
+    // A path with a glob in its last part ("dir/*.csv").
+    stdfs::path p(root);
+    pattern = p.filename().string();
+    root = p.parent_path().string();
+  }
+  if (stdfs::is_directory(root, ec)) {
+    // Every file below the directory, in subdirectories too (as Pathway reads them).
+    for (auto it = stdfs::recursive_directory_iterator(root, ec); !ec && it != stdfs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      std::string name = it->path().filename().string();
+      if (fnmatch(pattern.c_str(), name.c_str(), 0) != 0) continue;
+      paths.push_back(it->path().string());
     }
-  } else if (stdfs::exists(options_.path, ec)) {
-    paths.push_back(options_.path);
+  } else if (stdfs::exists(root, ec)) {
+    paths.push_back(root);
   }
   std::sort(paths.begin(), paths.end());
   // Deleted files: retract what they contributed.
@@ -333,8 +348,16 @@ void FileSource::Emit(const std::string& path, FileState& state, uint64_t line, 
   if (options_.with_metadata) {
     RowBuilder b;
     for (value::ValueView v : row.values()) b.Value(v);
-    std::string meta = fmt::format("{{\"path\":\"{}\",\"size\":{},\"modified_at\":{}}}", path, state.size,
-                                   state.mtime_ns / 1000000000);
+    struct stat st {};
+    int64_t created = 0;
+    std::string owner;
+    if (stat(path.c_str(), &st) == 0) {
+      created = static_cast<int64_t>(st.st_ctim.tv_sec);
+      if (struct passwd* pw = getpwuid(st.st_uid)) owner = pw->pw_name;
+    }
+    std::string meta = fmt::format(
+        "{{\"created_at\":{},\"modified_at\":{},\"owner\":\"{}\",\"path\":\"{}\",\"seen_at\":{},\"size\":{}}}", created,
+        state.mtime_ns / 1000000000, owner, path, absl::ToUnixSeconds(absl::Now()), state.size);
     if (!b.Json(meta).ok()) b.Null();
     row = b.Finish();
   }
@@ -386,7 +409,7 @@ bool FileSource::ParseRecord(const std::string& path, FileState& state, uint64_t
           if (index < fields.size()) at = index;
         }
         if (!at || *at >= fields.size()) {
-          if (at && *at >= fields.size()) {
+          if (at && *at >= fields.size() && fields.size() < state.header.size()) {
             Error(path, line, fmt::format("expected {} fields, found {}", state.header.size(), fields.size()));
             return false;
           }
@@ -406,7 +429,7 @@ bool FileSource::ParseRecord(const std::string& path, FileState& state, uint64_t
           return false;
         }
       }
-      if (!state.header.empty() && fields.size() != state.header.size()) {
+      if (!state.header.empty() && fields.size() < state.header.size()) {
         Error(path, line, fmt::format("expected {} fields, found {}", state.header.size(), fields.size()));
         return false;
       }
@@ -451,14 +474,17 @@ bool FileSource::ParseRecord(const std::string& path, FileState& state, uint64_t
     }
     case Format::kPlaintext: {
       std::string_view text = record;
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+      b.String(text);
+      break;
+    }
+    case Format::kPlaintextByFile: {
+      std::string_view text = record;
       if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
       if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
       b.String(text);
       break;
     }
-    case Format::kPlaintextByFile:
-      b.String(record);
-      break;
     case Format::kBinary:
       b.Bytes({reinterpret_cast<const uint8_t*>(record.data()), record.size()});
       break;
@@ -477,6 +503,10 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
   }
   in.seekg(static_cast<std::streamoff>(state.offset));
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t bom = 0;
+  if (state.offset == 0 && data.size() >= 3 && data.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+    bom = 3;  // a UTF-8 byte order mark is not data
+  }
   bool whole_file = options_.format == Format::kPlaintextByFile || options_.format == Format::kBinary ||
                     options_.format == Format::kOnlyMetadata;
   if (whole_file) {
@@ -485,8 +515,8 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
     return;
   }
   bool csv = options_.format == Format::kCsv;
-  std::string_view rest = data;
-  size_t consumed = 0;
+  std::string_view rest = std::string_view(data).substr(bom);
+  size_t consumed = bom;
   while (!rest.empty()) {
     size_t end = RecordEnd(rest, csv, options_.quote);
     if (end == std::string_view::npos) {

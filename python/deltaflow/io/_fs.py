@@ -104,7 +104,10 @@ def read(
     if format not in ("csv", "json", "plaintext", "plaintext_by_file", "binary", "only_metadata"):
         raise ValueError(f"unknown format {format!r}")
     if mode == "static" and not os.path.exists(path):
-        raise FileNotFoundError(f"no such file or directory: {path}")
+        import glob as _glob
+
+        if not (any(c in path for c in "*?[") and _glob.glob(path)):
+            raise FileNotFoundError(f"no such file or directory: {path}")
     dtypes = schema._dtypes()
     defaults = schema.default_values()
     columns = []
@@ -129,7 +132,15 @@ def read(
         )
         return g.native_source_input(source, arity, f"{source_name} at {location}")
 
-    return Table(out_columns, LogicalNode([], build, arity), Universe())
+    node = LogicalNode([], build, arity)
+    if with_metadata:
+        # `_metadata` comes first, as in Pathway.
+        names = ["_metadata"] + list(dtypes)
+        specs = [("column", arity - 1, "_metadata")] + [("column", i, n) for i, n in enumerate(dtypes)]
+        reorder_name = f"{source_name} at {location}"
+        node = LogicalNode([node], lambda g, ins: g.select(ins[0], specs, reorder_name), arity)
+        out_columns = {n: out_columns[n] for n in names}
+    return Table(out_columns, node, Universe())
 
 
 def write(table: Table, filename: str | os.PathLike, *, format: str, name: str | None = None, **kwargs: Any) -> None:  # noqa: A002
