@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "deltaflow/expr/expression.h"
 #include "fmt/format.h"
@@ -41,6 +42,85 @@ void AppendJsonString(std::string_view s, std::string& out) {
   out += '"';
 }
 
+std::string Base64(std::span<const uint8_t> bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (i < bytes.size()) {
+    uint32_t n = bytes[i] << 16;
+    if (i + 1 < bytes.size()) n |= bytes[i + 1] << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// A date and time as Pathway writes it: ISO 8601 with nine fraction digits ("+0000" for UTC).
+std::string DateTimeIso(int64_t nanos, bool utc) {
+  int64_t secs = nanos >= 0 ? nanos / 1000000000 : -((-nanos + 999999999) / 1000000000);
+  int64_t frac = nanos - secs * 1000000000;
+  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  int64_t sod = secs - days * 86400;
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}{}", y, m, d, sod / 3600, (sod / 60) % 60, sod % 60,
+                     frac, utc ? "+0000" : "");
+}
+
+// A float as Pathway writes it: shortest round trip, "NaN", no '+' in exponents.
+std::string FloatText(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+  std::string s = expr::Value::Float(d).ToString();
+  if (auto e = s.find("e+"); e != std::string::npos) s.erase(e + 1, 1);
+  return s;
+}
+
+// A cell's text in written CSV.
+std::string CellText(value::ValueView v) {
+  using value::ValueKind;
+  switch (v.kind()) {
+    case ValueKind::kNull:
+      return "None";
+    case ValueKind::kFloat:
+      return FloatText(v.AsFloat());
+    case ValueKind::kJson:
+      return std::string(v.AsJson());
+    case ValueKind::kBytes:
+      return Base64(v.AsBytes());
+    case ValueKind::kTuple: {
+      std::string out;
+      AppendJson(v, out);
+      return out;
+    }
+    case ValueKind::kDateTimeNaive:
+      return DateTimeIso(v.AsNanos(), false);
+    case ValueKind::kDateTimeUtc:
+      return DateTimeIso(v.AsNanos(), true);
+    case ValueKind::kDuration:
+      return fmt::format("{}", v.AsNanos());
+    default:
+      return expr::Value::FromView(v).ToString();
+  }
+}
+
 }  // namespace
 
 void AppendJson(value::ValueView v, std::string& out) {
@@ -67,6 +147,18 @@ void AppendJson(value::ValueView v, std::string& out) {
     }
     case ValueKind::kJson:
       out += v.AsJson();
+      return;
+    case ValueKind::kBytes:
+      AppendJsonString(Base64(v.AsBytes()), out);
+      return;
+    case ValueKind::kDateTimeNaive:
+      AppendJsonString(DateTimeIso(v.AsNanos(), false), out);
+      return;
+    case ValueKind::kDateTimeUtc:
+      AppendJsonString(DateTimeIso(v.AsNanos(), true), out);
+      return;
+    case ValueKind::kDuration:
+      out += fmt::format("{}", v.AsNanos());
       return;
     case ValueKind::kTuple: {
       out += '[';
@@ -99,14 +191,7 @@ void AppendQuotedCsv(std::string_view text, std::string& out) {
 
 }  // namespace
 
-void AppendCsvField(value::ValueView v, std::string& out) {
-  if (v.kind() == value::ValueKind::kNull) {
-    out += "\"\"";
-    return;
-  }
-  std::string text = v.kind() == value::ValueKind::kJson ? std::string(v.AsJson()) : expr::Value::FromView(v).ToString();
-  AppendQuotedCsv(text, out);
-}
+void AppendCsvField(value::ValueView v, std::string& out) { AppendQuotedCsv(CellText(v), out); }
 
 absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Make(std::string path, SinkFormat format,
                                                          std::vector<std::string> columns) {
