@@ -55,6 +55,7 @@ from deltaflow.internals.schema import (  # noqa: E402
     Schema,
     column_definition,
     schema_builder,
+    schema_from_csv,
     schema_from_dict,
     schema_from_types,
 )
@@ -65,7 +66,7 @@ from deltaflow.internals.table import (  # noqa: E402
     Table,
 )
 from deltaflow.internals.udf import UDF, udf  # noqa: E402
-from deltaflow.internals import universes  # noqa: E402
+from deltaflow.internals import parse_graph, universes  # noqa: E402, F401
 from deltaflow.internals.reducers import BaseCustomAccumulator  # noqa: E402
 
 dt = _dtype
@@ -183,6 +184,7 @@ __all__ = [
     "run",
     "run_all",
     "schema_builder",
+    "schema_from_csv",
     "schema_from_dict",
     "schema_from_types",
     "testing",

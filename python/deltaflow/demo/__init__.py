@@ -51,6 +51,8 @@ def generate_custom_stream(
 ) -> Table:
     """A stream whose row ``i`` holds ``value_generators[c](i)`` for each column ``c``,
     ``input_rate`` rows per second (``nb_rows=None``: endless)."""
+    if nb_rows is not None and nb_rows < 0:
+        raise ValueError("nb_rows must be non-negative")
     missing = set(schema.column_names()) - set(value_generators)
     if missing:
         raise ValueError(f"generate_custom_stream: no generator for columns {sorted(missing)}")
@@ -64,11 +66,16 @@ def range_stream(nb_rows: int = 30, offset: int = 0, input_rate: float = 1.0, au
 
 
 def noisy_linear_stream(nb_rows: int = 10, input_rate: float = 1.0) -> Table:
-    """A stream of points ``(x, y)`` with ``y = x`` plus uniform noise in [-0.5, 0.5)."""
-    schema = schema_from_types(x=float, y=float)
+    """A stream of points ``(x, y)``, ``x`` the primary key, ``y = x`` plus uniform noise in
+    [-0.1, 0.1) from a generator seeded with 0."""
+    from deltaflow.internals.schema import column_definition, schema_builder
+
+    schema = schema_builder(
+        {"x": column_definition(primary_key=True, dtype=float), "y": column_definition(dtype=float)}
+    )
     rng = random.Random(0)
     return generate_custom_stream(
-        {"x": lambda i: float(i), "y": lambda i: float(i) + rng.random() - 0.5},
+        {"x": lambda i: float(i), "y": lambda i: float(i) + (2 * rng.random() - 1) / 10},
         schema=schema,
         nb_rows=nb_rows,
         input_rate=input_rate,

@@ -947,6 +947,9 @@ class ThisPlaceholder:
     def __iter__(self) -> Iterator[StarExpansion]:
         return iter([StarExpansion(self, self._excluded)])
 
+    def pointer_from(self, *args: Any, optional: bool = False, instance: Any = None) -> ColumnExpression:
+        return PointerExpression([_wrap(a) for a in args], optional=optional, instance=instance)
+
     def ix(self, expression: Any, *, optional: bool = False, **kwargs: Any) -> Any:
         """``pw.this.ix(ptr)``: rows of the operation's own table, looked up by pointer."""
         from deltaflow.internals.table import IxTable

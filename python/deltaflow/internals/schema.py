@@ -169,3 +169,51 @@ def schema_from_dict(columns: dict[str, Any], *, name: str | None = None, proper
 
 def schema_from_dtypes(dtypes: dict[str, dt.DType]) -> Any:
     return schema_builder({n: ColumnDefinition(dtype=t) for n, t in dtypes.items()}, name="Schema")
+
+
+def schema_from_csv(
+    path: str,
+    *,
+    name: str | None = None,
+    properties: Any = None,
+    delimiter: str = ",",
+    quote: str = '"',
+    comment_character: str | None = None,
+    escape: str | None = None,
+    double_quote_escapes: bool = True,
+    num_parsed_rows: int | None = None,
+) -> Any:
+    """A schema from a CSV file's header, with column types inferred from its first rows
+    (int, then float, then bool, else str)."""
+    import csv
+
+    with open(path, newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, quotechar=quote)
+        header = next(reader)
+        rows = []
+        for i, row in enumerate(reader):
+            if num_parsed_rows is not None and i >= num_parsed_rows:
+                break
+            if comment_character and row and row[0].startswith(comment_character):
+                continue
+            rows.append(row)
+
+    def infer(values: list[str]) -> Any:
+        def all_of(parse: Any) -> bool:
+            try:
+                for v in values:
+                    parse(v)
+                return bool(values)
+            except ValueError:
+                return False
+
+        if all_of(int):
+            return int
+        if all_of(float):
+            return float
+        if values and all(v.lower() in ("true", "false") for v in values):
+            return bool
+        return str
+
+    types = {h: infer([r[i] for r in rows if i < len(r)]) for i, h in enumerate(header)}
+    return schema_from_types(name, **types)
