@@ -556,3 +556,30 @@ def test_custom_reducer_with_retractions():
     """
     ).select(pw.this.owner, avg=pw.this.avg - 0.5)
     pw.testing.assert_stream_equality_wo_index(r, expected)
+
+
+def test_remaining_table_methods():
+    t = T("  | a | b\n1 | 1 | x\n2 | 2 | y")
+    casted = t.cast_to_types(a=float)
+    assert casted.schema._dtypes()["a"] == pw.dt.FLOAT
+    _, cols = pw.debug.table_to_dicts(casted)
+    assert sorted(cols["a"].values()) == [1.0, 2.0]
+    assert t.update_types(a=float).schema._dtypes()["a"] == pw.dt.FLOAT
+    empty = pw.Table.empty(a=int, b=str)
+    assert empty.column_names() == ["a", "b"] and pw.debug.table_to_dicts(empty)[0] == []
+    assert_table_equality(pw.Table.from_columns(t.b, c=t.a), T("  | b | c\n1 | x | 1\n2 | y | 2"))
+    big, small = t.split(t.a > 1)
+    assert_table_equality(big.concat(small), t)  # split halves are disjoint
+    assert_table_equality_wo_index(pw.Table.concat_reindex(t, t), T("a | b\n1 | x\n2 | y\n1 | x\n2 | y"))
+    assert t.with_suffix("_s").column_names() == ["a_s", "b_s"]
+    assert t.rename_by_dict({"a": "z"}).column_names() == ["b", "z"]
+    keyed = t.with_id_from(t.b)
+    lookup = T("name\ny\nx")
+    assert_table_equality_wo_index(lookup.select(pw.this.name, a=keyed.ix_ref(pw.this.name).a), T("name | a\ny | 2\nx | 1"))
+    same = T("  | c\n1 | 5\n2 | 6").promise_universe_is_equal_to(t)
+    assert_table_equality(t.select(t.a, c=same.c), T("  | a | c\n1 | 1 | 5\n2 | 2 | 6"))
+    # with_universe_of asserts equal id sets: ids missing from the table stop the run.
+    with pytest.raises(KeyError):
+        pw.debug.table_to_dicts(keyed.with_universe_of(t))
+    ptrs = t.select(ok=pw.this.pointer_from(pw.this.b) == t.pointer_from(t.b))
+    assert_table_equality(ptrs, T("  | ok\n1 | True\n2 | True"))
