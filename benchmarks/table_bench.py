@@ -10,6 +10,10 @@ peak RSS of the child are reported):
 - ``pipeline``: a CSV of N rows → select (arithmetic + a string method) → filter →
   group-by/reduce (count, sum) → CSV. Timed end to end, reading and writing included.
   Systems: deltaflow, Pathway (same program, ``import pathway as pw``), polars (eager).
+- ``wordcount``: a streaming word count over a file that grows at a fixed offered rate
+  (10-word lines from a 5,000-word vocabulary, written every 10 ms), 1 and 2 workers;
+  sustained throughput and end-to-end latency p50/p95/p99 from the moment a line is written
+  and flushed to the moment its (unique marker) word's count reaches a subscriber.
 - ``incremental``: N orders (CSV) joined with 1,000 customers and summed per region, kept up
   to date while batches of 1, 100 and 10,000 order changes arrive from a Python source; the
   figure is the median latency from a batch's commit to its result, against polars
@@ -180,11 +184,79 @@ print(json.dumps({"recompute_s": sorted(times)[1]}))
 """
 
 
-def run_child(python: str, program: str, args: list[str], timeout: float) -> tuple[str, float, int]:
+WORDCOUNT_TABLE_API = """
+import os, random, sys, threading, time
+import {module} as pw
+
+input_dir, rate, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+rng = random.Random(5)
+vocabulary = ["w%04d" % i for i in range(5000)]
+tick = 0.01
+words_per_tick = max(1, int(rate * tick))
+# Pre-generated lines (10 words each), rotated: the writer spends little time per word.
+lines = [" ".join(rng.choice(vocabulary) for _ in range(10)) + "\\n" for _ in range(2000)]
+written = {{}}
+seen = {{}}
+state = {{"words": 0, "done": False}}
+
+def writer():
+    path = os.path.join(input_dir, "words.txt")
+    start = time.perf_counter()
+    k = 0
+    line_at = 0
+    with open(path, "a") as f:
+        while time.perf_counter() - start < duration:
+            chunk = []
+            for _ in range(max(1, words_per_tick // 10)):
+                chunk.append(lines[line_at])
+                line_at = (line_at + 1) % len(lines)
+            marker = "zzmark%d" % k
+            chunk.append(marker + "\\n")
+            f.write("".join(chunk))
+            f.flush()
+            written[marker] = time.perf_counter()
+            state["words"] += 10 * (len(chunk) - 1) + 1
+            k += 1
+            next_at = start + k * tick
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+    time.sleep(3.0)
+    report()
+
+def report():
+    latencies = sorted(seen[m] - written[m] for m in seen if m in written)
+    def q(p):
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else None
+    last = max(seen.values()) if seen else None
+    first = min(written.values()) if written else None
+    import json
+    print(json.dumps({{"offered_words_per_s": rate, "words": state["words"], "markers_seen": len(seen), "markers": len(written),
+                      "p50_ms": q(0.5), "p95_ms": q(0.95), "p99_ms": q(0.99),
+                      "throughput_words_per_s": state["words"] / (last - first) if last and first and last > first else None}}), flush=True)
+    os._exit(0)
+
+lines_table = pw.io.plaintext.read(input_dir, mode="streaming", autocommit_duration_ms=10)
+words = lines_table.select(word=pw.this.data.str.split()).flatten(pw.this.word)
+counts = words.groupby(pw.this.word).reduce(pw.this.word, count=pw.reducers.count())
+
+def on_change(key, row, time, is_addition):
+    w = row["word"]
+    if is_addition and w.startswith("zzmark") and w not in seen:
+        seen[w] = time_module.perf_counter()
+
+time_module = time
+pw.io.subscribe(counts, on_change)
+threading.Thread(target=writer, daemon=True).start()
+pw.run({run_args})
+"""
+
+
+def run_child(python: str, program: str, args: list[str], timeout: float, env: dict | None = None) -> tuple[str, float, int]:
     """Runs a program in a child; returns (stdout, wall seconds, peak RSS in KiB)."""
     start = time.perf_counter()
     with open(RESULTS / "child.out", "w+") as out_f, open(RESULTS / "child.err", "w+") as err_f:
-        proc = subprocess.Popen([python, "-c", program, *args], stdout=out_f, stderr=err_f, text=True)
+        proc = subprocess.Popen([python, "-c", program, *args], stdout=out_f, stderr=err_f, text=True, env=env)
         deadline = time.time() + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -227,6 +299,8 @@ def main() -> int:
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--pathway-python")
     parser.add_argument("--batches", default="1,100,10000")
+    parser.add_argument("--rates", default="100000,300000,1000000", help="wordcount: offered words/s")
+    parser.add_argument("--duration", type=float, default=10.0, help="wordcount: seconds of offered load")
     args = parser.parse_args()
     deltaflow_python = str(ROOT / ".venv" / "bin" / "python")
     pw_python = pathway_python(args.pathway_python) if not args.only or "pathway" in args.only else None
@@ -272,6 +346,31 @@ def main() -> int:
         inner, wall, rss = run_child(deltaflow_python, INCREMENTAL_POLARS, [str(orders), str(customers)], 3600)
         results["incremental"]["polars"] = json.loads(inner)
         print(json.dumps(results["incremental"], indent=2))
+
+    if wanted("wordcount"):
+        import shutil
+        import tempfile
+
+        results["wordcount"] = {}
+        rates = [int(r) for r in args.rates.split(",")]
+        systems = [("deltaflow", deltaflow_python, "deltaflow", "DELTAFLOW_THREADS")]
+        if pw_python:
+            systems.append(("pathway", pw_python, "pathway", "PATHWAY_THREADS"))
+        for workers in (1, 2):
+            for rate in rates:
+                for name, python, module, env_var in systems:
+                    directory = tempfile.mkdtemp(prefix="deltaflow-wordcount-bench-")
+                    env = dict(os.environ, **{env_var: str(workers)})
+                    run_args = "" if module == "deltaflow" else "monitoring_level=pw.MonitoringLevel.NONE"
+                    program = WORDCOUNT_TABLE_API.format(module=module, run_args=run_args)
+                    key = f"{name}/w{workers}/{rate}"
+                    try:
+                        inner, wall, rss = run_child(python, program, [directory, str(rate), str(args.duration)], 600, env=env)
+                        results["wordcount"][key] = {**json.loads(inner), "peak_rss_mib": rss / 1024}
+                    except RuntimeError as error:
+                        results["wordcount"][key] = {"error": str(error)}
+                    shutil.rmtree(directory, ignore_errors=True)
+                    print(key, json.dumps(results["wordcount"][key]), flush=True)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / "table-latest.json", "w") as f:

@@ -57,7 +57,7 @@ void RegisterFs(py::module_& m) {
       "file_source",
       [](std::string path, const std::string& format, bool streaming, const py::list& columns,
          std::vector<int> primary_key, bool with_metadata, std::string glob, std::string delimiter,
-         std::string quote, bool has_header, std::string name) {
+         std::string quote, bool has_header, std::string name, int refresh_ms) {
         connectors::fs::FileSourceOptions options;
         options.path = std::move(path);
         options.format = ParseFormat(format);
@@ -83,6 +83,7 @@ void RegisterFs(py::module_& m) {
         options.quote = quote[0];
         options.has_header = has_header;
         options.name = std::move(name);
+        options.refresh_ms = refresh_ms;
         auto source = connectors::fs::FileSource::Make(std::move(options));
         if (!source.ok()) {
           if (absl::IsNotFound(source.status())) throw py::value_error(std::string(source.status().message()));
@@ -92,7 +93,7 @@ void RegisterFs(py::module_& m) {
       },
       py::arg("path"), py::arg("format"), py::arg("streaming"), py::arg("columns"), py::arg("primary_key"),
       py::arg("with_metadata"), py::arg("glob"), py::arg("delimiter"), py::arg("quote"), py::arg("has_header"),
-      py::arg("name"), "A file source for TableGraph.native_source_input.");
+      py::arg("name"), py::arg("refresh_ms") = 50, "A file source for TableGraph.native_source_input.");
 
   m.def(
       "file_sink",

@@ -129,6 +129,8 @@ def read(
         source = _engine.file_source(
             path, format, streaming, columns, primary_key, with_metadata, object_pattern,
             settings.delimiter, settings.quote, True, source_name,
+            # Watched files are checked every 50 ms, or as often as commits are asked for.
+            min(50, autocommit_duration_ms) if autocommit_duration_ms else 50,
         )
         return g.native_source_input(source, arity, f"{source_name} at {location}")
 
