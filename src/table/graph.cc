@@ -927,11 +927,11 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
 
   bool sources_open = !sources.empty();
   while (true) {
-    absl::Status s = rt.WaitUntil(
+    absl::StatusOr<bool> waited = rt.WaitFor(
         [&] { return ctx->output_pending.load() || ctx->source_ready.load() || outputs_complete(); },
         sources_open ? absl::Milliseconds(5) : options.poll_interval);
     ctx->source_ready = false;
-    if (absl::Status failure = rt.status(); !failure.ok()) return failure;
+    if (!waited.ok()) return waited.status();
     if (absl::Status d = deliver(); !d.ok()) return d;
     if (options.poll) {
       if (absl::Status p = options.poll(); !p.ok()) return p;

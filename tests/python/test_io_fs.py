@@ -129,3 +129,18 @@ def test_streaming_directory_follows_new_appended_changed_and_deleted_files(tmp_
 def test_missing_path_in_static_mode_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         pw.io.csv.read(tmp_path / "nope.csv", schema=WordSchema, mode="static")
+
+
+def test_streaming_with_two_workers_finishes_and_sees_everything(tmp_path):
+    # A regression test: the run's polling once deadlocked with a stepping worker (the
+    # runtime's lock and a worker's lock taken in opposite orders) under streaming load.
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "words.txt").write_text("".join(f"w{i % 500} zzmark{i}\n" for i in range(30000)))
+    lines = pw.io.plaintext.read(source, mode="streaming", autocommit_duration_ms=10)
+    words = lines.select(word=pw.this.data.str.split()).flatten(pw.this.word)
+    markers = words.filter(pw.this.word.str.startswith("zzmark")).reduce(n=pw.reducers.count())
+    seen = []
+    pw.io.subscribe(markers, lambda key, row, time, is_addition: seen.append(row["n"]) if is_addition else None)
+    pw.run(timeout=2.0, threads=2)
+    assert seen[-1] == 30000

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "deltaflow/runtime/communicator.h"
@@ -125,8 +126,18 @@ class Runtime final : private Waker {
     return WaitUntil(done, absl::InfiniteDuration());
   }
 
-  /// As above, giving up with DeadlineExceeded after `timeout`.
+  /// As above, giving up with DeadlineExceeded (and what every worker is doing) after
+  /// `timeout`.
   absl::Status WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
+    absl::StatusOr<bool> reached = WaitFor(done, timeout);
+    if (!reached.ok()) return reached.status();
+    if (*reached) return absl::OkStatus();
+    return absl::DeadlineExceededError("dataflow did not reach the awaited state:\n" + DebugState());
+  }
+
+  /// Blocks until `done()` holds (true), `timeout` passes (false) or a worker fails (the
+  /// failure). Cheap enough to call in a polling loop.
+  absl::StatusOr<bool> WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
     absl::Time deadline = absl::Now() + timeout;
     std::unique_lock<std::mutex> lock(wait_mutex_);
     while (true) {
@@ -135,21 +146,33 @@ class Runtime final : private Waker {
       lock.unlock();
       bool satisfied = done();
       lock.lock();
-      if (satisfied) return failure_;
+      if (satisfied) {
+        if (!failure_.ok()) return failure_;
+        return true;
+      }
       auto changed = [&] { return steps_ != seen || !failure_.ok(); };
       if (timeout == absl::InfiniteDuration()) {
         stepped_.wait(lock, changed);
       } else if (!stepped_.wait_until(lock, absl::ToChronoTime(deadline), changed)) {
-        return absl::DeadlineExceededError("dataflow did not reach the awaited state:\n" +
-                                           DebugStateLocked());
+        return false;
       }
     }
   }
 
-  /// What every worker is doing, for diagnostics.
+  /// What every worker is doing, for diagnostics. Takes each worker's lock in turn, never
+  /// while holding the runtime's own lock (a stepping worker takes them in the other order).
   std::string DebugState() {
+    std::string out;
+    for (uint32_t w = 0; w < slots_.size(); ++w) {
+      Slot& slot = slots_[w];
+      std::lock_guard<std::mutex> lock(slot.mutex);
+      out += "worker " + std::to_string(w) + ": queued=" + std::to_string(slot.queued.load()) + " " +
+             slot.worker->DebugState() + "\n";
+    }
     std::lock_guard<std::mutex> lock(wait_mutex_);
-    return DebugStateLocked();
+    out += "pumps=" + std::to_string(pumps_) + " ready=" + std::to_string(ready_.size()) +
+           " steps=" + std::to_string(steps_);
+    return out;
   }
 
   /// Blocks until every worker's dataflow is complete (all inputs closed and drained), or
@@ -240,19 +263,6 @@ class Runtime final : private Waker {
     std::mutex mutex;  // held while the worker steps, and by WithWorker
     std::atomic<bool> queued{false};
   };
-
-  std::string DebugStateLocked() {
-    std::string out;
-    for (uint32_t w = 0; w < slots_.size(); ++w) {
-      Slot& slot = slots_[w];
-      std::lock_guard<std::mutex> lock(slot.mutex);
-      out += "worker " + std::to_string(w) + ": queued=" + std::to_string(slot.queued.load()) +
-             " " + slot.worker->DebugState() + "\n";
-    }
-    out += "pumps=" + std::to_string(pumps_) + " ready=" + std::to_string(ready_.size()) +
-           " steps=" + std::to_string(steps_);
-    return out;
-  }
 
   // Remembers that worker `w` wants to be woken at `deadline` (its earliest timer).
   void ScheduleTimer(uint32_t w, absl::Time deadline) {
