@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,7 +58,8 @@ void RegisterFs(py::module_& m) {
       "file_source",
       [](std::string path, const std::string& format, bool streaming, const py::list& columns,
          std::vector<int> primary_key, bool with_metadata, std::string glob, std::string delimiter,
-         std::string quote, bool has_header, std::string name, int refresh_ms) {
+         std::string quote, bool has_header, std::string name, int refresh_ms, std::string escape,
+         std::string comment, std::map<std::string, std::string> json_paths) {
         connectors::fs::FileSourceOptions options;
         options.path = std::move(path);
         options.format = ParseFormat(format);
@@ -84,6 +86,9 @@ void RegisterFs(py::module_& m) {
         options.has_header = has_header;
         options.name = std::move(name);
         options.refresh_ms = refresh_ms;
+        options.escape = escape.empty() ? '\0' : escape[0];
+        options.comment = comment.empty() ? '\0' : comment[0];
+        options.json_paths = std::move(json_paths);
         auto source = connectors::fs::FileSource::Make(std::move(options));
         if (!source.ok()) {
           if (absl::IsNotFound(source.status())) throw py::value_error(std::string(source.status().message()));
@@ -93,7 +98,8 @@ void RegisterFs(py::module_& m) {
       },
       py::arg("path"), py::arg("format"), py::arg("streaming"), py::arg("columns"), py::arg("primary_key"),
       py::arg("with_metadata"), py::arg("glob"), py::arg("delimiter"), py::arg("quote"), py::arg("has_header"),
-      py::arg("name"), py::arg("refresh_ms") = 50, "A file source for TableGraph.native_source_input.");
+      py::arg("name"), py::arg("refresh_ms") = 50, py::arg("escape") = "", py::arg("comment") = "",
+      py::arg("json_paths") = std::map<std::string, std::string>{}, "A file source for TableGraph.native_source_input.");
 
   m.def(
       "file_sink",

@@ -860,8 +860,14 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     });
   }
 
-  // Sources commit at even, strictly increasing times (DESIGN.md, "Time").
+  // Sources commit at even, strictly increasing times: wall-clock milliseconds, the first
+  // commit included (DESIGN.md, "Time").
   Time next_commit = 2;
+  if (!sources.empty()) {
+    Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
+    next_commit = std::max<Time>(2, now - now % 2);
+    for (auto& [index, live] : sources) live.input->AdvanceTo(next_commit);
+  }
   std::vector<TableUpdate> polled;
   absl::Time deadline = options.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + options.timeout;
   auto outputs_complete = [&] {

@@ -144,3 +144,24 @@ def test_streaming_with_two_workers_finishes_and_sees_everything(tmp_path):
     pw.io.subscribe(markers, lambda key, row, time, is_addition: seen.append(row["n"]) if is_addition else None)
     pw.run(timeout=2.0, threads=2)
     assert seen[-1] == 30000
+
+
+def test_csv_comments_escapes_and_json_field_paths(tmp_path):
+    (tmp_path / "a.csv").write_text('word,n\n# a comment\nx\\"y,1\nz,2\n')
+    settings = pw.io.CsvParserSettings(escape="\\\\", comment_character="#")
+    t = pw.io.csv.read(tmp_path / "a.csv", schema=WordSchema, mode="static", csv_settings=settings)
+    _, cols = pw.debug.table_to_dicts(t)
+    assert sorted(zip(cols["word"].values(), cols["n"].values())) == [('x"y', 1), ("z", 2)]
+    (tmp_path / "b.jsonl").write_text('{"inner": {"word": "deep"}, "n": 3}\n')
+    j = pw.io.jsonlines.read(tmp_path / "b.jsonl", schema=WordSchema, mode="static", json_field_paths={"word": "/inner/word"})
+    _, cols = pw.debug.table_to_dicts(j)
+    assert list(cols["word"].values()) == ["deep"]
+
+
+def test_commits_are_wall_clock_milliseconds(tmp_path):
+    (tmp_path / "a.csv").write_text("word,n\nx,1\n")
+    times = []
+    pw.io.subscribe(pw.io.csv.read(tmp_path, schema=WordSchema), lambda key, row, time, is_addition: times.append(time))
+    before = time.time() * 1000
+    pw.run(timeout=0.5)
+    assert len(times) == 1 and times[0] % 2 == 0 and times[0] >= before - 1000

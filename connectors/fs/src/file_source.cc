@@ -33,13 +33,17 @@ std::string_view Trim(std::string_view s) {
 
 // Splits one CSV record (RFC 4180: quoted fields may hold delimiters, doubled quotes and
 // newlines). Returns false on an unterminated quote.
-bool SplitCsv(std::string_view record, char delimiter, char quote, std::vector<std::string>& fields) {
+bool SplitCsv(std::string_view record, char delimiter, char quote, char escape, std::vector<std::string>& fields) {
   fields.clear();
   std::string field;
   bool quoted = false;
   bool was_quoted = false;
   for (size_t i = 0; i < record.size(); ++i) {
     char c = record[i];
+    if (escape != '\0' && c == escape && i + 1 < record.size()) {
+      field += record[++i];  // the escaped character, taken literally
+      continue;
+    }
     if (quoted) {
       if (c == quote) {
         if (i + 1 < record.size() && record[i + 1] == quote) {
@@ -70,10 +74,14 @@ bool SplitCsv(std::string_view record, char delimiter, char quote, std::vector<s
 
 // Where the next complete record ends in `data` (for CSV, newlines inside quotes do not end
 // it): the index after its newline, or npos when no complete record is there.
-size_t RecordEnd(std::string_view data, bool csv, char quote) {
+size_t RecordEnd(std::string_view data, bool csv, char quote, char escape) {
   bool quoted = false;
   for (size_t i = 0; i < data.size(); ++i) {
     char c = data[i];
+    if (csv && escape != '\0' && c == escape && i + 1 < data.size() && data[i + 1] != '\n') {
+      ++i;  // an escaped character never starts or ends a quoted field
+      continue;
+    }
     if (csv && c == quote) quoted = !quoted;
     if (c == '\n' && !quoted) return i + 1;
   }
@@ -83,12 +91,9 @@ size_t RecordEnd(std::string_view data, bool csv, char quote) {
 void AppendJsonValue(simdjson::dom::element e, const Column& column, RowBuilder& b, absl::Status& status) {
   using simdjson::dom::element_type;
   if (e.is_null()) {
-    if (column.optional || column.type == ColumnType::kAny || column.type == ColumnType::kJson) {
-      if (column.type == ColumnType::kJson) {
-        b.CanonicalJsonText("null");
-      } else {
-        b.Null();
-      }
+    // JSON null is None, accepted only where None is (an optional column, or Any).
+    if (column.optional || column.type == ColumnType::kAny) {
+      b.Null();
       return;
     }
     status = absl::InvalidArgumentError(fmt::format("column {} is not optional but the value is null", column.name));
@@ -389,8 +394,9 @@ bool FileSource::ParseRecord(const std::string& path, FileState& state, uint64_t
   const auto& columns = options_.columns;
   switch (options_.format) {
     case Format::kCsv: {
+      if (options_.comment != '\0' && !record.empty() && record[0] == options_.comment) return true;
       std::vector<std::string> fields;
-      if (!SplitCsv(record, options_.delimiter, options_.quote, fields)) {
+      if (!SplitCsv(record, options_.delimiter, options_.quote, options_.escape, fields)) {
         Error(path, line, "unterminated quoted field");
         return false;
       }
@@ -451,13 +457,13 @@ bool FileSource::ParseRecord(const std::string& path, FileState& state, uint64_t
       }
       for (const Column& c : columns) {
         simdjson::dom::element field;
-        if (object.at_key(c.name).get(field) != simdjson::SUCCESS) {
+        auto path_it = options_.json_paths.find(c.name);
+        bool found = path_it != options_.json_paths.end()
+                         ? doc.at_pointer(path_it->second).get(field) == simdjson::SUCCESS
+                         : object.at_key(c.name).get(field) == simdjson::SUCCESS;
+        if (!found) {
           if (c.default_value) {
             b.Value(c.default_value->view()[0]);
-            continue;
-          }
-          if (c.optional) {
-            b.Null();
             continue;
           }
           Error(path, line, fmt::format("missing field {}", c.name));
@@ -518,7 +524,7 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
   std::string_view rest = std::string_view(data).substr(bom);
   size_t consumed = bom;
   while (!rest.empty()) {
-    size_t end = RecordEnd(rest, csv, options_.quote);
+    size_t end = RecordEnd(rest, csv, options_.quote, options_.escape);
     if (end == std::string_view::npos) {
       // An incomplete last line: in streaming mode wait for the rest; in static mode it is
       // the file's last record.

@@ -27,10 +27,10 @@ class CsvParserSettings:
         enable_quoting: bool = True,
         comment_character: str | None = None,
     ) -> None:
-        if escape is not None or comment_character is not None:
-            raise NotImplementedError("CSV escape and comment characters are not implemented yet in deltaflow")
         self.delimiter = delimiter
         self.quote = quote if enable_quoting else "\0"
+        self.escape = escape or ""
+        self.comment = comment_character or ""
 
 
 def _type_name(t: dt.DType) -> str:
@@ -80,6 +80,7 @@ def read(
     with_metadata: bool = False,
     autocommit_duration_ms: int | None = 1500,
     name: str | None = None,
+    json_field_paths: dict[str, str] | None = None,
     **kwargs: Any,
 ) -> Table:
     global _counter
@@ -131,6 +132,7 @@ def read(
             settings.delimiter, settings.quote, True, source_name,
             # Watched files are checked every 50 ms, or as often as commits are asked for.
             min(50, autocommit_duration_ms) if autocommit_duration_ms else 50,
+            settings.escape, settings.comment, dict(json_field_paths or {}),
         )
         return g.native_source_input(source, arity, f"{source_name} at {location}")
 

@@ -11,9 +11,7 @@ from deltaflow.internals.table import Table
 
 
 def read(path: str | os.PathLike, *, format: str, schema: Any = None, mode: str = "streaming", csv_settings: Any = None, json_field_paths: Any = None, object_pattern: str = "*", with_metadata: bool = False, autocommit_duration_ms: int | None = 1500, name: str | None = None, **kwargs: Any) -> Table:  # noqa: A002
-    if json_field_paths:
-        raise NotImplementedError("json_field_paths is not implemented yet in deltaflow")
-    return _fs.read(path, format=format, schema=schema, mode=mode, csv_settings=csv_settings, object_pattern=object_pattern, with_metadata=with_metadata, autocommit_duration_ms=autocommit_duration_ms, name=name)
+    return _fs.read(path, format=format, schema=schema, mode=mode, csv_settings=csv_settings, object_pattern=object_pattern, with_metadata=with_metadata, autocommit_duration_ms=autocommit_duration_ms, name=name, json_field_paths=json_field_paths)
 
 
 def write(table: Table, filename: str | os.PathLike, *, format: str, name: str | None = None, **kwargs: Any) -> None:  # noqa: A002

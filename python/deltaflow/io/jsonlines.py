@@ -11,9 +11,7 @@ from deltaflow.internals.table import Table
 
 def read(path: str | os.PathLike, *, schema: Any = None, mode: str = "streaming", json_field_paths: Any = None, object_pattern: str = "*", with_metadata: bool = False, autocommit_duration_ms: int | None = 1500, name: str | None = None, **kwargs: Any) -> Table:
     """Rows of the JSON-lines file(s) at ``path``, one object per line, fields by column name."""
-    if json_field_paths:
-        raise NotImplementedError("json_field_paths is not implemented yet in deltaflow")
-    return _fs.read(path, format="json", schema=schema, mode=mode, object_pattern=object_pattern, with_metadata=with_metadata, autocommit_duration_ms=autocommit_duration_ms, name=name)
+    return _fs.read(path, format="json", schema=schema, mode=mode, object_pattern=object_pattern, with_metadata=with_metadata, autocommit_duration_ms=autocommit_duration_ms, name=name, json_field_paths=json_field_paths)
 
 
 def write(table: Table, filename: str | os.PathLike, *, name: str | None = None, **kwargs: Any) -> None:

@@ -49,6 +49,9 @@ struct FileSourceOptions {
   std::string glob = "*";              // files of a directory to read
   char delimiter = ',';
   char quote = '"';
+  char escape = '\0';                 // a character that makes the next one literal ('\0': none)
+  char comment = '\0';                // lines starting with it are skipped ('\0': none)
+  std::map<std::string, std::string> json_paths;  // column -> JSON pointer ("/a/b") into each line
   bool has_header = true;
   std::string name = "file source";    // for error messages
   int refresh_ms = 50;                 // streaming: how often the files are checked
