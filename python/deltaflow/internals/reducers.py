@@ -30,6 +30,20 @@ class ReducerExpression(ColumnExpression):
     def _text(self) -> str:
         return f"pw.reducers.{self._kind}({', '.join(a._text() for a in self._args)})"
 
+    # Inside reduce(), a reducer reads the cell holding its result; anywhere else it is an
+    # error.
+    def _dtype(self, layout: Layout) -> dt.DType:
+        return self._result_cell(layout)[1]
+
+    def _compile(self, layout: Layout) -> tuple:
+        return ("column", self._result_cell(layout)[0], self._text())
+
+    def _result_cell(self, layout: Any) -> tuple[int, dt.DType]:
+        lookup = getattr(layout, "reducer_result", None)
+        if lookup is None:
+            raise ValueError(f"reducers can only be used inside reduce() ({self._text()})")
+        return lookup(self)
+
     def _result_dtype(self, source: Layout) -> dt.DType:
         kind = self._kind
         types = [a._dtype(source) for a in self._args]

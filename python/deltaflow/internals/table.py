@@ -786,28 +786,12 @@ class _GroupResultLayout(Layout):
 
     def compile(self, expr: ColumnExpression) -> tuple[tuple, dt.DType]:
         expr = _wrap(expr)
-        return _compile_with_reducers(expr, self)
+        dtype = expr._dtype(self)
+        return expr._compile(self), dtype
 
-
-def _compile_with_reducers(expr: ColumnExpression, layout: _GroupResultLayout) -> tuple[tuple, dt.DType]:
-    # Reducer expressions compile to the cell holding their result.
-    original_dtype = ReducerExpression._dtype
-    original_compile = ReducerExpression._compile
-
-    def r_dtype(self: ReducerExpression, lay: Layout) -> dt.DType:
-        return layout.reducers[id(self)][1]
-
-    def r_compile(self: ReducerExpression, lay: Layout) -> tuple:
-        return ("column", layout.reducers[id(self)][0], self._text())
-
-    ReducerExpression._dtype = r_dtype  # type: ignore[method-assign]
-    ReducerExpression._compile = r_compile  # type: ignore[method-assign]
-    try:
-        dtype = expr._dtype(layout)
-        return expr._compile(layout), dtype
-    finally:
-        ReducerExpression._dtype = original_dtype  # type: ignore[method-assign]
-        ReducerExpression._compile = original_compile  # type: ignore[method-assign]
+    def reducer_result(self, reducer: ReducerExpression) -> tuple[int, dt.DType]:
+        """The cell holding ``reducer``'s result, and its dtype."""
+        return self.reducers[id(reducer)]
 
 
 def _find_reducers(expr: ColumnExpression) -> list[ReducerExpression]:
