@@ -33,3 +33,23 @@ def test_missing_extension_gives_a_helpful_message(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert "compiled engine (deltaflow._engine) could not be loaded" in out
     assert "pip install ." in out
+
+
+def test_features_of_later_issues_raise_not_implemented():
+    import pytest
+
+    import deltaflow as pw
+
+    t = pw.debug.table_from_markdown("a\n1")
+    for call in (
+        lambda: pw.io.kafka.read("broker", topic="t"),
+        lambda: pw.io.postgres.write(t, {}, "table"),
+        lambda: pw.temporal.tumbling(duration=5),
+        lambda: t.windowby(t.a),
+        lambda: t.sort(t.a),
+        lambda: pw.iterate(lambda x: x, x=t),
+        lambda: pw.sql("SELECT * FROM t", t=t),
+        lambda: t.a.dt,
+    ):
+        with pytest.raises(NotImplementedError):
+            call()

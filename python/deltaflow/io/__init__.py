@@ -8,6 +8,25 @@ from deltaflow.internals.run import Sink, register_sink
 from deltaflow.internals.table import Table
 from deltaflow.io import csv, fs, jsonlines, null, plaintext, python  # noqa: F401
 from deltaflow.io._fs import CsvParserSettings  # noqa: F401
+from deltaflow.io._planned import planned_connector
+
+# Connectors of later issues: present so that Pathway programs fail with a clear message.
+kafka = planned_connector("kafka")
+redpanda = planned_connector("redpanda")
+postgres = planned_connector("postgres")
+debezium = planned_connector("debezium")
+http = planned_connector("http")
+s3 = planned_connector("s3")
+minio = planned_connector("minio")
+sqlite = planned_connector("sqlite")
+deltalake = planned_connector("deltalake")
+elasticsearch = planned_connector("elasticsearch")
+mongodb = planned_connector("mongodb")
+nats = planned_connector("nats")
+gdrive = planned_connector("gdrive")
+airbyte = planned_connector("airbyte")
+bigquery = planned_connector("bigquery")
+logstash = planned_connector("logstash")
 
 
 def subscribe(

@@ -1,0 +1,41 @@
+"""``pw.temporal``: event-time windows and temporal joins — not implemented yet in deltaflow
+(the "Time" issue); every entry point raises NotImplementedError naming the feature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _missing(feature: str) -> Any:
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"pw.temporal.{feature} is not implemented yet in deltaflow")
+
+    missing.__name__ = feature
+    return missing
+
+
+tumbling = _missing("tumbling")
+sliding = _missing("sliding")
+session = _missing("session")
+intervals_over = _missing("intervals_over")
+windowby = _missing("windowby")
+common_behavior = _missing("common_behavior")
+exactly_once_behavior = _missing("exactly_once_behavior")
+asof_join = _missing("asof_join")
+asof_join_left = _missing("asof_join_left")
+asof_join_right = _missing("asof_join_right")
+asof_join_outer = _missing("asof_join_outer")
+asof_now_join = _missing("asof_now_join")
+interval = _missing("interval")
+interval_join = _missing("interval_join")
+interval_join_inner = _missing("interval_join_inner")
+interval_join_left = _missing("interval_join_left")
+interval_join_right = _missing("interval_join_right")
+interval_join_outer = _missing("interval_join_outer")
+window_join = _missing("window_join")
+window_join_inner = _missing("window_join_inner")
+window_join_left = _missing("window_join_left")
+window_join_right = _missing("window_join_right")
+window_join_outer = _missing("window_join_outer")
+utc_now = _missing("utc_now")
+inactivity_detection = _missing("inactivity_detection")
