@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "deltaflow/table/graph.h"
 #include "deltaflow/value/row.h"
@@ -90,7 +91,7 @@ class FileSource final : public table::Source {
 
   FileSourceOptions options_;
   std::map<std::string, FileState> files_;
-  std::map<value::Key, std::pair<value::Row, int64_t>> by_key_;  // live rows, for primary-key upserts
+  absl::flat_hash_map<value::Key, std::pair<value::Row, int64_t>> by_key_;  // live rows, for primary-key upserts
   std::vector<table::ErrorLogEntry> errors_;
   bool done_ = false;
   int64_t last_scan_ns_ = 0;
