@@ -8,6 +8,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/time/time.h"
 #include "fmt/format.h"
 #include "simdjson.h"
 
@@ -196,27 +197,14 @@ std::string DurationText(int64_t nanos) {
   return s;
 }
 
+// pandas Timestamp's str: "YYYY-MM-DD HH:MM:SS", a fraction of 6 to 9 digits when there is
+// one, "+00:00" for UTC.
 std::string DateTimeText(int64_t nanos, bool utc) {
-  int64_t secs = FloorDiv(nanos, 1000000000LL);
-  int64_t frac = FloorMod(nanos, 1000000000LL);
-  int64_t days = FloorDiv(secs, 86400);
-  int64_t sod = FloorMod(secs, 86400);
-  // Civil from days (Howard Hinnant's algorithm).
-  int64_t z = days + 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  std::string s = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", y, m, d, sod / 3600, (sod / 60) % 60, sod % 60);
-  if (frac != 0) {
+  absl::Time t = absl::FromUnixNanos(nanos);
+  std::string s = absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::UTCTimeZone());
+  if (int64_t frac = FloorMod(nanos, 1000000000LL); frac != 0) {
     std::string f = fmt::format("{:09}", frac);
     while (f.size() > 6 && f.back() == '0') f.pop_back();
-    if (f.size() < 6) f.resize(6, '0');
     s += "." + f;
   }
   if (utc) s += "+00:00";
@@ -324,6 +312,29 @@ void SliceBounds(int64_t length, const Value& start, const Value& end, int64_t& 
   if (e < 0) e = std::max<int64_t>(0, e + length);
   b = std::min(b, length);
   e = std::min(e, length);
+}
+
+// Python's int(text) / float(text) for plain decimal text, surrounding whitespace allowed.
+bool ParseIntText(std::string_view text, int64_t& out) {
+  std::string_view t = StripChars(text, {}, true, true);
+  const char* begin = t.data() + (!t.empty() && t[0] == '+');
+  auto [p, ec] = std::from_chars(begin, t.data() + t.size(), out);
+  return !t.empty() && ec == std::errc() && p == t.data() + t.size();
+}
+
+bool ParseFloatText(std::string_view text, double& out) {
+  std::string t(StripChars(text, {}, true, true));
+  char* end = nullptr;
+  out = std::strtod(t.c_str(), &end);
+  return !t.empty() && end == t.c_str() + t.size();
+}
+
+// Applies `f` to every byte of `s` (ASCII case mapping).
+template <typename F>
+Value MapBytes(std::string_view s, F f) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(f(static_cast<unsigned char>(c)));
+  return Value::String(std::move(out));
 }
 
 bool ParseJsonPath(std::string_view json_text, const Value& index, std::string& out, bool& found) {
@@ -808,12 +819,8 @@ Value Evaluator::EvalUnary(const Expression& node, const Value& a) {
           return Value::Int(static_cast<int64_t>(f));
         }
         case Kind::kString: {
-          std::string_view s = StripChars(a.text(), {}, true, true);
           int64_t out = 0;
-          auto [p, ec] = std::from_chars(s.data() + (!s.empty() && s[0] == '+'), s.data() + s.size(), out);
-          if (ec != std::errc() || p != s.data() + s.size() || s.empty()) {
-            return Fail(node, fmt::format("cannot cast '{}' to int", a.text()));
-          }
+          if (!ParseIntText(a.text(), out)) return Fail(node, fmt::format("cannot cast '{}' to int", a.text()));
           return Value::Int(out);
         }
         default:
@@ -829,10 +836,8 @@ Value Evaluator::EvalUnary(const Expression& node, const Value& a) {
         case Kind::kBool:
           return Value::Float(a.AsBool() ? 1.0 : 0.0);
         case Kind::kString: {
-          std::string s(StripChars(a.text(), {}, true, true));
-          char* end = nullptr;
-          double f = std::strtod(s.c_str(), &end);
-          if (s.empty() || end != s.c_str() + s.size()) return Fail(node, fmt::format("cannot cast '{}' to float", a.text()));
+          double f = 0;
+          if (!ParseFloatText(a.text(), f)) return Fail(node, fmt::format("cannot cast '{}' to float", a.text()));
           return Value::Float(f);
         }
         default:
@@ -1125,24 +1130,12 @@ Value Evaluator::EvalStr(const Expression& node, const std::vector<Value>& args)
     return i < args.size() && args[i].kind() == Kind::kString ? args[i].text() : std::string_view();
   };
   switch (node.op) {
-    case Op::kStrLower: {
-      std::string out(s);
-      for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return Value::String(std::move(out));
-    }
-    case Op::kStrUpper: {
-      std::string out(s);
-      for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      return Value::String(std::move(out));
-    }
-    case Op::kStrSwapcase: {
-      std::string out(s);
-      for (char& c : out) {
-        unsigned char u = static_cast<unsigned char>(c);
-        c = static_cast<char>(std::islower(u) ? std::toupper(u) : std::tolower(u));
-      }
-      return Value::String(std::move(out));
-    }
+    case Op::kStrLower:
+      return MapBytes(s, [](unsigned char c) { return std::tolower(c); });
+    case Op::kStrUpper:
+      return MapBytes(s, [](unsigned char c) { return std::toupper(c); });
+    case Op::kStrSwapcase:
+      return MapBytes(s, [](unsigned char c) { return std::islower(c) ? std::toupper(c) : std::tolower(c); });
     case Op::kStrTitle: {
       std::string out(s);
       bool previous_cased = false;
@@ -1263,11 +1256,8 @@ Value Evaluator::EvalStr(const Expression& node, const std::vector<Value>& args)
     }
     case Op::kStrParseInt: {
       bool optional = args.size() > 1 && args[1].kind() == Kind::kBool && args[1].AsBool();
-      std::string_view t = StripChars(s, {}, true, true);
       int64_t out = 0;
-      const char* begin = t.data() + (!t.empty() && t[0] == '+');
-      auto [p, ec] = std::from_chars(begin, t.data() + t.size(), out);
-      if (t.empty() || ec != std::errc() || p != t.data() + t.size()) {
+      if (!ParseIntText(s, out)) {
         if (optional) return Value::None();
         return Fail(node, fmt::format("cannot parse '{}' as int", s));
       }
@@ -1275,10 +1265,8 @@ Value Evaluator::EvalStr(const Expression& node, const std::vector<Value>& args)
     }
     case Op::kStrParseFloat: {
       bool optional = args.size() > 1 && args[1].kind() == Kind::kBool && args[1].AsBool();
-      std::string t(StripChars(s, {}, true, true));
-      char* end = nullptr;
-      double f = std::strtod(t.c_str(), &end);
-      if (t.empty() || end != t.c_str() + t.size()) {
+      double f = 0;
+      if (!ParseFloatText(s, f)) {
         if (optional) return Value::None();
         return Fail(node, fmt::format("cannot parse '{}' as float", s));
       }

@@ -11,8 +11,6 @@
 
 namespace deltaflow::value {
 
-namespace {
-
 void AppendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');
   for (char c : text) {
@@ -48,6 +46,8 @@ void AppendJsonString(std::string& out, std::string_view text) {
   }
   out.push_back('"');
 }
+
+namespace {
 
 void AppendJsonDouble(std::string& out, double v) {
   if (v == 0.0) v = 0.0;  // -0.0 becomes 0.0

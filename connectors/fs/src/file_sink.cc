@@ -5,6 +5,7 @@
 #include <cstring>
 #include <span>
 
+#include "absl/time/time.h"
 #include "deltaflow/expr/expression.h"
 #include "fmt/format.h"
 
@@ -12,35 +13,6 @@ namespace deltaflow::connectors::fs {
 
 namespace {
 
-void AppendJsonString(std::string_view s, std::string& out) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 std::string Base64(std::span<const uint8_t> bytes) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -66,22 +38,8 @@ std::string Base64(std::span<const uint8_t> bytes) {
 
 // A date and time as Pathway writes it: ISO 8601 with nine fraction digits ("+0000" for UTC).
 std::string DateTimeIso(int64_t nanos, bool utc) {
-  int64_t secs = nanos >= 0 ? nanos / 1000000000 : -((-nanos + 999999999) / 1000000000);
-  int64_t frac = nanos - secs * 1000000000;
-  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  int64_t sod = secs - days * 86400;
-  int64_t z = days + 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}{}", y, m, d, sod / 3600, (sod / 60) % 60, sod % 60,
-                     frac, utc ? "+0000" : "");
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E9S", absl::FromUnixNanos(nanos), absl::UTCTimeZone()) +
+         (utc ? "+0000" : "");
 }
 
 // A float as Pathway writes it: shortest round trip, "NaN", no '+' in exponents.
@@ -149,13 +107,13 @@ void AppendJson(value::ValueView v, std::string& out) {
       out += v.AsJson();
       return;
     case ValueKind::kBytes:
-      AppendJsonString(Base64(v.AsBytes()), out);
+      value::AppendJsonString(out, Base64(v.AsBytes()));
       return;
     case ValueKind::kDateTimeNaive:
-      AppendJsonString(DateTimeIso(v.AsNanos(), false), out);
+      value::AppendJsonString(out, DateTimeIso(v.AsNanos(), false));
       return;
     case ValueKind::kDateTimeUtc:
-      AppendJsonString(DateTimeIso(v.AsNanos(), true), out);
+      value::AppendJsonString(out, DateTimeIso(v.AsNanos(), true));
       return;
     case ValueKind::kDuration:
       out += fmt::format("{}", v.AsNanos());
@@ -172,7 +130,7 @@ void AppendJson(value::ValueView v, std::string& out) {
       return;
     }
     default:
-      AppendJsonString(expr::Value::FromView(v).ToString(), out);
+      value::AppendJsonString(out, expr::Value::FromView(v).ToString());
       return;
   }
 }
@@ -230,7 +188,7 @@ absl::Status FileSink::OnTime(table::Time time, std::vector<table::OutputChange>
         buffer_ += '{';
         size_t i = 0;
         for (value::ValueView v : row.values()) {
-          AppendJsonString(columns_[i++], buffer_);
+          value::AppendJsonString(buffer_, columns_[i++]);
           buffer_ += ':';
           AppendJson(v, buffer_);
           buffer_ += ',';

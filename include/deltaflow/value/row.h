@@ -538,4 +538,7 @@ class RowBuilder {
 /// invalid JSON or numbers outside the 64-bit range.
 absl::StatusOr<std::string> CanonicalJson(std::string_view text);
 
+/// Appends `text` as a JSON string literal (quoted, with JSON escapes).
+void AppendJsonString(std::string& out, std::string_view text);
+
 }  // namespace deltaflow::value
