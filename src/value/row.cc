@@ -698,7 +698,9 @@ void AppendIdEncoding(ValueView v, std::string& out) {
 
 Key IdFromValues(ValueSequence values) {
   if (values.empty()) return Key(0, 0x40108D33B7ULL);
-  std::string bytes;
+  // Ids are derived per row (group keys, joins, sources): reuse one buffer per thread.
+  thread_local std::string bytes;
+  bytes.clear();
   for (ValueView v : values) AppendIdEncoding(v, bytes);
   return StableHash128(bytes.data(), bytes.size());
 }
