@@ -321,19 +321,14 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
             if (count == 0) state->current.erase(c.id);
             continue;
           }
-          if (ctx->terminate_on_error && c.row.has_errors()) {
+          bool error_reached = ctx->terminate_on_error && c.row.has_errors();
+          bool duplicate = count > 0 || c.diff > 1;  // two rows (or copies of one) under one id
+          if (error_reached || duplicate) {
             std::lock_guard<std::mutex> lock(ctx->mutex);
-            if (ctx->fatal.empty()) ctx->fatal = ctx->FirstFailureLocked(name);
-            ctx->outputs[index].complete = true;
-            ctx->output_pending = true;
-            state->complete = true;
-            return;
-          }
-          if (count > 0 || c.diff > 1) {
-            // Two rows (or two copies of a row) under one id.
-            std::string message = fmt::format("duplicate id {} in {}: ids must be unique", c.id.ToString(), name);
-            std::lock_guard<std::mutex> lock(ctx->mutex);
-            if (ctx->fatal.empty()) ctx->fatal = message;
+            if (ctx->fatal.empty()) {
+              ctx->fatal = error_reached ? ctx->FirstFailureLocked(name)
+                                         : fmt::format("duplicate id {} in {}: ids must be unique", c.id.ToString(), name);
+            }
             ctx->outputs[index].complete = true;
             ctx->output_pending = true;
             state->complete = true;
@@ -660,15 +655,14 @@ Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr
   state->deterministic = node.deterministic;
   return input.Unary<Data>("Apply", [state](auto& in, auto& out, auto& op) {
     in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
-      // Sort so that, for a non-deterministic function, an insertion and a retraction of one
-      // row in the same batch meet in the memo (insertions first).
+      // A non-deterministic function is called for insertions only; retractions take the
+      // result stored for their (id, arguments) below (insertions of a batch recorded first).
       std::vector<Row> arg_rows;
       arg_rows.reserve(updates.size());
       for (const Upd& u : updates) arg_rows.push_back(state->eval.EvalRow(op.owner(), u.data.first, u.data.second));
       state->args.clear();
       state->positions.clear();
       std::vector<Row> result(updates.size());
-      std::vector<bool> have(updates.size(), false);
       for (size_t i = 0; i < updates.size(); ++i) {
         if (!state->deterministic && updates[i].diff < 0) continue;
         state->args.push_back(arg_rows[i]);
@@ -689,7 +683,6 @@ Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr
         }
         for (size_t k = 0; k < state->positions.size(); ++k) {
           result[state->positions[k]] = std::move(state->results[k]);
-          have[state->positions[k]] = true;
         }
         for (const RowFailure& f : state->failures) {
           if (f.index < state->positions.size()) {
@@ -807,7 +800,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           break;
         }
         case TableGraph::Kind::kGroupByReduce:
-          t[i] = group_reduce_internal::LowerGroupByReduce(in(0), node, ctx->terminate_on_error,
+          t[i] = group_reduce_internal::LowerGroupByReduce(in(0), node,
                                                            [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
                                                              ctx->Report(w, op, std::move(msg), id);
                                                            });

@@ -101,7 +101,7 @@ class Aggregator {
             acc.values += u.diff;
           } else {
             // Other kinds (arrays, durations) go to the ordered state and are summed there.
-            Bump(acc, OneValueRow(arg, nullptr, nullptr), u.diff);
+            Bump(acc, OneValueRow(arg), u.diff);
             acc.values += u.diff;
           }
           break;
@@ -109,7 +109,7 @@ class Aggregator {
         case ReducerKind::kMax:
         case ReducerKind::kUnique:
         case ReducerKind::kCountDistinct:
-          Bump(acc, OneValueRow(arg, nullptr, nullptr), u.diff);
+          Bump(acc, OneValueRow(arg), u.diff);
           break;
         case ReducerKind::kAny: {
           // Pathway's choice: the row minimising (id XOR a fixed mask, value).
@@ -162,7 +162,7 @@ class Aggregator {
   }
 
  private:
-  Row OneValueRow(ValueView v, const Key*, const Key*) {
+  Row OneValueRow(ValueView v) {
     builder_.Value(v);
     return builder_.Finish();
   }
@@ -358,8 +358,7 @@ class Aggregator {
 
 }  // namespace
 
-Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, bool /*terminate_on_error*/,
-                        ReportFn report) {
+Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportFn report) {
   bool has_group_id = node.join_id == JoinId::kLeft;
   size_t group_values = static_cast<size_t>(node.column);
 
@@ -367,7 +366,6 @@ Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, bool /*
   // reducer's arguments.
   struct KeyState {
     std::vector<expr::Expression> keys;
-    std::vector<const expr::Expression*> args;
     Evaluator evaluator;
     RowBuilder builder;
     std::string operation;

@@ -22,7 +22,6 @@ using ReportFn = std::function<void(Worker&, const std::string&, std::string, co
 /// key, and each worker keeps per-group reducer state (sums and counts as numbers, ordered
 /// reducers as ordered multisets), so a change costs O(log group size), never a rescan.
 /// Totally ordered (outer) times only.
-Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, bool terminate_on_error,
-                        ReportFn report);
+Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportFn report);
 
 }  // namespace deltaflow::table::group_reduce_internal
