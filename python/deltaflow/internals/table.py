@@ -18,6 +18,7 @@ from deltaflow.internals import dtype as dt
 from deltaflow.internals import universe as univ
 from deltaflow.internals.expression import (
     ApplyExpression,
+    CallExpression,
     ColumnExpression,
     ColumnReference,
     ConstExpression,
@@ -413,7 +414,8 @@ class Table:
             return self
         cond = None
         for n in self._columns:
-            c = _IsNotError(ColumnReference(self, n))
+            ref = ColumnReference(self, n)
+            c = CallExpression("is_not_error", [ref], lambda ts: dt.BOOL, f"{ref._text()} is not Error")
             cond = c if cond is None else cond & c
         return self.filter(cond)
 
@@ -712,20 +714,6 @@ class Table:
 
     def concat_reindex(self, *tables: Table) -> Table:
         return concat_reindex(self, *tables)
-
-
-class _IsNotError(ColumnExpression):
-    def __init__(self, arg: ColumnExpression) -> None:
-        self._arg = arg
-
-    def _children(self) -> list[ColumnExpression]:
-        return [self._arg]
-
-    def _dtype(self, layout: Layout) -> dt.DType:
-        return dt.BOOL
-
-    def _compile(self, layout: Layout) -> tuple:
-        return ("is_not_error", [self._arg._compile(layout)], f"{self._arg._text()} is not Error")
 
 
 def _concat(tables: list[Table], location: str, universe: univ.Universe) -> Table:
