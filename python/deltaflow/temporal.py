@@ -1,9 +1,22 @@
-"""``pw.temporal``: event-time windows and temporal joins — not implemented yet in deltaflow
-(the "Time" issue); every entry point raises NotImplementedError naming the feature."""
+"""``pw.temporal``: event-time windows, behaviours and temporal joins."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from deltaflow.internals.temporal import (
+    Behavior,
+    CommonBehavior,
+    ExactlyOnceBehavior,
+    Window,
+    common_behavior,
+    exactly_once_behavior,
+    intervals_over,
+    session,
+    sliding,
+    tumbling,
+    windowby,
+)
 
 
 def _missing(feature: str) -> Any:
@@ -14,13 +27,6 @@ def _missing(feature: str) -> Any:
     return missing
 
 
-tumbling = _missing("tumbling")
-sliding = _missing("sliding")
-session = _missing("session")
-intervals_over = _missing("intervals_over")
-windowby = _missing("windowby")
-common_behavior = _missing("common_behavior")
-exactly_once_behavior = _missing("exactly_once_behavior")
 asof_join = _missing("asof_join")
 asof_join_left = _missing("asof_join_left")
 asof_join_right = _missing("asof_join_right")
@@ -39,3 +45,17 @@ window_join_right = _missing("window_join_right")
 window_join_outer = _missing("window_join_outer")
 utc_now = _missing("utc_now")
 inactivity_detection = _missing("inactivity_detection")
+
+__all__ = [
+    "Behavior",
+    "CommonBehavior",
+    "ExactlyOnceBehavior",
+    "Window",
+    "common_behavior",
+    "exactly_once_behavior",
+    "intervals_over",
+    "session",
+    "sliding",
+    "tumbling",
+    "windowby",
+]

@@ -322,6 +322,17 @@ void RegisterTable(py::module_& m) {
                  });
              return g.Apply(input, ToExpressions(args), std::move(function), deterministic, std::move(name));
            })
+      .def("gate",
+           [](TableGraph& g, int input, const std::string& kind, py::handle threshold, py::handle time, bool mark,
+              std::string name) {
+             table::GateKind k = kind == "buffer" ? table::GateKind::kBuffer
+                                 : kind == "forget" ? table::GateKind::kForget
+                                 : kind == "freeze" ? table::GateKind::kFreeze
+                                                    : throw py::value_error("gate kind must be buffer, forget or freeze");
+             return g.Gate(input, k, ToExpression(threshold), ToExpression(time), mark, std::move(name));
+           })
+      .def("filter_out_forgetting",
+           [](TableGraph& g, int input, std::string name) { return g.FilterOutForgetting(input, std::move(name)); })
       .def("output", [](TableGraph& g, int input, std::string name) { return g.Output(input, std::move(name)); })
       .def("error_log", &TableGraph::ErrorLog)
       .def("arity", &TableGraph::Arity)

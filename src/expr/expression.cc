@@ -66,6 +66,7 @@ constexpr std::array<std::pair<Op, std::string_view>, static_cast<size_t>(Op::kC
     {Op::kGetItem, "get_item"},
     {Op::kGetOr, "get_or"},
     {Op::kPointerFrom, "pointer_from"},
+    {Op::kPointerFromInstance, "pointer_from_instance"},
     {Op::kNumRound, "num.round"},
     {Op::kNumFillNa, "num.fill_na"},
     {Op::kStrLower, "str.lower"},
@@ -92,6 +93,7 @@ constexpr std::array<std::pair<Op, std::string_view>, static_cast<size_t>(Op::kC
     {Op::kStrSplit, "str.split"},
     {Op::kStrContains, "str.contains"},
     {Op::kStrJoin, "str.join"},
+    {Op::kWindowStarts, "window_starts"},
 }};
 
 bool IsNumber(const Value& v) { return v.kind() == Kind::kInt || v.kind() == Kind::kFloat; }
@@ -674,6 +676,16 @@ Value Evaluator::Eval(const Expression& node, const RowInput& input) {
       }
       return Value::Pointer(IdFromValues(items));
     }
+    case Op::kPointerFromInstance: {
+      std::vector<Value> items;
+      items.reserve(node.args.size());
+      for (const Expression& arg : node.args) {
+        items.push_back(Eval(arg, input));
+        if (items.back().IsError()) return items.back();
+      }
+      value::Key shard = IdFromValues({items.back()});
+      return Value::Pointer(value::WithShard(IdFromValues(items), shard));
+    }
     case Op::kGetItem:
     case Op::kGetOr: {
       Value container = Eval(node.args[0], input);
@@ -1083,6 +1095,7 @@ Value Evaluator::EvalBinary(const Expression& node, const Value& a, const Value&
 }
 
 Value Evaluator::EvalStr(const Expression& node, const std::vector<Value>& args) {
+  if (node.op >= Op::kWindowStarts) return EvalTime(node, args);
   const Value& a = args[0];
   if (node.op == Op::kNumFillNa) {
     if (a.IsNone()) return args[1];

@@ -17,6 +17,7 @@
 #include "deltaflow/dd/operators/reduce.h"
 #include "deltaflow/runtime/runtime.h"
 #include "deltaflow/table/group_reduce_internal.h"
+#include "deltaflow/table/temporal_internal.h"
 #include "fmt/format.h"
 
 namespace deltaflow::table {
@@ -152,6 +153,21 @@ int TableGraph::Apply(int input, std::vector<Expression> args, std::shared_ptr<B
   node.function = std::move(function);
   node.deterministic = deterministic;
   node.arity = Arity(input) + 1;
+  return Add(std::move(node));
+}
+
+int TableGraph::Gate(int input, GateKind kind, Expression threshold, Expression time, bool mark, std::string name) {
+  Node node{Kind::kGate, std::move(name), {input}};
+  node.exprs = {std::move(threshold), std::move(time)};
+  node.gate = kind;
+  node.mark = mark;
+  node.arity = Arity(input);
+  return Add(std::move(node));
+}
+
+int TableGraph::FilterOutForgetting(int input, std::string name) {
+  Node node{Kind::kForgetFilter, std::move(name), {input}};
+  node.arity = Arity(input);
   return Add(std::move(node));
 }
 
@@ -828,6 +844,15 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           break;
         case TableGraph::Kind::kApply:
           t[i] = LowerApply(in(0), node, ctx);
+          break;
+        case TableGraph::Kind::kGate:
+          t[i] = temporal_internal::LowerGate(in(0), node,
+                                              [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
+                                                ctx->Report(w, op, std::move(msg), id);
+                                              });
+          break;
+        case TableGraph::Kind::kForgetFilter:
+          t[i] = temporal_internal::LowerForgetFilter(in(0), node);
           break;
         case TableGraph::Kind::kOutput:
           AddOutputSink(in(0), node.column, node.name, ctx);

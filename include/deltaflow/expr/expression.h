@@ -74,6 +74,7 @@ enum class Op : uint8_t {
   kGetItem,     // (container, index): error when missing
   kGetOr,       // (container, index, default): default when missing
   kPointerFrom, // (args...): the id derived from the values
+  kPointerFromInstance, // (args..., instance): as kPointerFrom, on the instance's shard
   kNumRound,    // (value, decimals)
   kNumFillNa,   // (value, default)
   // The `.str` namespace.
@@ -101,6 +102,8 @@ enum class Op : uint8_t {
   kStrSplit,       // (s, sep or None, maxsplit)
   kStrContains,    // (s, sub)
   kStrJoin,        // (sep, tuple of str) — not a user-facing name
+  // Time (src/expr/time_ops.cc).
+  kWindowStarts,   // (time, hop, duration, origin or None): starts of the windows holding time
   kCount_,         // number of ops; not an operation
 };
 
@@ -215,6 +218,7 @@ class Evaluator {
   Value EvalUnary(const Expression& node, const Value& a);
   Value EvalBinary(const Expression& node, const Value& a, const Value& b);
   Value EvalStr(const Expression& node, const std::vector<Value>& args);
+  Value EvalTime(const Expression& node, const std::vector<Value>& args);
 
   std::string error_;
   std::string error_expression_;

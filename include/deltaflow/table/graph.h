@@ -96,6 +96,25 @@ struct Reducer {
 };
 
 enum class JoinKind : uint8_t { kInner, kLeft, kRight, kOuter };
+
+/// How an event-time gate treats a row, by comparing the row's `threshold` with the
+/// watermark: the largest `time` of the rows the gate has seen. A gate acts at the times its
+/// input has changes (as Pathway's do), and every gate keeps one watermark for the whole
+/// table (its rows meet on one worker).
+enum class GateKind : uint8_t {
+  /// Holds a row until `threshold <= watermark` (this time's rows count); at the end of the
+  /// input, releases what is left at `kEndOfInputTime`.
+  kBuffer,
+  /// Passes rows, and retracts a row once `threshold <= watermark` of earlier times: state
+  /// downstream is forgotten. Marked retractions come at the odd time after (DESIGN.md).
+  kForget,
+  /// Drops rows with `threshold <= watermark` of earlier times: late data is ignored.
+  kFreeze,
+};
+
+/// The time at which buffered rows leave when the input ends (Pathway's, printed as
+/// 18446744073709551614).
+inline constexpr Time kEndOfInputTime = ~Time{0} - 1;
 /// Where a join result's id comes from.
 enum class JoinId : uint8_t { kPair, kLeft, kRight };
 
@@ -118,6 +137,8 @@ class TableGraph {
     kDifference,
     kFlatten,
     kApply,
+    kGate,
+    kForgetFilter,
     kOutput,
     kErrorLog,
   };
@@ -136,6 +157,8 @@ class TableGraph {
     JoinId join_id = JoinId::kPair;
     int arity = 0;                           // cells per row of this node's output
     int column = -1;                         // kFlatten: the exploded column
+    GateKind gate = GateKind::kBuffer;       // kGate
+    bool mark = false;                       // kGate (forget): retract at odd times
     std::vector<int> arities;                // inputs' arities where the node needs them
   };
 
@@ -177,6 +200,13 @@ class TableGraph {
   /// was emitted.
   int Apply(int input, std::vector<expr::Expression> args, std::shared_ptr<BatchFunction> function,
             bool deterministic, std::string name = "apply");
+  /// An event-time gate (`GateKind`): `threshold` and `time` are evaluated per row. A forget
+  /// gate with `mark` retracts at odd times, which `FilterOutForgetting` can drop.
+  int Gate(int input, GateKind kind, expr::Expression threshold, expr::Expression time, bool mark = false,
+           std::string name = "gate");
+  /// The table without the changes forgetting caused (those at odd times); each id keeps the
+  /// row it was last given at an even time, so the result stays a consistent table.
+  int FilterOutForgetting(int input, std::string name = "filter_out_results_of_forgetting");
   /// The error log: one row (operator, message, trace) per row an operation failed on, when
   /// the run does not stop on errors. It closes once every output that does not read it is
   /// complete. At most one per graph.

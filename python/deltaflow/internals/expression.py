@@ -654,9 +654,11 @@ class PointerExpression(ColumnExpression):
 
     def _compile(self, layout: Layout) -> tuple:
         args = [a._compile(layout) for a in self._args]
+        op = "pointer_from"
         if self._instance is not None:
             args.append(self._instance._compile(layout))
-        spec = ("pointer_from", args, self._text())
+            op = "pointer_from_instance"
+        spec = (op, args, self._text())
         if self._optional:
             return ("require", [spec] + [a._compile(layout) for a in self._args], self._text())
         return spec

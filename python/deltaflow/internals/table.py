@@ -584,6 +584,9 @@ class Table:
                 raise TypeError(f"groupby accepts column references only, got {a!r} (at {location})")
             refs.append(a)
         if instance is not None:
+            if id is None:
+                # Pathway's group ids with an instance live on the instance's shard.
+                id = PointerExpression(list(refs), instance=instance)  # noqa: A001
             refs.append(_wrap(instance))
         return GroupedTable(self, refs, id=id, sort_by=sort_by, location=location)
 
@@ -683,8 +686,30 @@ class Table:
     def sort(self, *args: Any, **kwargs: Any) -> Table:
         raise NotImplementedError("Table.sort is not implemented yet in deltaflow")
 
-    def windowby(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("Table.windowby (temporal windows) is not implemented yet in deltaflow")
+    def windowby(self, time_expr: Any, *, window: Any, behavior: Any = None, instance: Any = None, shard: Any = None) -> Any:
+        from deltaflow.internals import temporal
+
+        return temporal.windowby(self, time_expr, window=window, behavior=behavior, instance=instance, shard=shard)
+
+    def forget(self, time_column: Any, threshold: Any, mark_forgetting_records: bool = False) -> Table:
+        from deltaflow.internals import temporal
+
+        return temporal.forget(self, time_column, threshold, mark_forgetting_records)
+
+    def buffer(self, time_column: Any, threshold: Any) -> Table:
+        from deltaflow.internals import temporal
+
+        return temporal.buffer(self, time_column, threshold)
+
+    def ignore_late(self, time_column: Any, threshold: Any) -> Table:
+        from deltaflow.internals import temporal
+
+        return temporal.ignore_late(self, time_column, threshold)
+
+    def filter_out_results_of_forgetting(self, ensure_consistency: bool = False) -> Table:
+        from deltaflow.internals import temporal
+
+        return temporal.filter_out_results_of_forgetting(self, ensure_consistency)
 
     def asof_join(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("asof_join is not implemented yet in deltaflow")

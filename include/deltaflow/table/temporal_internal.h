@@ -1,0 +1,20 @@
+// Private to the table layer: event-time operators (src/table/temporal.cc).
+#pragma once
+
+#include "deltaflow/table/group_reduce_internal.h"
+
+namespace deltaflow::table::temporal_internal {
+
+using group_reduce_internal::Coll;
+using group_reduce_internal::Data;
+using group_reduce_internal::ReportFn;
+using group_reduce_internal::Upd;
+using group_reduce_internal::Worker;
+using value::Row;
+
+/// Lowers a `kGate` node: rows meet on worker 0, which keeps the watermark and the held rows.
+Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report);
+/// Lowers a `kForgetFilter` node.
+Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node);
+
+}  // namespace deltaflow::table::temporal_internal
