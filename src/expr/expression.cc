@@ -94,6 +94,20 @@ constexpr std::array<std::pair<Op, std::string_view>, static_cast<size_t>(Op::kC
     {Op::kStrContains, "str.contains"},
     {Op::kStrJoin, "str.join"},
     {Op::kWindowStarts, "window_starts"},
+    {Op::kDtField, "dt.field"},
+    {Op::kDtTimestamp, "dt.timestamp"},
+    {Op::kDtStrftime, "dt.strftime"},
+    {Op::kDtStrptime, "dt.strptime"},
+    {Op::kDtToUtc, "dt.to_utc"},
+    {Op::kDtToNaive, "dt.to_naive_in_timezone"},
+    {Op::kDtAddInZone, "dt.add_duration_in_timezone"},
+    {Op::kDtSubInZone, "dt.subtract_duration_in_timezone"},
+    {Op::kDtDiffInZone, "dt.subtract_date_time_in_timezone"},
+    {Op::kDtRound, "dt.round"},
+    {Op::kDtFloor, "dt.floor"},
+    {Op::kDtTotal, "dt.total"},
+    {Op::kDtFromTimestamp, "dt.from_timestamp"},
+    {Op::kDtToDuration, "dt.to_duration"},
 }};
 
 bool IsNumber(const Value& v) { return v.kind() == Kind::kInt || v.kind() == Kind::kFloat; }

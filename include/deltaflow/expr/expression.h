@@ -104,6 +104,21 @@ enum class Op : uint8_t {
   kStrJoin,        // (sep, tuple of str) — not a user-facing name
   // Time (src/expr/time_ops.cc).
   kWindowStarts,   // (time, hop, duration, origin or None): starts of the windows holding time
+  // The `.dt` namespace.
+  kDtField,        // (datetime or duration, field name): year, month, ..., nanosecond, weekday
+  kDtTimestamp,    // (datetime, unit or None): since the epoch; None: int nanoseconds
+  kDtStrftime,     // (datetime, format)
+  kDtStrptime,     // (str, format, with time zone): DateTimeUtc when with time zone
+  kDtToUtc,        // (naive, time zone name)
+  kDtToNaive,      // (utc, time zone name)
+  kDtAddInZone,    // (naive, duration, time zone name)
+  kDtSubInZone,    // (naive, duration, time zone name)
+  kDtDiffInZone,   // (naive, naive, time zone name): a duration
+  kDtRound,        // (datetime or duration, duration)
+  kDtFloor,        // (datetime or duration, duration)
+  kDtTotal,        // (duration, unit): whole units, truncated toward zero
+  kDtFromTimestamp,  // (number, unit, utc)
+  kDtToDuration,   // (number, unit)
   kCount_,         // number of ops; not an operation
 };
 

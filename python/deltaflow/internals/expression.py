@@ -181,10 +181,8 @@ class ColumnExpression:
         return NumericalNamespace(self)
 
     @property
-    def dt(self) -> Any:
-        raise NotImplementedError(
-            "the .dt namespace (datetime operations) is not implemented yet in deltaflow"
-        )
+    def dt(self) -> DateTimeNamespace:
+        return DateTimeNamespace(self)
 
     # --- compilation (overridden) ---------------------------------------------------------
     def _children(self) -> list[ColumnExpression]:
@@ -773,6 +771,151 @@ def _expect(types: list[dt.DType], allowed: tuple, method: str) -> dt.DType:
     if t.strip_optional() not in allowed and t != dt.ANY:
         raise TypeError(f"{method} needs a column of type {' or '.join(map(repr, allowed))}, got {t!r}")
     return t
+
+
+_DATE_TIMES = (dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
+
+
+def _duration_arg(value: Any) -> Any:
+    """A duration given as a string (``"1h"``) or pandas/datetime timedelta, as a constant."""
+    if isinstance(value, str):
+        import pandas as pd
+
+        return pd.Timedelta(value)
+    return value
+
+
+class DateTimeNamespace:
+    """``expr.dt``: datetime and duration methods, evaluated in the engine. Time zones come
+    from the system's tz database (Debian's ``tzdata``)."""
+
+    def __init__(self, expr: ColumnExpression) -> None:
+        self._expr = expr
+
+    def _call(self, op: str, method: str, allowed: tuple, result: Any, *args: Any) -> ColumnExpression:
+        wrapped = [self._expr] + [_wrap(a) for a in args]
+
+        def rule(types: list[dt.DType]) -> dt.DType:
+            t = types[0]
+            if t.is_optional() and t != dt.ANY:
+                raise TypeError(f"dt.{method} on an Optional column ({t!r}); filter or coalesce None first")
+            _expect(types, allowed, f"dt.{method}")
+            return result(t) if callable(result) else result
+
+        shown = [a._text() for a in wrapped[1:] if not (isinstance(a, ConstExpression) and a._value is None)]
+        text = f"{self._expr._text()}.dt.{method}({', '.join(shown)})"
+        return CallExpression(op, wrapped, rule, text)
+
+    def _field(self, name: str) -> ColumnExpression:
+        return self._call("dt.field", name, _DATE_TIMES, dt.INT, name)
+
+    def nanosecond(self) -> ColumnExpression:
+        return self._field("nanosecond")
+
+    def microsecond(self) -> ColumnExpression:
+        return self._field("microsecond")
+
+    def millisecond(self) -> ColumnExpression:
+        return self._field("millisecond")
+
+    def second(self) -> ColumnExpression:
+        return self._field("second")
+
+    def minute(self) -> ColumnExpression:
+        return self._field("minute")
+
+    def hour(self) -> ColumnExpression:
+        return self._field("hour")
+
+    def day(self) -> ColumnExpression:
+        return self._field("day")
+
+    def month(self) -> ColumnExpression:
+        return self._field("month")
+
+    def year(self) -> ColumnExpression:
+        return self._field("year")
+
+    def weekday(self) -> ColumnExpression:
+        """Monday is 0, Sunday 6."""
+        return self._field("weekday")
+
+    def timestamp(self, unit: str | None = None) -> ColumnExpression:
+        """Time since the epoch: a float in ``unit`` (s, ms, us, ns); without a unit, int
+        nanoseconds."""
+        if unit is not None and unit not in ("s", "ms", "us", "ns"):
+            raise ValueError(f"timestamp unit must be one of s, ms, us, ns, got {unit!r}")
+        return self._call("dt.timestamp", "timestamp", _DATE_TIMES, dt.INT if unit is None else dt.FLOAT, unit)
+
+    def strftime(self, fmt: Any) -> ColumnExpression:
+        return self._call("dt.strftime", "strftime", _DATE_TIMES, dt.STR, fmt)
+
+    def strptime(self, fmt: Any, contains_timezone: bool | None = None) -> ColumnExpression:
+        """Parses a string; the result is a DateTimeUtc when the format holds a time zone
+        (``%z``) or ``contains_timezone`` is true, else a DateTimeNaive."""
+        if contains_timezone is None:
+            if not isinstance(fmt, str):
+                raise ValueError("strptime with a non-constant format needs contains_timezone=")
+            contains_timezone = any(z in fmt for z in ("%z", "%:z", "%Z"))
+        result = dt.DATE_TIME_UTC if contains_timezone else dt.DATE_TIME_NAIVE
+        return self._call("dt.strptime", "strptime", (dt.STR,), result, fmt, bool(contains_timezone))
+
+    def to_utc(self, from_timezone: Any) -> ColumnExpression:
+        return self._call("dt.to_utc", "to_utc", (dt.DATE_TIME_NAIVE,), dt.DATE_TIME_UTC, from_timezone)
+
+    def to_naive_in_timezone(self, timezone: Any) -> ColumnExpression:
+        return self._call("dt.to_naive_in_timezone", "to_naive_in_timezone", (dt.DATE_TIME_UTC,), dt.DATE_TIME_NAIVE, timezone)
+
+    def add_duration_in_timezone(self, duration: Any, timezone: Any) -> ColumnExpression:
+        return self._call("dt.add_duration_in_timezone", "add_duration_in_timezone", (dt.DATE_TIME_NAIVE,), dt.DATE_TIME_NAIVE, _duration_arg(duration), timezone)
+
+    def subtract_duration_in_timezone(self, duration: Any, timezone: Any) -> ColumnExpression:
+        return self._call("dt.subtract_duration_in_timezone", "subtract_duration_in_timezone", (dt.DATE_TIME_NAIVE,), dt.DATE_TIME_NAIVE, _duration_arg(duration), timezone)
+
+    def subtract_date_time_in_timezone(self, date_time: Any, timezone: Any) -> ColumnExpression:
+        return self._call("dt.subtract_date_time_in_timezone", "subtract_date_time_in_timezone", (dt.DATE_TIME_NAIVE,), dt.DURATION, date_time, timezone)
+
+    def round(self, duration: Any) -> ColumnExpression:
+        return self._call("dt.round", "round", _DATE_TIMES + (dt.DURATION,), lambda t: t, _duration_arg(duration))
+
+    def floor(self, duration: Any) -> ColumnExpression:
+        return self._call("dt.floor", "floor", _DATE_TIMES + (dt.DURATION,), lambda t: t, _duration_arg(duration))
+
+    def to_duration(self, unit: Any) -> ColumnExpression:
+        return self._call("dt.to_duration", "to_duration", (dt.INT, dt.FLOAT), dt.DURATION, unit)
+
+    def _total(self, unit: str, method: str) -> ColumnExpression:
+        return self._call("dt.total", method, (dt.DURATION,), dt.INT, unit)
+
+    def nanoseconds(self) -> ColumnExpression:
+        return self._total("ns", "nanoseconds")
+
+    def microseconds(self) -> ColumnExpression:
+        return self._total("us", "microseconds")
+
+    def milliseconds(self) -> ColumnExpression:
+        return self._total("ms", "milliseconds")
+
+    def seconds(self) -> ColumnExpression:
+        return self._total("s", "seconds")
+
+    def minutes(self) -> ColumnExpression:
+        return self._total("m", "minutes")
+
+    def hours(self) -> ColumnExpression:
+        return self._total("h", "hours")
+
+    def days(self) -> ColumnExpression:
+        return self._total("D", "days")
+
+    def weeks(self) -> ColumnExpression:
+        return self._total("W", "weeks")
+
+    def from_timestamp(self, unit: str) -> ColumnExpression:
+        return self._call("dt.from_timestamp", "from_timestamp", (dt.INT, dt.FLOAT), dt.DATE_TIME_NAIVE, unit, False)
+
+    def utc_from_timestamp(self, unit: str) -> ColumnExpression:
+        return self._call("dt.from_timestamp", "utc_from_timestamp", (dt.INT, dt.FLOAT), dt.DATE_TIME_UTC, unit, True)
 
 
 class StringNamespace:

@@ -1,0 +1,494 @@
+"""Event-time windows and behaviours as Pathway documents them: tumbling/sliding windows
+(ints, floats, datetimes, origins, instances), delay/cutoff/keep_results, exactly-once, and
+the gates they are built from (buffer, forget, ignore_late); a property compares windowed
+aggregates with plain Python over random input, and incremental with recomputed output."""
+
+from __future__ import annotations
+
+import datetime
+import textwrap
+from collections import defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import deltaflow as pw
+from deltaflow.testing import T
+
+
+def printed(capsys, *tables, **kwargs):
+    pw.debug.compute_and_print(*tables, **kwargs)
+    return capsys.readouterr().out
+
+
+def stream(capsys, table, **kwargs):
+    pw.debug.compute_and_print_update_stream(table, include_id=False, **kwargs)
+    return capsys.readouterr().out
+
+
+def dedent(text):
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+def shards():
+    return T(
+        """
+           | shard | t  | v
+         1 | 0     | 12 | 1
+         2 | 0     | 13 | 2
+         3 | 0     | 14 | 3
+         4 | 0     | 15 | 4
+         5 | 0     | 16 | 5
+         6 | 0     | 17 | 6
+         7 | 1     | 12 | 7
+         8 | 1     | 13 | 8
+        """
+    )
+
+
+def test_tumbling_with_instance_ids_and_columns(capsys):
+    t = shards()
+    r = t.windowby(t.t, window=pw.temporal.tumbling(duration=5), instance=t.shard).reduce(
+        pw.this._pw_window,
+        pw.this._pw_window_start,
+        pw.this._pw_window_end,
+        pw.this._pw_instance,
+        min_t=pw.reducers.min(pw.this.t),
+        s=pw.reducers.sum(pw.this.v),
+    )
+    assert printed(capsys, r) == dedent(
+        """
+                    | _pw_window  | _pw_window_start | _pw_window_end | _pw_instance | min_t | s
+        ^X1MP431... | (0, 10, 15) | 10               | 15             | 0            | 12    | 6
+        ^X1MT715... | (0, 15, 20) | 15               | 20             | 0            | 15    | 15
+        ^YYY5QPV... | (1, 10, 15) | 10               | 15             | 1            | 12    | 15
+        """
+    )
+
+
+def test_sliding_windows(capsys):
+    t = shards()
+    r = t.windowby(t.t, window=pw.temporal.sliding(duration=10, hop=3)).reduce(
+        pw.this._pw_window_start, pw.this._pw_window_end, c=pw.reducers.count(), s=pw.reducers.sum(pw.this.v)
+    )
+    assert printed(capsys, r) == dedent(
+        """
+                    | _pw_window_start | _pw_window_end | c | s
+        ^Q66TCD4... | 3                | 13             | 2 | 8
+        ^7CYCKAA... | 6                | 16             | 6 | 25
+        ^93Q9EH3... | 9                | 19             | 8 | 36
+        ^5A4CZST... | 12               | 22             | 8 | 36
+        ^0W5KWKF... | 15               | 25             | 3 | 15
+        """
+    )
+    # ratio instead of duration; no window starts before the origin.
+    r = t.windowby(t.t, window=pw.temporal.sliding(hop=3, ratio=2, origin=11)).reduce(
+        pw.this._pw_window_start, pw.this._pw_window_end, c=pw.reducers.count()
+    )
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        _pw_window_start | _pw_window_end | c
+        11               | 17             | 7
+        14               | 20             | 4
+        17               | 23             | 1
+        """
+    )
+
+
+def test_origins_gaps_negative_and_float_times(capsys):
+    t = T(
+        """
+           | t
+         1 | -7
+         2 | 0
+         3 | 3
+         4 | 12
+        """
+    )
+
+    def windows(window):
+        r = t.windowby(t.t, window=window).reduce(
+            pw.this._pw_window, c=pw.reducers.count(), ts=pw.reducers.sorted_tuple(pw.this.t)
+        )
+        return printed(capsys, r, include_id=False)
+
+    # Rows before the origin are in no window.
+    assert windows(pw.temporal.tumbling(duration=5, origin=1)) == dedent(
+        """
+        _pw_window     | c | ts
+        (None, 1, 6)   | 1 | (3,)
+        (None, 11, 16) | 1 | (12,)
+        """
+    )
+    # A hop longer than the duration leaves gaps.
+    assert windows(pw.temporal.sliding(hop=5, duration=3)) == dedent(
+        """
+        _pw_window     | c | ts
+        (None, 0, 3)   | 1 | (0,)
+        (None, 10, 13) | 1 | (12,)
+        """
+    )
+    assert windows(pw.temporal.tumbling(duration=4)) == dedent(
+        """
+        _pw_window     | c | ts
+        (None, -8, -4) | 1 | (-7,)
+        (None, 0, 4)   | 2 | (0, 3)
+        (None, 12, 16) | 1 | (12,)
+        """
+    )
+    f = T(
+        """
+           | t
+         1 | -7.5
+         2 | 0.25
+         3 | 3.0
+        """
+    )
+    r = f.windowby(f.t, window=pw.temporal.sliding(hop=1.5, duration=3.0)).reduce(
+        pw.this._pw_window_start, pw.this._pw_window_end, c=pw.reducers.count()
+    )
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        _pw_window_start | _pw_window_end | c
+        -9.0             | -6.0           | 1
+        -7.5             | -4.5           | 1
+        -1.5             | 1.5            | 1
+        0.0              | 3.0            | 1
+        1.5              | 4.5            | 1
+        3.0              | 6.0            | 1
+        """
+    )
+
+
+def test_datetime_windows(capsys):
+    t = T(
+        """
+           | t
+         1 | 2023-06-22T09:12:34
+         2 | 2023-06-22T09:23:56
+         3 | 2023-06-22T10:45:20
+        """
+    ).select(t=pw.this.t.dt.strptime("%Y-%m-%dT%H:%M:%S"))
+    r = t.windowby(t.t, window=pw.temporal.tumbling(duration=datetime.timedelta(minutes=30))).reduce(
+        pw.this._pw_window, pw.this._pw_window_start, c=pw.reducers.count()
+    )
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        _pw_window                                                                 | _pw_window_start    | c
+        (None, Timestamp('2023-06-22 09:00:00'), Timestamp('2023-06-22 09:30:00')) | 2023-06-22 09:00:00 | 2
+        (None, Timestamp('2023-06-22 10:30:00'), Timestamp('2023-06-22 11:00:00')) | 2023-06-22 10:30:00 | 1
+        """
+    )
+    r = t.windowby(
+        t.t,
+        window=pw.temporal.sliding(
+            hop=datetime.timedelta(minutes=30), duration=datetime.timedelta(hours=1), origin=datetime.datetime(2023, 6, 22, 9, 5)
+        ),
+    ).reduce(pw.this._pw_window_start, pw.this._pw_window_end, c=pw.reducers.count())
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        _pw_window_start    | _pw_window_end      | c
+        2023-06-22 09:05:00 | 2023-06-22 10:05:00 | 2
+        2023-06-22 10:05:00 | 2023-06-22 11:05:00 | 1
+        2023-06-22 10:35:00 | 2023-06-22 11:35:00 | 1
+        """
+    )
+
+
+def test_window_argument_errors():
+    t = shards()
+    with pytest.raises(ValueError, match="exactly one of duration and ratio"):
+        pw.temporal.sliding(hop=2)
+    with pytest.raises(ValueError, match="positive"):
+        pw.temporal.tumbling(duration=0)
+    with pytest.raises(TypeError, match="timedelta"):
+        t.windowby(t.t, window=pw.temporal.tumbling(duration=datetime.timedelta(seconds=5)))
+    with pytest.raises(TypeError, match="window time"):
+        t.select(s=pw.this.t.to_string()).windowby(pw.this.s, window=pw.temporal.tumbling(duration=5))
+
+
+# --- behaviours ------------------------------------------------------------------------
+
+
+def late_events():
+    return T(
+        """
+           | t  | v | __time__
+         1 | 1  | 1 | 2
+         2 | 4  | 2 | 4
+         3 | 12 | 3 | 6
+         4 | 3  | 4 | 8
+         5 | 17 | 5 | 10
+         6 | 2  | 6 | 12
+         7 | 25 | 7 | 14
+         8 | 8  | 8 | 16
+        """
+    )
+
+
+def windowed(behavior):
+    t = late_events()
+    return t.windowby(t.t, window=pw.temporal.tumbling(duration=5), behavior=behavior).reduce(
+        pw.this._pw_window_start, c=pw.reducers.count(), s=pw.reducers.sum(pw.this.v)
+    )
+
+
+END = "18446744073709551614"  # buffered results leave when the input ends
+
+
+def test_no_behavior_updates_every_window(capsys):
+    assert stream(capsys, windowed(None)) == dedent(
+        """
+        _pw_window_start | c | s  | __time__ | __diff__
+        0                | 1 | 1  | 2        | 1
+        0                | 1 | 1  | 4        | -1
+        0                | 2 | 3  | 4        | 1
+        10               | 1 | 3  | 6        | 1
+        0                | 2 | 3  | 8        | -1
+        0                | 3 | 7  | 8        | 1
+        15               | 1 | 5  | 10       | 1
+        0                | 3 | 7  | 12       | -1
+        0                | 4 | 13 | 12       | 1
+        25               | 1 | 7  | 14       | 1
+        5                | 1 | 8  | 16       | 1
+        """
+    )
+
+
+def test_delay_holds_windows_until_the_watermark_passes_start_plus_delay(capsys):
+    assert stream(capsys, windowed(pw.temporal.common_behavior(delay=4))) == dedent(
+        f"""
+        _pw_window_start | c | s  | __time__             | __diff__
+        0                | 2 | 3  | 4                    | 1
+        0                | 2 | 3  | 8                    | -1
+        0                | 3 | 7  | 8                    | 1
+        10               | 1 | 3  | 10                   | 1
+        0                | 3 | 7  | 12                   | -1
+        0                | 4 | 13 | 12                   | 1
+        15               | 1 | 5  | 14                   | 1
+        5                | 1 | 8  | 16                   | 1
+        25               | 1 | 7  | {END} | 1
+        """
+    )
+
+
+def test_cutoff_ignores_late_rows_and_keep_results_false_forgets(capsys):
+    assert stream(capsys, windowed(pw.temporal.common_behavior(cutoff=2))) == dedent(
+        """
+        _pw_window_start | c | s | __time__ | __diff__
+        0                | 1 | 1 | 2        | 1
+        0                | 1 | 1 | 4        | -1
+        0                | 2 | 3 | 4        | 1
+        10               | 1 | 3 | 6        | 1
+        15               | 1 | 5 | 10       | 1
+        25               | 1 | 7 | 14       | 1
+        """
+    )
+    assert stream(capsys, windowed(pw.temporal.common_behavior(cutoff=2, keep_results=False))) == dedent(
+        """
+        _pw_window_start | c | s | __time__ | __diff__
+        0                | 1 | 1 | 2        | 1
+        0                | 1 | 1 | 4        | -1
+        0                | 2 | 3 | 4        | 1
+        10               | 1 | 3 | 6        | 1
+        0                | 2 | 3 | 10       | -1
+        15               | 1 | 5 | 10       | 1
+        10               | 1 | 3 | 14       | -1
+        25               | 1 | 7 | 14       | 1
+        """
+    )
+
+
+def test_exactly_once_emits_each_window_once(capsys):
+    expected = dedent(
+        f"""
+        _pw_window_start | c | s | __time__             | __diff__
+        0                | 2 | 3 | 6                    | 1
+        10               | 1 | 3 | 10                   | 1
+        15               | 1 | 5 | 14                   | 1
+        25               | 1 | 7 | {END} | 1
+        """
+    )
+    assert stream(capsys, windowed(pw.temporal.exactly_once_behavior())) == expected
+    assert stream(capsys, windowed(pw.temporal.exactly_once_behavior(shift=2))) == expected
+    assert stream(capsys, windowed(pw.temporal.common_behavior(delay=3, cutoff=5))) == expected.replace(
+        "0                | 2 | 3 | 6  ", "0                | 2 | 3 | 4  "
+    )
+
+
+def test_cutoff_watermark_is_global_across_instances(capsys):
+    t = T(
+        """
+           | k | t   | v | __time__
+         1 | a | 1   | 1 | 2
+         2 | b | 100 | 2 | 4
+         3 | a | 2   | 3 | 6
+         4 | a | 7   | 4 | 8
+        """
+    )
+    r = t.windowby(t.t, window=pw.temporal.tumbling(duration=5), behavior=pw.temporal.common_behavior(cutoff=2), instance=t.k).reduce(
+        pw.this._pw_instance, pw.this._pw_window_start, c=pw.reducers.count()
+    )
+    assert stream(capsys, r) == dedent(
+        """
+        _pw_instance | _pw_window_start | c | __time__ | __diff__
+        a            | 0                | 1 | 2        | 1
+        b            | 100              | 1 | 4        | 1
+        """
+    )
+
+
+# --- gates -----------------------------------------------------------------------------
+
+
+def gated():
+    return T(
+        """
+           | t  | v | __time__
+         1 | 1  | 1 | 2
+         2 | 7  | 2 | 4
+         3 | 3  | 3 | 6
+         4 | 8  | 4 | 8
+         5 | 4  | 5 | 10
+         6 | 30 | 6 | 12
+        """
+    )
+
+
+def test_forget_and_filter_out_results_of_forgetting(capsys):
+    t = gated()
+    assert stream(capsys, t.forget(t.t, 3)) == dedent(
+        """
+        t  | v | __time__ | __diff__
+        1  | 1 | 2        | 1
+        7  | 2 | 4        | 1
+        1  | 1 | 6        | -1
+        8  | 4 | 8        | 1
+        30 | 6 | 12       | 1
+        """
+    )
+    t = gated()
+    marked = t.forget(t.t, 3, mark_forgetting_records=True)
+    assert stream(capsys, marked) == dedent(
+        """
+        t  | v | __time__ | __diff__
+        1  | 1 | 2        | 1
+        7  | 2 | 4        | 1
+        3  | 3 | 6        | 1
+        1  | 1 | 7        | -1
+        3  | 3 | 7        | -1
+        8  | 4 | 8        | 1
+        4  | 5 | 10       | 1
+        4  | 5 | 11       | -1
+        30 | 6 | 12       | 1
+        """
+    )
+    assert stream(capsys, marked.filter_out_results_of_forgetting()) == dedent(
+        """
+        t  | v | __time__ | __diff__
+        1  | 1 | 2        | 1
+        7  | 2 | 4        | 1
+        3  | 3 | 6        | 1
+        8  | 4 | 8        | 1
+        4  | 5 | 10       | 1
+        30 | 6 | 12       | 1
+        """
+    )
+
+
+def test_buffer_and_ignore_late(capsys):
+    t = gated()
+    assert stream(capsys, t.buffer(t.t, 3)) == dedent(
+        f"""
+        t  | v | __time__             | __diff__
+        1  | 1 | 4                    | 1
+        3  | 3 | 6                    | 1
+        4  | 5 | 10                   | 1
+        7  | 2 | 12                   | 1
+        8  | 4 | 12                   | 1
+        30 | 6 | {END} | 1
+        """
+    )
+    t = gated()
+    assert stream(capsys, t.ignore_late(t.t, 3)) == dedent(
+        """
+        t  | v | __time__ | __diff__
+        1  | 1 | 2        | 1
+        7  | 2 | 4        | 1
+        8  | 4 | 8        | 1
+        30 | 6 | 12       | 1
+        """
+    )
+
+
+def test_forgetting_keeps_state_bounded():
+    """A long stream through forget + groupby: the rows still alive are those within the
+    threshold of the watermark, however long the stream."""
+    lines = ["   | t | k | __time__"]
+    for i in range(400):
+        lines.append(f"{i + 1} | {i} | {i % 7} | {2 * (i // 10) + 2}")
+    t = T("\n".join(lines))
+    kept = t.forget(t.t, 20)
+    counts = kept.groupby(kept.k).reduce(kept.k, n=pw.reducers.count())
+    live = pw.debug.table_to_pandas(kept)
+    assert len(live) <= 31, len(live)
+    assert sorted(live["t"]) == list(range(369, 400))[-len(live):]
+    assert pw.debug.table_to_pandas(counts)["n"].sum() == len(live)
+
+
+# --- property: windowed aggregates against plain Python --------------------------------
+
+
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def python_windows(times, values, hop, duration, origin):
+    result = defaultdict(list)
+    for t, v in zip(times, values):
+        k = (t - (origin or 0)) // hop
+        while True:
+            start = (origin or 0) + k * hop
+            if start + duration <= t:
+                break
+            if start <= t and (origin is None or start >= origin):
+                result[start].append(v)
+            k -= 1
+            if start < t - duration - hop:
+                break
+    return {s: (len(vs), sum(vs), min(vs)) for s, vs in result.items()}
+
+
+@SETTINGS
+@given(
+    rows=st.lists(st.tuples(st.integers(-30, 30), st.integers(0, 9)), max_size=25),
+    hop=st.integers(1, 6),
+    extra=st.integers(0, 8),
+    origin=st.one_of(st.none(), st.integers(-10, 10)),
+)
+def test_windowed_aggregates_match_python(rows, hop, extra, origin):
+    duration = hop + extra - 3 if hop + extra > 3 else hop
+    lines = ["   | t | v"] + [f"{i + 1} | {t} | {v}" for i, (t, v) in enumerate(rows)]
+    table = T("\n".join(lines), schema=pw.schema_from_types(t=int, v=int))
+    r = table.windowby(table.t, window=pw.temporal.sliding(hop=hop, duration=duration, origin=origin)).reduce(
+        start=pw.this._pw_window_start, c=pw.reducers.count(), s=pw.reducers.sum(pw.this.v), m=pw.reducers.min(pw.this.v)
+    )
+    got = {row.start: (row.c, row.s, row.m) for row in pw.debug.table_to_pandas(r).itertuples()}
+    assert got == python_windows([t for t, _ in rows], [v for _, v in rows], hop, duration, origin)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_windows_incremental_equals_recomputed(workers):
+    from test_incremental_properties import check_incremental
+
+    rows = [
+        (1, (3, 1), 2, 1), (2, (4, 2), 2, 1), (3, (9, 3), 4, 1), (1, (3, 1), 4, -1),
+        (1, (11, 5), 6, 1), (4, (0, 2), 6, 1), (2, (4, 2), 8, -1), (5, (7, 7), 8, 1),
+    ]
+
+    def build(t):
+        return t.windowby(t.k, window=pw.temporal.sliding(hop=2, duration=5)).reduce(
+            pw.this._pw_window_start, c=pw.reducers.count(), s=pw.reducers.sum(pw.this.v)
+        )
+
+    check_incremental(build, [rows], workers)
