@@ -197,6 +197,44 @@ class PySource final : public table::Source {
 
 }  // namespace
 
+// A user function called from the engine on batches of argument rows: the Python side takes a
+// list of argument tuples and returns (results, [(row index, reason), ...]).
+std::shared_ptr<table::BatchFunction> MakeBatchFunction(py::function fn) {
+  auto holder = std::make_shared<py::object>(std::move(fn));
+  return std::make_shared<table::BatchFunction>(
+      [holder](const std::vector<Row>& rows, std::vector<Row>& results,
+               std::vector<table::RowFailure>& failures) -> absl::Status {
+        py::gil_scoped_acquire gil;
+        try {
+          py::list batch(rows.size());
+          for (size_t i = 0; i < rows.size(); ++i) batch[i] = RowToPy(rows[i]);
+          // The Python side returns (results, [(row index, reason), ...]).
+          py::tuple out = (*holder)(batch);
+          PyRowEncoder encoder;
+          size_t index = 0;
+          for (py::handle v : out[0]) {
+            if (absl::Status s = encoder.Append(v); !s.ok()) {
+              encoder.Clear();
+              encoder.Append(py::module_::import("deltaflow").attr("ERROR")).IgnoreError();
+              failures.push_back({index, "the function returned a value deltaflow cannot store: " +
+                                             std::string(s.message())});
+            }
+            results.push_back(encoder.Finish());
+            ++index;
+          }
+          for (py::handle f : out[1]) {
+            auto t = f.cast<py::tuple>();
+            failures.push_back({t[0].cast<size_t>(), t[1].cast<std::string>()});
+          }
+        } catch (py::error_already_set& e) {
+          std::string what = e.what();
+          if (g_run_errors) g_run_errors->Store(e);
+          return absl::InvalidArgumentError(what);
+        }
+        return absl::OkStatus();
+      });
+}
+
 void RegisterTable(py::module_& m) {
   py::class_<NativeSource>(m, "NativeSource", "A source implemented in C++ (e.g. a file source).");
   py::class_<NativeSink>(m, "NativeSink", "An output handler implemented in C++ (e.g. a file sink).");
@@ -287,40 +325,20 @@ void RegisterTable(py::module_& m) {
       })
       .def("apply",
            [](TableGraph& g, int input, const py::list& args, py::function fn, bool deterministic, std::string name) {
-             auto holder = std::make_shared<py::object>(std::move(fn));
-             auto function = std::make_shared<table::BatchFunction>(
-                 [holder](const std::vector<Row>& rows, std::vector<Row>& results,
-                          std::vector<table::RowFailure>& failures) -> absl::Status {
-                   py::gil_scoped_acquire gil;
-                   try {
-                     py::list batch(rows.size());
-                     for (size_t i = 0; i < rows.size(); ++i) batch[i] = RowToPy(rows[i]);
-                     // The Python side returns (results, [(row index, reason), ...]).
-                     py::tuple out = (*holder)(batch);
-                     PyRowEncoder encoder;
-                     size_t index = 0;
-                     for (py::handle v : out[0]) {
-                       if (absl::Status s = encoder.Append(v); !s.ok()) {
-                         encoder.Clear();
-                         encoder.Append(py::module_::import("deltaflow").attr("ERROR")).IgnoreError();
-                         failures.push_back({index, "the function returned a value deltaflow cannot store: " +
-                                                        std::string(s.message())});
-                       }
-                       results.push_back(encoder.Finish());
-                       ++index;
-                     }
-                     for (py::handle f : out[1]) {
-                       auto t = f.cast<py::tuple>();
-                       failures.push_back({t[0].cast<size_t>(), t[1].cast<std::string>()});
-                     }
-                   } catch (py::error_already_set& e) {
-                     std::string what = e.what();
-                     if (g_run_errors) g_run_errors->Store(e);
-                     return absl::InvalidArgumentError(what);
-                   }
-                   return absl::OkStatus();
-                 });
-             return g.Apply(input, ToExpressions(args), std::move(function), deterministic, std::move(name));
+             return g.Apply(input, ToExpressions(args), MakeBatchFunction(std::move(fn)), deterministic, std::move(name));
+           })
+      .def("sessions",
+           [](TableGraph& g, int input, int time_column, int instance_column, py::object max_gap, py::object predicate,
+              std::string name) {
+             std::optional<Row> gap;
+             if (!max_gap.is_none()) {
+               PyRowEncoder encoder;
+               if (absl::Status s = encoder.Append(max_gap); !s.ok()) throw py::value_error(std::string(s.message()));
+               gap = encoder.Finish();
+             }
+             std::shared_ptr<table::BatchFunction> fn;
+             if (!predicate.is_none()) fn = MakeBatchFunction(predicate.cast<py::function>());
+             return g.Sessions(input, time_column, instance_column, std::move(gap), std::move(fn), std::move(name));
            })
       .def("gate",
            [](TableGraph& g, int input, const std::string& kind, py::handle threshold, py::handle time, bool mark,

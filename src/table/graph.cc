@@ -171,6 +171,16 @@ int TableGraph::FilterOutForgetting(int input, std::string name) {
   return Add(std::move(node));
 }
 
+int TableGraph::Sessions(int input, int time_column, int instance_column, std::optional<value::Row> max_gap,
+                         std::shared_ptr<BatchFunction> predicate, std::string name) {
+  Node node{Kind::kSessions, std::move(name), {input}};
+  node.exprs = {Expression::Column(time_column), Expression::Column(instance_column)};
+  if (max_gap) node.exprs.push_back(Expression::Constant(std::move(*max_gap)));
+  node.function = std::move(predicate);
+  node.arity = Arity(input) + 3;
+  return Add(std::move(node));
+}
+
 int TableGraph::ErrorLog() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].kind == Kind::kErrorLog) return static_cast<int>(i);
@@ -850,6 +860,12 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
                                               [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
                                                 ctx->Report(w, op, std::move(msg), id);
                                               });
+          break;
+        case TableGraph::Kind::kSessions:
+          t[i] = temporal_internal::LowerSessions(in(0), node,
+                                                  [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
+                                                    ctx->Report(w, op, std::move(msg), id);
+                                                  });
           break;
         case TableGraph::Kind::kForgetFilter:
           t[i] = temporal_internal::LowerForgetFilter(in(0), node);

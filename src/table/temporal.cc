@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "deltaflow/dd/exchange.h"
 #include "deltaflow/table/temporal_internal.h"
 #include "fmt/format.h"
@@ -20,6 +22,7 @@ using expr::Evaluator;
 using expr::RowInput;
 using expr::Value;
 using value::Key;
+using value::RowView;
 
 struct ValueLess {
   bool operator()(const Value& a, const Value& b) const { return CompareValues(a, b) < 0; }
@@ -223,6 +226,187 @@ Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report)
     logic->queue().Take(in, out, op);
     logic->set_frontier(op.InputFrontier(0));
     logic->Run(out, op.owner());
+  });
+}
+
+namespace {
+
+struct SessionKeyLess {
+  bool operator()(const std::pair<Value, Key>& a, const std::pair<Value, Key>& b) const {
+    int c = CompareValues(a.first, b.first);
+    if (c != 0) return c < 0;
+    return a.second < b.second;
+  }
+};
+
+// Rows of one instance in time order, and the session logic over them.
+class SessionLogic {
+ public:
+  SessionLogic(const TableGraph::Node& node, ReportFn report)
+      : time_column_(node.exprs[0].index), instance_column_(node.exprs[1].index), predicate_(node.function),
+        operation_(node.name), report_(std::move(report)) {
+    if (node.exprs.size() > 2) max_gap_ = Value::FromView(node.exprs[2].constant.view()[0]);
+  }
+
+  template <typename Out>
+  void Run(Out& out, Worker& worker, const time::Antichain<Time>& frontier) {
+    std::vector<Upd> ready = queue_.Ready(frontier);
+    std::vector<Upd> output;
+    size_t i = 0;
+    while (i < ready.size()) {
+      Time time = ready[i].time;
+      size_t end = i;
+      while (end < ready.size() && ready[end].time == time) ++end;
+      if (!Step(worker, time, ready.data() + i, ready.data() + end, output)) return;
+      i = end;
+    }
+    if (!output.empty()) out.Send(queue_.capabilities.front().time(), std::move(output));
+    queue_.Retain({});
+  }
+
+  TimeQueue& queue() { return queue_; }
+
+ private:
+  using Ordered = std::map<std::pair<Value, Key>, Row, SessionKeyLess>;
+
+  bool Step(Worker& worker, Time time, Upd* begin, Upd* end, std::vector<Upd>& output) {
+    std::vector<const Row*> touched;
+    std::vector<Key> removed;
+    for (Upd* u = begin; u != end; ++u) {
+      RowView row = u->data.second.view();
+      builder_.Value(row[static_cast<size_t>(instance_column_)]);
+      Row instance = builder_.Finish();
+      Value t = Value::FromView(row[static_cast<size_t>(time_column_)]);
+      if (t.IsNone() || t.IsError() || t.kind() == value::ValueKind::kString) {
+        report_(worker, operation_, "the session time is not a number or datetime; the row is left out", u->data.first);
+        continue;
+      }
+      auto [it, fresh] = instances_.try_emplace(std::move(instance));
+      if (touched_set_.insert(&it->first).second) touched.push_back(&it->first);
+      auto key = std::make_pair(t, u->data.first);
+      if (u->diff > 0) {
+        it->second[key] = u->data.second;
+      } else {
+        it->second.erase(key);
+        removed.push_back(u->data.first);
+      }
+    }
+    touched_set_.clear();
+    absl::flat_hash_map<Key, Row> next;
+    for (const Row* instance : touched) {
+      auto it = instances_.find(*instance);
+      if (!Assign(worker, it->second, next)) return false;
+      if (it->second.empty()) instances_.erase(it);
+    }
+    for (const Key& id : removed) {
+      if (next.contains(id)) continue;
+      auto old = emitted_.find(id);
+      if (old == emitted_.end()) continue;
+      output.push_back({Data(id, std::move(old->second)), time, -1});
+      emitted_.erase(old);
+    }
+    for (auto& [id, row] : next) {
+      auto old = emitted_.find(id);
+      if (old != emitted_.end()) {
+        if (old->second == row) continue;
+        output.push_back({Data(id, old->second), time, -1});
+        old->second = row;
+      } else {
+        emitted_.emplace(id, row);
+      }
+      output.push_back({Data(id, std::move(row)), time, +1});
+    }
+    return true;
+  }
+
+  // Whether two neighbours (in time order) share a session.
+  bool Close(const Value& a, const Value& b) const {
+    using value::ValueKind;
+    const Value& gap = *max_gap_;
+    if (a.kind() == ValueKind::kFloat || b.kind() == ValueKind::kFloat) return b.AsNumber() - a.AsNumber() < gap.AsNumber();
+    if (gap.kind() == ValueKind::kFloat) return static_cast<double>(b.AsInt() - a.AsInt()) < gap.AsFloat();
+    return b.AsInt() - a.AsInt() < gap.AsInt();
+  }
+
+  // The rows of one instance with their sessions' cells, into `next`.
+  bool Assign(Worker& worker, const Ordered& rows, absl::flat_hash_map<Key, Row>& next) {
+    if (rows.empty()) return true;
+    std::vector<bool> joined(rows.size(), false);  // joined[k]: row k continues row k-1's session
+    if (max_gap_) {
+      auto prev = rows.begin();
+      size_t k = 1;
+      for (auto it = std::next(rows.begin()); it != rows.end(); ++it, ++prev, ++k) joined[k] = Close(prev->first.first, it->first.first);
+    } else {
+      std::vector<Row> args;
+      args.reserve(rows.size());
+      auto prev = rows.begin();
+      for (auto it = std::next(rows.begin()); it != rows.end(); ++it, ++prev) {
+        prev->first.first.WriteTo(builder_);
+        it->first.first.WriteTo(builder_);
+        args.push_back(builder_.Finish());
+      }
+      std::vector<Row> results;
+      std::vector<RowFailure> failures;
+      if (!args.empty()) {
+        absl::Status status = (*predicate_)(args, results, failures);
+        if (!status.ok()) {
+          worker.Fail(status);
+          return false;
+        }
+        for (const RowFailure& f : failures) report_(worker, operation_, f.message, rows.begin()->first.second);
+        for (size_t k = 0; k < results.size(); ++k) {
+          value::ValueView v = results[k].view()[0];
+          joined[k + 1] = v.kind() == value::ValueKind::kBool && v.AsBool();
+        }
+      }
+    }
+    std::vector<Ordered::const_iterator> session;
+    auto flush = [&] {
+      const auto& first = session.front()->first;
+      const auto& last = session.back()->first;
+      for (auto it : session) {
+        for (value::ValueView v : it->second.view().values()) builder_.Value(v);
+        builder_.Pointer(last.second);
+        first.first.WriteTo(builder_);
+        last.first.WriteTo(builder_);
+        next[it->first.second] = builder_.Finish();
+      }
+      session.clear();
+    };
+    size_t k = 0;
+    for (auto it = rows.begin(); it != rows.end(); ++it, ++k) {
+      if (!joined[k] && !session.empty()) flush();
+      session.push_back(it);
+    }
+    flush();
+    return true;
+  }
+
+  int time_column_;
+  int instance_column_;
+  std::optional<Value> max_gap_;
+  std::shared_ptr<BatchFunction> predicate_;
+  std::string operation_;
+  ReportFn report_;
+  value::RowBuilder builder_;
+  absl::node_hash_map<Row, Ordered> instances_;  // pointer-stable keys
+  absl::flat_hash_set<const Row*> touched_set_;
+  absl::flat_hash_map<Key, Row> emitted_;  // the row each id was last given
+  TimeQueue queue_;
+};
+
+}  // namespace
+
+Coll LowerSessions(const Coll& input, const TableGraph::Node& node, ReportFn report) {
+  size_t instance_column = static_cast<size_t>(node.exprs[1].index);
+  Coll routed = dd::Exchange(input, [instance_column](const Data& d) -> uint64_t {
+    auto bytes = d.second.view()[instance_column].encoded();
+    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
+  });
+  auto logic = std::make_shared<SessionLogic>(node, std::move(report));
+  return routed.Unary<Data>("Sessions", [logic](auto& in, auto& out, auto& op) {
+    logic->queue().Take(in, out, op);
+    logic->Run(out, op.owner(), op.InputFrontier(0));
   });
 }
 

@@ -492,3 +492,138 @@ def test_windows_incremental_equals_recomputed(workers):
         )
 
     check_incremental(build, [rows], workers)
+
+
+# --- sessions --------------------------------------------------------------------------
+
+
+def test_session_windows_with_predicate_and_instance(capsys):
+    t = T(
+        """
+            | instance |  t |  v
+        1   | 0        |  1 |  10
+        2   | 0        |  2 |  1
+        3   | 0        |  4 |  3
+        4   | 0        |  8 |  2
+        5   | 0        |  9 |  4
+        6   | 0        |  10|  8
+        7   | 1        |  1 |  9
+        8   | 1        |  2 |  16
+        """
+    )
+    result = t.windowby(t.t, window=pw.temporal.session(predicate=lambda a, b: abs(a - b) <= 1), instance=t.instance).reduce(
+        pw.this.instance, min_t=pw.reducers.min(pw.this.t), max_v=pw.reducers.max(pw.this.v), count=pw.reducers.count()
+    )
+    assert printed(capsys, result) == dedent(
+        """
+                    | instance | min_t | max_v | count
+        ^X1MN4VZ... | 0        | 1     | 10    | 2
+        ^X1MYC4C... | 0        | 4     | 3     | 1
+        ^X1MJFEG... | 0        | 8     | 8     | 3
+        ^YYY5FEJ... | 1        | 1     | 16    | 2
+        """
+    )
+
+
+def test_session_window_ids_and_merging_stream(capsys):
+    t = T(
+        """
+           | t  | v | __time__
+         1 | 1  | 1 | 2
+         2 | 2  | 2 | 4
+         3 | 12 | 3 | 6
+         4 | 3  | 4 | 8
+         5 | 30 | 5 | 10
+        """
+    )
+    r = t.windowby(t.t, window=pw.temporal.session(max_gap=3)).reduce(
+        pw.this._pw_window, pw.this._pw_window_start, pw.this._pw_window_end, c=pw.reducers.count()
+    )
+    pw.debug.compute_and_print_update_stream(r)
+    assert capsys.readouterr().out == dedent(
+        """
+                    | _pw_window  | _pw_window_start | _pw_window_end | c | __time__ | __diff__
+        ^3MBJ9FX... | ^YYY4HAB... | 1                | 1              | 1 | 2        | 1
+        ^3MBJ9FX... | ^YYY4HAB... | 1                | 1              | 1 | 4        | -1
+        ^293V0RC... | ^Z3QWT29... | 1                | 2              | 2 | 4        | 1
+        ^DABHZ1D... | ^3CZ78B4... | 12               | 12             | 1 | 6        | 1
+        ^293V0RC... | ^Z3QWT29... | 1                | 2              | 2 | 8        | -1
+        ^PWEY1RN... | ^3HN31E1... | 1                | 3              | 3 | 8        | 1
+        ^5YBAHZ4... | ^3S2X6B2... | 30               | 30             | 1 | 10       | 1
+        """
+    )
+
+
+def test_session_datetimes_stream(capsys):
+    u = T(
+        """
+           | t                   | __time__
+         1 | 2023-06-22T09:12:34 | 2
+         2 | 2023-06-22T09:23:56 | 4
+         3 | 2023-06-22T09:15:20 | 6
+         4 | 2023-06-22T10:15:20 | 6
+        """
+    ).select(t=pw.this.t.dt.strptime("%Y-%m-%dT%H:%M:%S"))
+    r = u.windowby(u.t, window=pw.temporal.session(max_gap=datetime.timedelta(minutes=10))).reduce(
+        pw.this._pw_window_start, pw.this._pw_window_end, c=pw.reducers.count()
+    )
+    pw.debug.compute_and_print_update_stream(r)
+    assert capsys.readouterr().out == dedent(
+        """
+                    | _pw_window_start    | _pw_window_end      | c | __time__ | __diff__
+        ^ZVFMNZ0... | 2023-06-22 09:12:34 | 2023-06-22 09:12:34 | 1 | 2        | 1
+        ^4A80H5K... | 2023-06-22 09:23:56 | 2023-06-22 09:23:56 | 1 | 4        | 1
+        ^ZVFMNZ0... | 2023-06-22 09:12:34 | 2023-06-22 09:12:34 | 1 | 6        | -1
+        ^4A80H5K... | 2023-06-22 09:23:56 | 2023-06-22 09:23:56 | 1 | 6        | -1
+        ^PQ01FH2... | 2023-06-22 09:12:34 | 2023-06-22 09:23:56 | 3 | 6        | 1
+        ^X9NAGEK... | 2023-06-22 10:15:20 | 2023-06-22 10:15:20 | 1 | 6        | 1
+        """
+    )
+
+
+def python_sessions(rows, gap):
+    """(instance, start) -> count, by sorting each instance's times."""
+    by_instance = defaultdict(list)
+    for k, t in rows:
+        by_instance[k].append(t)
+    result = {}
+    for k, times in by_instance.items():
+        times.sort()
+        start, count = times[0], 1
+        for prev, cur in zip(times, times[1:]):
+            if cur - prev < gap:
+                count += 1
+            else:
+                result[(k, start)] = count
+                start, count = cur, 1
+        result[(k, start)] = count
+    return result
+
+
+@SETTINGS
+@given(rows=st.lists(st.tuples(st.integers(0, 2), st.integers(-20, 20)), max_size=25), gap=st.integers(1, 5))
+def test_sessions_match_python(rows, gap):
+    lines = ["   | k | t"] + [f"{i + 1} | {k} | {t}" for i, (k, t) in enumerate(rows)]
+    table = T("\n".join(lines), schema=pw.schema_from_types(k=int, t=int))
+    r = table.windowby(table.t, window=pw.temporal.session(max_gap=gap), instance=table.k).reduce(
+        k=pw.this._pw_instance, start=pw.this._pw_window_start, c=pw.reducers.count()
+    )
+    got = {(row.k, row.start): row.c for row in pw.debug.table_to_pandas(r).itertuples()}
+    assert got == python_sessions(rows, gap)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_sessions_incremental_equals_recomputed(workers):
+    from test_incremental_properties import check_incremental
+
+    rows = [
+        (1, (3, 1), 2, 1), (2, (4, 2), 2, 1), (3, (9, 3), 4, 1), (1, (3, 1), 4, -1),
+        (1, (6, 5), 6, 1), (4, (0, 2), 6, 1), (2, (4, 2), 8, -1), (5, (7, 7), 8, 1), (6, (5, 1), 8, 1),
+    ]
+
+    def build(t):
+        return t.windowby(t.k, window=pw.temporal.session(max_gap=2), instance=t.v % 2).reduce(
+            pw.this._pw_window_start, pw.this._pw_window_end, c=pw.reducers.count(), s=pw.reducers.sum(pw.this.v)
+        )
+
+    check_incremental(build, [rows], workers)

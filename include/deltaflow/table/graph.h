@@ -139,6 +139,7 @@ class TableGraph {
     kApply,
     kGate,
     kForgetFilter,
+    kSessions,
     kOutput,
     kErrorLog,
   };
@@ -207,6 +208,13 @@ class TableGraph {
   /// The table without the changes forgetting caused (those at odd times); each id keeps the
   /// row it was last given at an even time, so the result stays a consistent table.
   int FilterOutForgetting(int input, std::string name = "filter_out_results_of_forgetting");
+  /// Session windows. Rows are ordered by the cell `time_column` within each value of the
+  /// cell `instance_column`; neighbours share a session while their times differ by less
+  /// than `max_gap` (a one-value row), or, without it, while `predicate` (called on rows
+  /// `(earlier time, later time)`, returning one bool) holds. Each row gets three cells: its
+  /// session's id (the id of the session's last row), start and end (first and last time).
+  int Sessions(int input, int time_column, int instance_column, std::optional<value::Row> max_gap,
+               std::shared_ptr<BatchFunction> predicate, std::string name = "session");
   /// The error log: one row (operator, message, trace) per row an operation failed on, when
   /// the run does not stop on errors. It closes once every output that does not read it is
   /// complete. At most one per graph.

@@ -14,6 +14,9 @@ using value::Row;
 
 /// Lowers a `kGate` node: rows meet on worker 0, which keeps the watermark and the held rows.
 Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report);
+/// Lowers a `kSessions` node: rows are exchanged by instance; each worker keeps its instances'
+/// rows in time order and reassigns the sessions of the instances a time changed.
+Coll LowerSessions(const Coll& input, const TableGraph::Node& node, ReportFn report);
 /// Lowers a `kForgetFilter` node.
 Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node);
 
