@@ -17,6 +17,20 @@ from deltaflow.internals.temporal import (
     tumbling,
     windowby,
 )
+from deltaflow.internals.temporal_joins import (
+    Interval,
+    interval,
+    interval_join,
+    interval_join_inner,
+    interval_join_left,
+    interval_join_outer,
+    interval_join_right,
+    window_join,
+    window_join_inner,
+    window_join_left,
+    window_join_outer,
+    window_join_right,
+)
 
 
 def _missing(feature: str) -> Any:
@@ -32,17 +46,6 @@ asof_join_left = _missing("asof_join_left")
 asof_join_right = _missing("asof_join_right")
 asof_join_outer = _missing("asof_join_outer")
 asof_now_join = _missing("asof_now_join")
-interval = _missing("interval")
-interval_join = _missing("interval_join")
-interval_join_inner = _missing("interval_join_inner")
-interval_join_left = _missing("interval_join_left")
-interval_join_right = _missing("interval_join_right")
-interval_join_outer = _missing("interval_join_outer")
-window_join = _missing("window_join")
-window_join_inner = _missing("window_join_inner")
-window_join_left = _missing("window_join_left")
-window_join_right = _missing("window_join_right")
-window_join_outer = _missing("window_join_outer")
 utc_now = _missing("utc_now")
 inactivity_detection = _missing("inactivity_detection")
 
@@ -58,4 +61,16 @@ __all__ = [
     "sliding",
     "tumbling",
     "windowby",
+    "Interval",
+    "interval",
+    "interval_join",
+    "interval_join_inner",
+    "interval_join_left",
+    "interval_join_outer",
+    "interval_join_right",
+    "window_join",
+    "window_join_inner",
+    "window_join_left",
+    "window_join_outer",
+    "window_join_right",
 ]

@@ -627,3 +627,133 @@ def test_sessions_incremental_equals_recomputed(workers):
         )
 
     check_incremental(build, [rows], workers)
+
+
+# --- temporal joins --------------------------------------------------------------------
+
+
+def join_sides():
+    t1 = T(
+        """
+            | a | t
+          0 | 1 | 3
+          1 | 1 | 4
+          2 | 1 | 5
+          3 | 1 | 11
+          4 | 2 | 2
+        """
+    )
+    t2 = T(
+        """
+            | b | t
+          0 | 1 | 0
+          1 | 1 | 1
+          2 | 1 | 4
+          3 | 1 | 7
+          4 | 3 | 2
+        """
+    )
+    return t1, t2
+
+
+def test_interval_joins(capsys):
+    t1, t2 = join_sides()
+    r = t1.interval_join(t2, t1.t, t2.t, pw.temporal.interval(-2, 1)).select(
+        t1.a, left_t=t1.t, right_t=t2.t, lid=pw.left.id, rid=pw.right.id
+    )
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        a | left_t | right_t | lid         | rid
+        1 | 3      | 1       | ^X1MXHYY... | ^YYY4HAB...
+        1 | 3      | 2       | ^X1MXHYY... | ^3HN31E1...
+        1 | 3      | 4       | ^X1MXHYY... | ^Z3QWT29...
+        1 | 4      | 2       | ^YYY4HAB... | ^3HN31E1...
+        1 | 4      | 4       | ^YYY4HAB... | ^Z3QWT29...
+        1 | 5      | 4       | ^Z3QWT29... | ^Z3QWT29...
+        2 | 2      | 0       | ^3HN31E1... | ^X1MXHYY...
+        2 | 2      | 1       | ^3HN31E1... | ^YYY4HAB...
+        2 | 2      | 2       | ^3HN31E1... | ^3HN31E1...
+        """
+    )
+    r = t1.interval_join_left(t2, t1.t, t2.t, pw.temporal.interval(-2, 1), t1.a == t2.b).select(t1.a, left_t=t1.t, right_t=t2.t)
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        a | left_t | right_t
+        1 | 3      | 1
+        1 | 3      | 4
+        1 | 4      | 4
+        1 | 5      | 4
+        1 | 11     |
+        2 | 2      |
+        """
+    )
+    r = t1.interval_join_outer(t2, t1.t, t2.t, pw.temporal.interval(-2, 1), t1.a == t2.b).select(t1.a, t2.b, left_t=t1.t, right_t=t2.t)
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        a | b | left_t | right_t
+          | 1 |        | 0
+          | 1 |        | 7
+          | 3 |        | 2
+        1 |   | 11     |
+        1 | 1 | 3      | 1
+        1 | 1 | 3      | 4
+        1 | 1 | 4      | 4
+        1 | 1 | 5      | 4
+        2 |   | 2      |
+        """
+    )
+    r = t1.interval_join_right(t2, t1.t, t2.t, pw.temporal.interval(0, 0)).select(left_t=t1.t, right_t=t2.t)
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        left_t | right_t
+               | 0
+               | 1
+               | 7
+        2      | 2
+        4      | 4
+        """
+    )
+
+
+def test_window_joins(capsys):
+    t1, t2 = join_sides()
+    r = t1.window_join(t2, t1.t, t2.t, pw.temporal.tumbling(2)).select(left_t=t1.t, right_t=t2.t)
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        left_t | right_t
+        2      | 2
+        3      | 2
+        4      | 4
+        5      | 4
+        """
+    )
+    r = t1.window_join_outer(t2, t1.t, t2.t, pw.temporal.tumbling(3), t1.a == t2.b).select(left_t=t1.t, right_t=t2.t)
+    assert printed(capsys, r, include_id=False) == dedent(
+        """
+        left_t | right_t
+               | 0
+               | 1
+               | 2
+               | 7
+        2      |
+        3      | 4
+        4      | 4
+        5      | 4
+        11     |
+        """
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_interval_join_incremental_equals_recomputed(workers):
+    from test_incremental_properties import check_incremental
+
+    left = [(1, (3, 1), 2, 1), (2, (5, 0), 2, 1), (3, (9, 1), 4, 1), (1, (3, 1), 6, -1), (4, (6, 1), 6, 1)]
+    right = [(1, (4, 1), 2, 1), (2, (8, 1), 4, 1), (3, (5, 0), 4, 1), (2, (8, 1), 6, -1), (5, (10, 1), 8, 1)]
+
+    def build(a, b):
+        return a.interval_join_outer(b, a.k, b.k, pw.temporal.interval(-1, 2), a.v == b.v).select(
+            lk=pw.left.k, rk=pw.right.k, v=pw.left.v
+        )
+
+    check_incremental(build, [left, right], workers, with_index=False)

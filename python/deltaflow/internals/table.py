@@ -714,11 +714,58 @@ class Table:
     def asof_join(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("asof_join is not implemented yet in deltaflow")
 
-    def interval_join(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("interval_join is not implemented yet in deltaflow")
+    def asof_now_join(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("asof_now_join is not implemented yet in deltaflow")
 
-    def window_join(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("window_join is not implemented yet in deltaflow")
+    def interval_join(self, other: Table, self_time: Any, other_time: Any, interval: Any, *on: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.interval_join(self, other, self_time, other_time, interval, *on, **kwargs)
+
+    def window_join(self, other: Table, self_time: Any, other_time: Any, window: Any, *on: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.window_join(self, other, self_time, other_time, window, *on, **kwargs)
+
+    def interval_join_inner(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.interval_join_inner(self, other, *args, **kwargs)
+
+    def window_join_inner(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.window_join_inner(self, other, *args, **kwargs)
+
+    def interval_join_left(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.interval_join_left(self, other, *args, **kwargs)
+
+    def window_join_left(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.window_join_left(self, other, *args, **kwargs)
+
+    def interval_join_right(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.interval_join_right(self, other, *args, **kwargs)
+
+    def window_join_right(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.window_join_right(self, other, *args, **kwargs)
+
+    def interval_join_outer(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.interval_join_outer(self, other, *args, **kwargs)
+
+    def window_join_outer(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.window_join_outer(self, other, *args, **kwargs)
 
     def debug(self, name: str) -> Table:
         return self

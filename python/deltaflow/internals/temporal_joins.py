@@ -1,0 +1,263 @@
+"""Temporal joins: ``interval_join`` (rows whose times are within an interval of each other) and
+``window_join`` (rows in the same window), inner/left/right/outer.
+
+Both are equi-joins in the engine: each row is put in buckets of its time (an interval join's
+left row in the one or two buckets its interval overlaps, a window join's rows in their
+windows), rows meet by (join keys, bucket), and a filter keeps exact matches. Unmatched rows of
+outer variants are the side's rows whose id has no match. The result is a ``JoinResult``: call
+``select`` with ``pw.left``/``pw.right`` or the joined tables' columns."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any
+
+from deltaflow.internals import dtype as dt
+from deltaflow.internals.expression import BinaryExpression, _wrap
+from deltaflow.internals.table import (
+    JoinMode,
+    JoinResult,
+    LogicalNode,
+    Table,
+    _SideLayout,
+    user_location,
+)
+from deltaflow.internals.temporal import Window, _SlidingWindow, _SessionWindow
+
+_TIME_TYPES = (dt.INT, dt.FLOAT, dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    lower_bound: Any
+    upper_bound: Any
+
+
+def interval(lower_bound: Any, upper_bound: Any) -> Interval:
+    """Rows join when ``self_time + lower_bound <= other_time <= self_time + upper_bound``."""
+    try:
+        ok = lower_bound <= upper_bound
+    except TypeError:
+        raise TypeError(f"interval bounds {lower_bound!r} and {upper_bound!r} cannot be compared") from None
+    if not ok:
+        raise ValueError(f"interval lower_bound {lower_bound!r} is greater than upper_bound {upper_bound!r}")
+    return Interval(lower_bound, upper_bound)
+
+
+def _const(v: Any) -> tuple:
+    return ("const", v, repr(v))
+
+
+def _col(i: int) -> tuple:
+    return ("column", i, str(i))
+
+
+class _Sides:
+    """Compiled join keys and times of both sides."""
+
+    def __init__(self, left: Table, right: Table, left_time: Any, right_time: Any, on: tuple, instances: tuple, location: str) -> None:
+        if left is right:
+            raise ValueError("Cannot join table with itself. Use <table>.copy() as one of the arguments of the join.")
+        self.left, self.right, self.location = left, right, location
+        ll = _SideLayout(left, "left", location)
+        rl = _SideLayout(right, "right", location)
+        self.left_time, lt = ll.compile(_wrap(left_time))
+        self.right_time, rt = rl.compile(_wrap(right_time))
+        lt, rt = lt.strip_optional(), rt.strip_optional()
+        if lt not in _TIME_TYPES or rt not in _TIME_TYPES:
+            raise TypeError(f"join times must be int, float or datetime, got {lt!r} and {rt!r} (at {location})")
+        numeric = {lt, rt} <= {dt.INT, dt.FLOAT}
+        if lt != rt and not numeric:
+            raise TypeError(f"join times have different types: {lt!r} and {rt!r} (at {location})")
+        self.time_type = dt.FLOAT if lt != rt else lt
+        conditions = list(on)
+        if instances[0] is not None and instances[1] is not None:
+            conditions.append(_wrap(instances[0]) == _wrap(instances[1]))
+        self.left_keys: list[tuple] = []
+        self.right_keys: list[tuple] = []
+        self.same_name_keys: set[str] = set()
+        for cond in conditions:
+            if not isinstance(cond, BinaryExpression) or cond._op != "eq":
+                raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
+            self.left_keys.append(ll.compile(cond._left)[0])
+            self.right_keys.append(rl.compile(cond._right)[0])
+            a, b = cond._left, cond._right
+            if getattr(a, "name", None) is not None and getattr(a, "name", None) == getattr(b, "name", 0):
+                self.same_name_keys.add(a.name)
+
+    def step(self, value: Any) -> Any:
+        return value
+
+
+def _bucketed(side_node: LogicalNode, arity: int, time_spec: tuple, keys: list[tuple], bucket_spec: tuple, name: str) -> tuple[LogicalNode, int]:
+    """The side's rows as [cells..., id, time, key cells..., bucket], one row per bucket."""
+    specs = [_col(i) for i in range(arity)] + [("id", "id"), time_spec] + list(keys) + [bucket_spec]
+    selected = LogicalNode([side_node], lambda g, ins: g.select(ins[0], specs, name), len(specs))
+    bucket = len(specs) - 1
+    flat = LogicalNode([selected], lambda g, ins: g.flatten(ins[0], bucket, name), len(specs))
+    return flat, len(specs)
+
+
+def _join_buckets(
+    sides: _Sides,
+    left_bucket: tuple,
+    right_bucket: tuple,
+    match: Any,
+    how: JoinMode,
+    name: str,
+) -> LogicalNode:
+    """The node of a temporal join's result, laid out as a ``JoinResult`` expects: left
+    cells, right cells, left id, right id."""
+    left, right = sides.left, sides.right
+    la, ra = len(left._columns), len(right._columns)
+    nk = len(sides.left_keys)
+    L, lw = _bucketed(left._node, la, sides.left_time, sides.left_keys, left_bucket, name)
+    R, rw = _bucketed(right._node, ra, sides.right_time, sides.right_keys, right_bucket, name)
+    lkeys = [_col(la + 2 + k) for k in range(nk)] + [_col(lw - 1)]
+    rkeys = [_col(ra + 2 + k) for k in range(nk)] + [_col(rw - 1)]
+    joined = LogicalNode([L, R], lambda g, ins: g.join(ins[0], ins[1], lkeys, rkeys, "inner", "pair", name), lw + rw + 2)
+    # Cells of the joined row: left side at 0, right side at lw.
+    condition = match(_col(la + 1), _col(lw + ra + 1), _col(lw - 1))
+    kept = LogicalNode([joined], lambda g, ins: g.filter(ins[0], condition, name), joined.arity)
+    layout = [_col(i) for i in range(la)] + [_col(lw + i) for i in range(ra)] + [_col(la), _col(lw + ra)]
+    pair_id = ("pointer_from", [_col(la), _col(lw + ra), _col(lw - 1)], "pair id")
+    matched = LogicalNode([kept], lambda g, ins: g.reindex(ins[0], pair_id, name), kept.arity)
+    result = LogicalNode([matched], lambda g, ins: g.select(ins[0], layout, name), la + ra + 2)
+    parts = [result]
+    if how in (JoinMode.LEFT, JoinMode.OUTER):
+        parts.append(_unmatched(result, left._node, la, ra, la + ra, "left", name))
+    if how in (JoinMode.RIGHT, JoinMode.OUTER):
+        parts.append(_unmatched(result, right._node, ra, la, la + ra + 1, "right", name))
+    if len(parts) == 1:
+        return result
+    return LogicalNode(parts, lambda g, ins: g.concat(ins, name), la + ra + 2)
+
+
+def _unmatched(matched: LogicalNode, side: LogicalNode, arity: int, other_arity: int, id_cell: int, which: str, name: str) -> LogicalNode:
+    """The side's rows with no match, padded with None for the other side."""
+    ids = LogicalNode(
+        [matched],
+        lambda g, ins: g.groupby_reduce(ins[0], [_col(id_cell)], [], _col(id_cell), name),
+        1,
+    )
+    missing = LogicalNode([side, ids], lambda g, ins: g.difference(ins[0], ins[1], name), arity)
+    nones = [_const(None)] * other_arity
+    own = [_col(i) for i in range(arity)]
+    if which == "left":
+        layout = own + nones + [("id", "id"), _const(None)]
+    else:
+        layout = nones + own + [_const(None), ("id", "id")]
+    padded = LogicalNode([missing], lambda g, ins: g.select(ins[0], layout, name), len(layout))
+    # Both sides may use the same ids: an unmatched row's id says which side it is from.
+    own_id = _col(len(layout) - (2 if which == "left" else 1))
+    pair = [own_id, _const(None)] if which == "left" else [_const(None), own_id]
+    new_id = ("pointer_from", pair, "unmatched id")
+    return LogicalNode([padded], lambda g, ins: g.reindex(ins[0], new_id, name), len(layout))
+
+
+def _result(sides: _Sides, node: LogicalNode, how: JoinMode, location: str) -> JoinResult:
+    result = JoinResult(sides.left, sides.right, (), id=None, how=how, location=location, node=node)
+    result.same_name_keys = sides.same_name_keys
+    result.id_mode = "pair"
+    return result
+
+
+def _zero(t: dt.DType) -> Any:
+    return datetime.timedelta(0) if t in (dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC) else (0.0 if t == dt.FLOAT else 0)
+
+
+def interval_join(
+    self: Table,
+    other: Table,
+    self_time: Any,
+    other_time: Any,
+    interval: Interval,
+    *on: Any,
+    behavior: Any = None,
+    how: JoinMode = JoinMode.INNER,
+    left_instance: Any = None,
+    right_instance: Any = None,
+) -> JoinResult:
+    """Joins rows with ``self_time + lower_bound <= other_time <= self_time + upper_bound``
+    and equal ``on`` keys."""
+    location = user_location()
+    if behavior is not None:
+        raise NotImplementedError("interval_join with a behavior is not implemented yet in deltaflow")
+    if not isinstance(interval, Interval):
+        raise TypeError(f"interval_join needs pw.temporal.interval(lower_bound, upper_bound), got {interval!r}")
+    sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location)
+    lb, ub = interval.lower_bound, interval.upper_bound
+    time_like = sides.time_type in (dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
+    if time_like != isinstance(lb, datetime.timedelta) or time_like != isinstance(ub, datetime.timedelta):
+        raise TypeError(f"interval bounds must be {'timedeltas' if time_like else 'numbers'} for {sides.time_type!r} times (at {location})")
+    width = ub - lb
+    if width == _zero(sides.time_type) or (sides.time_type == dt.INT and isinstance(width, float)):
+        width = datetime.timedelta(seconds=1) if time_like else 1
+    if sides.time_type == dt.FLOAT:
+        width, lb, ub = float(width), float(lb), float(ub)
+    # A left row's matches lie in [t + lb, t + ub]: the buckets (multiples of `width`)
+    # overlapping it. A right row is in the one bucket holding its time.
+    left_bucket = ("window_starts", [("add", [sides.left_time, _const(ub)], "t+ub"), _const(width), _const(ub - lb + width), _const(None)], "buckets")
+    right_bucket = ("window_starts", [sides.right_time, _const(width), _const(width), _const(None)], "bucket")
+
+    def match(lt: tuple, rt: tuple, bucket: tuple) -> tuple:
+        low = ("ge", [rt, ("add", [lt, _const(lb)], "t+lb")], "time >= lower bound")
+        high = ("le", [rt, ("add", [lt, _const(ub)], "t+ub")], "time <= upper bound")
+        return ("and", [low, high], "within the interval")
+
+    node = _join_buckets(sides, left_bucket, right_bucket, match, how, f"interval_join at {location}")
+    return _result(sides, node, how, location)
+
+
+def window_join(
+    self: Table,
+    other: Table,
+    self_time: Any,
+    other_time: Any,
+    window: Window,
+    *on: Any,
+    how: JoinMode = JoinMode.INNER,
+    left_instance: Any = None,
+    right_instance: Any = None,
+) -> JoinResult:
+    """Joins rows that are in the same window and have equal ``on`` keys (a pair in several
+    sliding windows is in the result once per window)."""
+    location = user_location()
+    if isinstance(window, _SessionWindow):
+        raise NotImplementedError("window_join with session windows is not implemented yet in deltaflow")
+    if not isinstance(window, _SlidingWindow):
+        raise TypeError(f"window_join needs a tumbling or sliding window, got {window!r}")
+    sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location)
+
+    def starts(time_spec: tuple) -> tuple:
+        return ("window_starts", [time_spec, _const(window.hop), _const(window.duration), _const(window.origin)], "windows")
+
+    def match(lt: tuple, rt: tuple, bucket: tuple) -> tuple:
+        return _const(True)
+
+    node = _join_buckets(sides, starts(sides.left_time), starts(sides.right_time), match, how, f"window_join at {location}")
+    return _result(sides, node, how, location)
+
+
+def _variant(fn: Any, how: JoinMode) -> Any:
+    def join(self: Table, other: Table, *args: Any, **kwargs: Any) -> JoinResult:
+        kwargs.pop("how", None)
+        return fn(self, other, *args, how=how, **kwargs)
+
+    join.__name__ = f"{fn.__name__}_{how.name.lower()}"
+    return join
+
+
+interval_join_inner = _variant(interval_join, JoinMode.INNER)
+interval_join_left = _variant(interval_join, JoinMode.LEFT)
+interval_join_right = _variant(interval_join, JoinMode.RIGHT)
+interval_join_outer = _variant(interval_join, JoinMode.OUTER)
+window_join_inner = _variant(window_join, JoinMode.INNER)
+window_join_left = _variant(window_join, JoinMode.LEFT)
+window_join_right = _variant(window_join, JoinMode.RIGHT)
+window_join_outer = _variant(window_join, JoinMode.OUTER)
+
+
+def intervals_over_windowby(table: Table, time_expr: Any, window: Any, behavior: Any, instance: Any, location: str) -> Any:
+    raise NotImplementedError("windowby with intervals_over is not implemented yet in deltaflow")
