@@ -18,6 +18,14 @@ from deltaflow.internals.temporal import (
     windowby,
 )
 from deltaflow.internals.temporal_joins import (
+    Direction,
+    asof_join,
+    asof_join_left,
+    asof_join_outer,
+    asof_join_right,
+    asof_now_join,
+    asof_now_join_inner,
+    asof_now_join_left,
     Interval,
     interval,
     interval_join,
@@ -41,11 +49,6 @@ def _missing(feature: str) -> Any:
     return missing
 
 
-asof_join = _missing("asof_join")
-asof_join_left = _missing("asof_join_left")
-asof_join_right = _missing("asof_join_right")
-asof_join_outer = _missing("asof_join_outer")
-asof_now_join = _missing("asof_now_join")
 utc_now = _missing("utc_now")
 inactivity_detection = _missing("inactivity_detection")
 
@@ -61,6 +64,14 @@ __all__ = [
     "sliding",
     "tumbling",
     "windowby",
+    "Direction",
+    "asof_join",
+    "asof_join_left",
+    "asof_join_outer",
+    "asof_join_right",
+    "asof_now_join",
+    "asof_now_join_inner",
+    "asof_now_join_left",
     "Interval",
     "interval",
     "interval_join",

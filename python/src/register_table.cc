@@ -327,6 +327,26 @@ void RegisterTable(py::module_& m) {
            [](TableGraph& g, int input, const py::list& args, py::function fn, bool deterministic, std::string name) {
              return g.Apply(input, ToExpressions(args), MakeBatchFunction(std::move(fn)), deterministic, std::move(name));
            })
+      .def("asof_join",
+           [](TableGraph& g, int left, int right, py::handle left_key, py::handle left_time, py::handle right_key,
+              py::handle right_time, const std::string& kind, const std::string& direction, std::string name) {
+             table::JoinKind k = kind == "inner"  ? table::JoinKind::kInner
+                                 : kind == "left" ? table::JoinKind::kLeft
+                                 : kind == "right" ? table::JoinKind::kRight
+                                                   : table::JoinKind::kOuter;
+             table::AsofDirection d = direction == "backward" ? table::AsofDirection::kBackward
+                                      : direction == "forward" ? table::AsofDirection::kForward
+                                                               : table::AsofDirection::kNearest;
+             return g.AsofJoin(left, right, ToExpression(left_key), ToExpression(left_time), ToExpression(right_key),
+                               ToExpression(right_time), k, d, std::move(name));
+           })
+      .def("asof_now_join",
+           [](TableGraph& g, int left, int right, py::handle left_key, py::handle right_key, const std::string& kind,
+              bool id_from_left, std::string name) {
+             table::JoinKind k = kind == "left" ? table::JoinKind::kLeft : table::JoinKind::kInner;
+             return g.AsofNowJoin(left, right, ToExpression(left_key), ToExpression(right_key), k, id_from_left,
+                                  std::move(name));
+           })
       .def("sessions",
            [](TableGraph& g, int input, int time_column, int instance_column, py::object max_gap, py::object predicate,
               std::string name) {

@@ -181,6 +181,28 @@ int TableGraph::Sessions(int input, int time_column, int instance_column, std::o
   return Add(std::move(node));
 }
 
+int TableGraph::AsofJoin(int left, int right, Expression left_key, Expression left_time, Expression right_key,
+                         Expression right_time, JoinKind kind, AsofDirection direction, std::string name) {
+  Node node{Kind::kAsofJoin, std::move(name), {left, right}};
+  node.exprs = {std::move(left_key), std::move(left_time), std::move(right_key), std::move(right_time)};
+  node.join_kind = kind;
+  node.direction = direction;
+  node.arities = {Arity(left), Arity(right)};
+  node.arity = Arity(left) + Arity(right) + 4;
+  return Add(std::move(node));
+}
+
+int TableGraph::AsofNowJoin(int left, int right, Expression left_key, Expression right_key, JoinKind kind,
+                            bool id_from_left, std::string name) {
+  Node node{Kind::kAsofNowJoin, std::move(name), {left, right}};
+  node.exprs = {std::move(left_key), std::move(right_key)};
+  node.join_kind = kind;
+  node.join_id = id_from_left ? JoinId::kLeft : JoinId::kPair;
+  node.arities = {Arity(left), Arity(right)};
+  node.arity = Arity(left) + Arity(right) + 2;
+  return Add(std::move(node));
+}
+
 int TableGraph::ErrorLog() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].kind == Kind::kErrorLog) return static_cast<int>(i);
@@ -866,6 +888,18 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
                                                   [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
                                                     ctx->Report(w, op, std::move(msg), id);
                                                   });
+          break;
+        case TableGraph::Kind::kAsofJoin:
+          t[i] = temporal_internal::LowerAsofJoin(in(0), in(1), node,
+                                                  [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
+                                                    ctx->Report(w, op, std::move(msg), id);
+                                                  });
+          break;
+        case TableGraph::Kind::kAsofNowJoin:
+          t[i] = temporal_internal::LowerAsofNowJoin(in(0), in(1), node,
+                                                     [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
+                                                       ctx->Report(w, op, std::move(msg), id);
+                                                     });
           break;
         case TableGraph::Kind::kForgetFilter:
           t[i] = temporal_internal::LowerForgetFilter(in(0), node);

@@ -410,6 +410,306 @@ Coll LowerSessions(const Coll& input, const TableGraph::Node& node, ReportFn rep
   });
 }
 
+namespace {
+
+// One key's rows of both sides, in time order, and the matches computed from them.
+class AsofLogic {
+ public:
+  AsofLogic(const TableGraph::Node& node, ReportFn report)
+      : kind_(node.join_kind), direction_(node.direction), left_arity_(static_cast<size_t>(node.arities[0])),
+        right_arity_(static_cast<size_t>(node.arities[1])), operation_(node.name), report_(std::move(report)) {}
+
+  template <typename Out>
+  void Run(Out& out, const time::Antichain<Time>& frontier) {
+    std::vector<Upd> ready = queue_.Ready(frontier);
+    std::vector<Upd> output;
+    size_t i = 0;
+    while (i < ready.size()) {
+      Time time = ready[i].time;
+      size_t end = i;
+      while (end < ready.size() && ready[end].time == time) ++end;
+      Step(time, ready.data() + i, ready.data() + end, output);
+      i = end;
+    }
+    if (!output.empty()) out.Send(queue_.capabilities.front().time(), std::move(output));
+    queue_.Retain({});
+  }
+
+  TimeQueue& queue() { return queue_; }
+
+ private:
+  using Ordered = std::map<std::pair<Value, Key>, Row, SessionKeyLess>;
+  struct Instance {
+    Ordered sides[2];                          // left, right
+    absl::flat_hash_map<Key, Row> emitted;     // result rows by result id
+  };
+
+  // Tagged rows: [side (bool), key, time, cells...].
+  void Step(Time time, Upd* begin, Upd* end, std::vector<Upd>& output) {
+    std::vector<const Row*> touched;
+    for (Upd* u = begin; u != end; ++u) {
+      RowView row = u->data.second.view();
+      size_t side = row[0].AsBool() ? 1 : 0;
+      builder_.Value(row[1]);
+      Row key = builder_.Finish();
+      size_t c = 0;
+      for (value::ValueView v : row.values()) {
+        if (c++ >= 3) builder_.Value(v);
+      }
+      Row cells = builder_.Finish();
+      auto [it, fresh] = instances_.try_emplace(std::move(key));
+      if (touched_set_.insert(&it->first).second) touched.push_back(&it->first);
+      auto k = std::make_pair(Value::FromView(row[2]), u->data.first);
+      if (k.first.kind() == value::ValueKind::kString || k.first.kind() == value::ValueKind::kBytes) {
+        k.first = Value::Owned(k.first.kind(), std::string(k.first.text()));
+      }
+      if (u->diff > 0) {
+        it->second.sides[side][k] = std::move(cells);
+      } else {
+        it->second.sides[side].erase(k);
+      }
+    }
+    touched_set_.clear();
+    for (const Row* key : touched) {
+      auto it = instances_.find(*key);
+      Instance& inst = it->second;
+      absl::flat_hash_map<Key, Row> next;
+      if (kind_ != JoinKind::kRight) Match(it->first, inst, 0, next);
+      if (kind_ == JoinKind::kRight || kind_ == JoinKind::kOuter) Match(it->first, inst, 1, next);
+      for (auto& [id, row] : inst.emitted) {
+        auto n = next.find(id);
+        if (n != next.end() && n->second == row) continue;
+        output.push_back({Data(id, row), time, -1});
+      }
+      for (auto& [id, row] : next) {
+        auto o = inst.emitted.find(id);
+        if (o != inst.emitted.end() && o->second == row) continue;
+        output.push_back({Data(id, row), time, +1});
+      }
+      inst.emitted = std::move(next);
+      if (inst.sides[0].empty() && inst.sides[1].empty() && inst.emitted.empty()) instances_.erase(it);
+    }
+  }
+
+  static double Distance(const Value& a, const Value& b) {
+    if (a.kind() == value::ValueKind::kFloat || b.kind() == value::ValueKind::kFloat) return std::fabs(a.AsNumber() - b.AsNumber());
+    return std::fabs(static_cast<double>(a.AsInt()) - static_cast<double>(b.AsInt()));
+  }
+
+  // Results for the rows of `side`, each joined with a row of the other side.
+  void Match(const Row& key, const Instance& inst, size_t side, absl::flat_hash_map<Key, Row>& next) {
+    const Ordered& own = inst.sides[side];
+    const Ordered& other = inst.sides[1 - side];
+    bool outer = kind_ == JoinKind::kOuter;
+    constexpr Key kMin(0, 0);
+    constexpr Key kMax(~uint64_t{0}, ~uint64_t{0});
+    for (const auto& [k, cells] : own) {
+      const Value& t = k.first;
+      // In an outer join rows at equal times are ordered left before right; otherwise the
+      // other side's rows at equal times count both backward and forward.
+      bool back_inclusive = !outer || side == 1;
+      bool forward_inclusive = !outer || side == 0;
+      Ordered::const_iterator back = other.end(), forward = other.end();
+      auto upper = back_inclusive ? other.upper_bound({t, kMax}) : other.lower_bound({t, kMin});
+      if (upper != other.begin()) back = std::prev(upper);
+      forward = forward_inclusive ? other.lower_bound({t, kMin}) : other.upper_bound({t, kMax});
+      Ordered::const_iterator match = other.end();
+      switch (direction_) {
+        case AsofDirection::kBackward: match = back; break;
+        case AsofDirection::kForward: match = forward; break;
+        case AsofDirection::kNearest:
+          if (back == other.end()) match = forward;
+          else if (forward == other.end()) match = back;
+          else match = Distance(back->first.first, t) < Distance(forward->first.first, t) ? back : forward;
+          break;
+      }
+      if (match == other.end() && kind_ == JoinKind::kInner) continue;
+      const Row* left_cells = side == 0 ? &cells : (match == other.end() ? nullptr : &match->second);
+      const Row* right_cells = side == 1 ? &cells : (match == other.end() ? nullptr : &match->second);
+      std::optional<Key> left_id = side == 0 ? std::optional<Key>(k.second) : (match == other.end() ? std::nullopt : std::optional<Key>(match->first.second));
+      std::optional<Key> right_id = side == 1 ? std::optional<Key>(k.second) : (match == other.end() ? std::nullopt : std::optional<Key>(match->first.second));
+      auto put = [&](const Row* r, size_t arity) {
+        if (r) {
+          for (value::ValueView v : r->view().values()) builder_.Value(v);
+        } else {
+          for (size_t c = 0; c < arity; ++c) builder_.Null();
+        }
+      };
+      put(left_cells, left_arity_);
+      put(right_cells, right_arity_);
+      auto id_cell = [&](const std::optional<Key>& id) {
+        if (id) builder_.Pointer(*id); else builder_.Null();
+      };
+      id_cell(left_id);
+      id_cell(right_id);
+      builder_.Value(key.view()[0]);
+      t.WriteTo(builder_);
+      Row out = builder_.Finish();
+      builder_.Pointer(k.second).Bool(side == 1);
+      Key id = value::IdFromValues(builder_.Finish().values());
+      next[id] = std::move(out);
+    }
+  }
+
+  JoinKind kind_;
+  AsofDirection direction_;
+  size_t left_arity_;
+  size_t right_arity_;
+  std::string operation_;
+  ReportFn report_;
+  value::RowBuilder builder_;
+  absl::node_hash_map<Row, Instance> instances_;
+  absl::flat_hash_set<const Row*> touched_set_;
+  TimeQueue queue_;
+};
+
+// Rows of one side as [side, key, time, cells...]; rows whose key or time failed are
+// reported and left out.
+Coll TagSide(const Coll& input, bool right, const expr::Expression& key, const expr::Expression& time,
+             const std::string& operation, ReportFn report) {
+  struct State {
+    expr::Expression key, time;
+    Evaluator evaluator;
+    value::RowBuilder builder;
+    std::string operation;
+    ReportFn report;
+    bool right;
+  };
+  auto state = std::make_shared<State>(State{key, time, {}, {}, operation, std::move(report), right});
+  return input.Unary<Data>("AsofTag", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
+      std::vector<Upd> tagged;
+      tagged.reserve(updates.size());
+      for (Upd& u : updates) {
+        RowInput row{u.data.second.view(), u.data.first};
+        Value k = state->evaluator.Eval(state->key, row);
+        Value tm = state->evaluator.Eval(state->time, row);
+        if (state->evaluator.failed() || tm.IsNone()) {
+          std::string why = state->evaluator.failed() ? state->evaluator.error() : "the time is None";
+          state->report(op.owner(), state->operation, why + "; the row is left out of the join", u.data.first);
+          state->evaluator.ClearError();
+          continue;
+        }
+        state->builder.Bool(state->right);
+        k.WriteTo(state->builder);
+        tm.WriteTo(state->builder);
+        for (value::ValueView v : u.data.second.view().values()) state->builder.Value(v);
+        tagged.push_back({Data(u.data.first, state->builder.Finish()), u.time, u.diff});
+      }
+      out.Send(t, std::move(tagged));
+    });
+  });
+}
+
+}  // namespace
+
+Coll LowerAsofJoin(const Coll& left, const Coll& right, const TableGraph::Node& node, ReportFn report) {
+  Coll tagged = TagSide(left, false, node.exprs[0], node.exprs[1], node.name, report)
+                    .Concat(TagSide(right, true, node.exprs[2], node.exprs[3], node.name, report));
+  Coll routed = dd::Exchange(tagged, [](const Data& d) -> uint64_t {
+    auto bytes = d.second.view()[1].encoded();
+    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
+  });
+  auto logic = std::make_shared<AsofLogic>(node, std::move(report));
+  return routed.Unary<Data>("AsofJoin", [logic](auto& in, auto& out, auto& op) {
+    logic->queue().Take(in, out, op);
+    logic->Run(out, op.InputFrontier(0));
+  });
+}
+
+Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Node& node, ReportFn report) {
+  // Tagged rows: [side, key, (unused time), cells...].
+  value::RowBuilder b;
+  expr::Expression no_time = expr::Expression::Constant(b.Int(0).Finish());
+  Coll tagged = TagSide(left, false, node.exprs[0], no_time, node.name, report)
+                    .Concat(TagSide(right, true, node.exprs[1], no_time, node.name, report));
+  Coll routed = dd::Exchange(tagged, [](const Data& d) -> uint64_t {
+    auto bytes = d.second.view()[1].encoded();
+    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
+  });
+  struct State {
+    TimeQueue queue;
+    absl::node_hash_map<Row, absl::flat_hash_map<Key, Row>> right;  // key -> right rows by id
+    size_t left_arity = 0, right_arity = 0;
+    bool keep_unmatched = false;
+    bool id_from_left = false;
+    value::RowBuilder builder;
+  };
+  auto state = std::make_shared<State>();
+  state->left_arity = static_cast<size_t>(node.arities[0]);
+  state->right_arity = static_cast<size_t>(node.arities[1]);
+  state->keep_unmatched = node.join_kind == JoinKind::kLeft;
+  state->id_from_left = node.join_id == JoinId::kLeft;
+  (void)report;
+  return routed.Unary<Data>("AsofNowJoin", [state](auto& in, auto& out, auto& op) {
+    state->queue.Take(in, out, op);
+    std::vector<Upd> ready = state->queue.Ready(op.InputFrontier(0));
+    std::vector<Upd> output;
+    value::RowBuilder& b = state->builder;
+    auto cells_of = [&](RowView row) {
+      size_t c = 0;
+      for (value::ValueView v : row.values()) {
+        if (c++ >= 3) b.Value(v);
+      }
+    };
+    size_t i = 0;
+    while (i < ready.size()) {
+      Time time = ready[i].time;
+      size_t end = i;
+      while (end < ready.size() && ready[end].time == time) ++end;
+      // The right side's changes of this time first: a left row sees them.
+      for (size_t k = i; k < end; ++k) {
+        RowView row = ready[k].data.second.view();
+        if (!row[0].AsBool()) continue;
+        b.Value(row[1]);
+        Row key = b.Finish();
+        auto& rows = state->right[key];
+        if (ready[k].diff > 0) {
+          cells_of(row);
+          rows[ready[k].data.first] = b.Finish();
+        } else {
+          rows.erase(ready[k].data.first);
+          if (rows.empty()) state->right.erase(key);
+        }
+      }
+      for (size_t k = i; k < end; ++k) {
+        RowView row = ready[k].data.second.view();
+        if (row[0].AsBool() || ready[k].diff < 0) continue;  // left rows are not stored: insertions only
+        b.Value(row[1]);
+        Row key = b.Finish();
+        const Key& left_id = ready[k].data.first;
+        auto emit = [&](const Key* right_id, const Row* right_cells) {
+          cells_of(row);
+          if (right_cells) {
+            for (value::ValueView v : right_cells->view().values()) b.Value(v);
+          } else {
+            for (size_t c = 0; c < state->right_arity; ++c) b.Null();
+          }
+          b.Pointer(left_id);
+          if (right_id) b.Pointer(*right_id); else b.Null();
+          Row out_row = b.Finish();
+          Key id = left_id;
+          if (!state->id_from_left) {
+            b.Pointer(left_id);
+            if (right_id) b.Pointer(*right_id); else b.Null();
+            id = value::IdFromValues(b.Finish().values());
+          }
+          output.push_back({Data(id, std::move(out_row)), time, ready[k].diff});
+        };
+        auto it = state->right.find(key);
+        if (it == state->right.end()) {
+          if (state->keep_unmatched) emit(nullptr, nullptr);
+          continue;
+        }
+        for (const auto& [right_id, cells] : it->second) emit(&right_id, &cells);
+      }
+      i = end;
+    }
+    if (!output.empty()) out.Send(state->queue.capabilities.front().time(), std::move(output));
+    state->queue.Retain({});
+  });
+}
+
 Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node) {
   (void)node;
   struct State {

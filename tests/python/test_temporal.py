@@ -757,3 +757,248 @@ def test_interval_join_incremental_equals_recomputed(workers):
         )
 
     check_incremental(build, [left, right], workers, with_index=False)
+
+
+# --- as-of joins -----------------------------------------------------------------------
+
+
+def asof_sides():
+    t1 = T(
+        """
+            | K | val |  t
+        1   | 0 | 1   |  1
+        2   | 0 | 2   |  4
+        3   | 0 | 3   |  5
+        4   | 0 | 4   |  6
+        5   | 0 | 5   |  7
+        6   | 0 | 6   |  11
+        7   | 0 | 7   |  12
+        8   | 1 | 8   |  5
+        9   | 1 | 9   |  7
+        """
+    )
+    t2 = T(
+        """
+             | K | val | t
+        21   | 1 | 7  | 2
+        22   | 1 | 3  | 8
+        23   | 0 | 0  | 2
+        24   | 0 | 6  | 3
+        25   | 0 | 2  | 7
+        26   | 0 | 3  | 8
+        27   | 0 | 9  | 9
+        28   | 0 | 7  | 13
+        29   | 0 | 4  | 14
+        """
+    )
+    return t1, t2
+
+
+ASOF_CASES = [
+    (pw.JoinMode.LEFT, pw.temporal.Direction.BACKWARD, """
+        instance | t  | lt | rt | val_left | val_right
+        0        | 1  | 1  |    | 1        | -1
+        0        | 4  | 4  | 3  | 2        | 6
+        0        | 5  | 5  | 3  | 3        | 6
+        0        | 6  | 6  | 3  | 4        | 6
+        0        | 7  | 7  | 7  | 5        | 2
+        0        | 11 | 11 | 9  | 6        | 9
+        0        | 12 | 12 | 9  | 7        | 9
+        1        | 5  | 5  | 2  | 8        | 7
+        1        | 7  | 7  | 2  | 9        | 7
+        """),
+    (pw.JoinMode.RIGHT, pw.temporal.Direction.FORWARD, """
+        instance | t  | lt | rt | val_left | val_right
+        0        | 2  | 4  | 2  | 2        | 0
+        0        | 3  | 4  | 3  | 2        | 6
+        0        | 7  | 7  | 7  | 5        | 2
+        0        | 8  | 11 | 8  | 6        | 3
+        0        | 9  | 11 | 9  | 6        | 9
+        0        | 13 |    | 13 |          | 7
+        0        | 14 |    | 14 |          | 4
+        1        | 2  | 5  | 2  | 8        | 7
+        1        | 8  |    | 8  |          | 3
+        """),
+    (pw.JoinMode.OUTER, pw.temporal.Direction.BACKWARD, """
+        instance | t  | lt | rt | val_left | val_right
+        0        | 1  | 1  |    | 1        | -1
+        0        | 2  | 1  | 2  | 1        | 0
+        0        | 3  | 1  | 3  | 1        | 6
+        0        | 4  | 4  | 3  | 2        | 6
+        0        | 5  | 5  | 3  | 3        | 6
+        0        | 6  | 6  | 3  | 4        | 6
+        0        | 7  | 7  | 3  | 5        | 6
+        0        | 7  | 7  | 7  | 5        | 2
+        0        | 8  | 7  | 8  | 5        | 3
+        0        | 9  | 7  | 9  | 5        | 9
+        0        | 11 | 11 | 9  | 6        | 9
+        0        | 12 | 12 | 9  | 7        | 9
+        0        | 13 | 12 | 13 | 7        | 7
+        0        | 14 | 12 | 14 | 7        | 4
+        1        | 2  |    | 2  |          | 7
+        1        | 5  | 5  | 2  | 8        | 7
+        1        | 7  | 7  | 2  | 9        | 7
+        1        | 8  | 7  | 8  | 9        | 3
+        """),
+    (pw.JoinMode.OUTER, pw.temporal.Direction.NEAREST, """
+        instance | t  | lt | rt | val_left | val_right
+        0        | 1  | 1  | 2  | 1        | 0
+        0        | 2  | 1  | 2  | 1        | 0
+        0        | 3  | 4  | 3  | 2        | 6
+        0        | 4  | 4  | 3  | 2        | 6
+        0        | 5  | 5  | 7  | 3        | 2
+        0        | 6  | 6  | 7  | 4        | 2
+        0        | 7  | 7  | 7  | 5        | 2
+        0        | 7  | 7  | 7  | 5        | 2
+        0        | 8  | 7  | 8  | 5        | 3
+        0        | 9  | 11 | 9  | 6        | 9
+        0        | 11 | 11 | 13 | 6        | 7
+        0        | 12 | 12 | 13 | 7        | 7
+        0        | 13 | 12 | 13 | 7        | 7
+        0        | 14 | 12 | 14 | 7        | 4
+        1        | 2  | 5  | 2  | 8        | 7
+        1        | 5  | 5  | 8  | 8        | 3
+        1        | 7  | 7  | 8  | 9        | 3
+        1        | 8  | 7  | 8  | 9        | 3
+        """),
+]
+
+
+@pytest.mark.parametrize("how,direction,expected", ASOF_CASES)
+def test_asof_join_modes_and_directions(capsys, how, direction, expected):
+    t1, t2 = asof_sides()
+    res = t1.asof_join(t2, t1.t, t2.t, t1.K == t2.K, how=how, direction=direction, defaults={t2.val: -1}).select(
+        pw.this.instance, pw.this.t, lt=t1.t, rt=t2.t, val_left=t1.val, val_right=t2.val
+    )
+    assert printed(capsys, res, include_id=False) == dedent(expected)
+
+
+def test_asof_join_behaviors(capsys):
+    def sides():
+        t1 = T(
+            """
+            value | event_time | __time__
+              2   |      2     |     4
+              3   |      5     |     6
+              4   |      1     |     8
+              5   |      7     |    14
+            """
+        )
+        t2 = T(
+            """
+            value | event_time | __time__
+              42  |      1     |     2
+               8  |      4     |    10
+            """
+        )
+        return t1, t2
+
+    outputs = []
+    for behavior in (
+        pw.temporal.common_behavior(cutoff=2),
+        pw.temporal.common_behavior(cutoff=2, keep_results=False),
+        pw.temporal.common_behavior(delay=2),
+    ):
+        t1, t2 = sides()
+        r = t1.asof_join(t2, t1.event_time, t2.event_time, how=pw.JoinMode.LEFT, behavior=behavior).select(
+            left_value=t1.value, right_value=t2.value, left_time=t1.event_time, right_time=t2.event_time
+        )
+        outputs.append("== " + repr(behavior) + "\n" + stream(capsys, r))
+    assert "".join(outputs) == dedent(
+        """
+        == CommonBehavior(delay=None, cutoff=2, keep_results=True)
+        left_value | right_value | left_time | right_time | __time__ | __diff__
+        2          | 42          | 2         | 1          | 4        | 1
+        3          | 42          | 5         | 1          | 6        | 1
+        3          | 42          | 5         | 1          | 10       | -1
+        3          | 8           | 5         | 4          | 10       | 1
+        5          | 8           | 7         | 4          | 14       | 1
+        == CommonBehavior(delay=None, cutoff=2, keep_results=False)
+        left_value | right_value | left_time | right_time | __time__ | __diff__
+        2          | 42          | 2         | 1          | 4        | 1
+        3          | 42          | 5         | 1          | 6        | 1
+        3          | 42          | 5         | 1          | 10       | -1
+        3          | 8           | 5         | 4          | 10       | 1
+        2          | 42          | 2         | 1          | 14       | -1
+        5          | 8           | 7         | 4          | 14       | 1
+        == CommonBehavior(delay=2, cutoff=None, keep_results=True)
+        left_value | right_value | left_time | right_time | __time__             | __diff__
+        2          |             | 2         |            | 6                    | 1
+        4          |             | 1         |            | 8                    | 1
+        2          |             | 2         |            | 10                   | -1
+        4          |             | 1         |            | 10                   | -1
+        2          | 42          | 2         | 1          | 10                   | 1
+        4          | 42          | 1         | 1          | 10                   | 1
+        3          | 42          | 5         | 1          | 14                   | 1
+        3          | 42          | 5         | 1          | 18446744073709551614 | -1
+        3          | 8           | 5         | 4          | 18446744073709551614 | 1
+        5          | 8           | 7         | 4          | 18446744073709551614 | 1
+        """
+    )
+
+
+def test_asof_now_join(capsys):
+    data = T(
+        """
+        id | value | instance | __time__ | __diff__
+         2 |   4   |    1     |     4    |     1
+         2 |   4   |    1     |    10    |    -1
+         5 |   5   |    1     |    10    |     1
+         7 |   2   |    2     |    14    |     1
+         7 |   2   |    2     |    22    |    -1
+        11 |   3   |    2     |    26    |     1
+         5 |   5   |    1     |    30    |    -1
+        14 |   9   |    1     |    32    |     1
+        """
+    )
+    queries = T(
+        """
+        value | instance | __time__
+          1   |    1     |     2
+          2   |    1     |     6
+          4   |    1     |    12
+          5   |    2     |    16
+         10   |    1     |    26
+         11   |    2     |    26
+        """
+    )
+    left = queries.asof_now_join(data, pw.left.instance == pw.right.instance, how=pw.JoinMode.LEFT).select(
+        query=pw.left.value, ans=pw.right.value
+    )
+    inner = queries.asof_now_join(data, pw.left.instance == pw.right.instance, id=pw.left.id).select(
+        query=pw.left.value, ans=pw.right.value
+    )
+    assert stream(capsys, left) + stream(capsys, inner) == dedent(
+        """
+        query | ans | __time__ | __diff__
+        1     |     | 2        | 1
+        2     | 4   | 6        | 1
+        4     | 5   | 12       | 1
+        5     | 2   | 16       | 1
+        10    | 5   | 26       | 1
+        11    | 3   | 26       | 1
+        query | ans | __time__ | __diff__
+        2     | 4   | 6        | 1
+        4     | 5   | 12       | 1
+        5     | 2   | 16       | 1
+        10    | 5   | 26       | 1
+        11    | 3   | 26       | 1
+        """
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+@pytest.mark.parametrize("how", [pw.JoinMode.LEFT, pw.JoinMode.OUTER])
+@pytest.mark.parametrize("direction", [pw.temporal.Direction.BACKWARD, pw.temporal.Direction.NEAREST])
+def test_asof_join_incremental_equals_recomputed(workers, how, direction):
+    from test_incremental_properties import check_incremental
+
+    left = [(1, (3, 1), 2, 1), (2, (5, 0), 2, 1), (3, (9, 1), 4, 1), (1, (3, 1), 6, -1), (4, (6, 1), 6, 1), (5, (2, 0), 8, 1)]
+    right = [(1, (4, 1), 2, 1), (2, (8, 1), 4, 1), (3, (5, 0), 4, 1), (2, (8, 1), 6, -1), (5, (10, 1), 8, 1), (6, (1, 0), 8, 1)]
+
+    def build(a, b):
+        return a.asof_join(b, a.k, b.k, a.v == b.v, how=how, direction=direction).select(
+            lk=pw.left.k, rk=pw.right.k, v=pw.this.instance, t=pw.this.t
+        )
+
+    check_incremental(build, [left, right], workers, with_index=False)

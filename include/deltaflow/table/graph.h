@@ -112,6 +112,13 @@ enum class GateKind : uint8_t {
   kFreeze,
 };
 
+/// Which row of the other side an as-of join picks for a row at time `t`.
+enum class AsofDirection : uint8_t {
+  kBackward,  // the latest at or before t
+  kForward,   // the earliest at or after t
+  kNearest,   // the closer of the two (the later on a tie)
+};
+
 /// The time at which buffered rows leave when the input ends (Pathway's, printed as
 /// 18446744073709551614).
 inline constexpr Time kEndOfInputTime = ~Time{0} - 1;
@@ -140,6 +147,8 @@ class TableGraph {
     kGate,
     kForgetFilter,
     kSessions,
+    kAsofJoin,
+    kAsofNowJoin,
     kOutput,
     kErrorLog,
   };
@@ -160,6 +169,7 @@ class TableGraph {
     int column = -1;                         // kFlatten: the exploded column
     GateKind gate = GateKind::kBuffer;       // kGate
     bool mark = false;                       // kGate (forget): retract at odd times
+    AsofDirection direction = AsofDirection::kBackward;  // kAsofJoin
     std::vector<int> arities;                // inputs' arities where the node needs them
   };
 
@@ -215,6 +225,22 @@ class TableGraph {
   /// session's id (the id of the session's last row), start and end (first and last time).
   int Sessions(int input, int time_column, int instance_column, std::optional<value::Row> max_gap,
                std::shared_ptr<BatchFunction> predicate, std::string name = "session");
+  /// As-of join: each row of the left side (`kLeft`, `kInner`), the right side (`kRight`) or
+  /// both (`kOuter`) is joined with one row of the other side that has an equal key (`exprs`:
+  /// left key, left time, right key, right time), chosen by `direction`. In `kOuter`, rows at
+  /// equal times are ordered left before right. A result row holds the left cells, the right
+  /// cells (None for a missing side), the left id, the right id, the key and the time of the
+  /// row it was made for; its id is derived from that row's id and side.
+  int AsofJoin(int left, int right, expr::Expression left_key, expr::Expression left_time, expr::Expression right_key,
+               expr::Expression right_time, JoinKind kind, AsofDirection direction, std::string name = "asof_join");
+  /// As-of-now join: each row inserted into `left` is joined with the rows of `right` with an
+  /// equal key at that time (`exprs`: left key, right key), and the result is never updated
+  /// (changes of `right` affect later left rows only; left rows are not stored, so `left`
+  /// should be append-only). `kLeft` keeps a left row without matches. A result row holds
+  /// the left cells, the right cells, the left id and the right id; its id is derived from
+  /// both ids (or is the left id with `id_from_left`).
+  int AsofNowJoin(int left, int right, expr::Expression left_key, expr::Expression right_key, JoinKind kind,
+                  bool id_from_left, std::string name = "asof_now_join");
   /// The error log: one row (operator, message, trace) per row an operation failed on, when
   /// the run does not stop on errors. It closes once every output that does not read it is
   /// complete. At most one per graph.

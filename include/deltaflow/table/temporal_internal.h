@@ -17,6 +17,12 @@ Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report)
 /// Lowers a `kSessions` node: rows are exchanged by instance; each worker keeps its instances'
 /// rows in time order and reassigns the sessions of the instances a time changed.
 Coll LowerSessions(const Coll& input, const TableGraph::Node& node, ReportFn report);
+/// Lowers a `kAsofJoin` node: both sides' rows are tagged, exchanged by key, and each worker
+/// keeps its keys' rows of both sides in time order, recomputing the matches of changed keys.
+Coll LowerAsofJoin(const Coll& left, const Coll& right, const TableGraph::Node& node, ReportFn report);
+/// Lowers a `kAsofNowJoin` node: both sides exchanged by key; each worker keeps the right
+/// rows of its keys and joins left insertions with them as they arrive.
+Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Node& node, ReportFn report);
 /// Lowers a `kForgetFilter` node.
 Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node);
 

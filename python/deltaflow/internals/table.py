@@ -187,6 +187,9 @@ class JoinMode(enum.IntEnum):
     RIGHT = 2
     OUTER = 3
 
+    def __str__(self) -> str:
+        return f"JoinMode.{self.name}"
+
 
 def _expand_args(args: tuple, kwargs: dict, star_columns: Callable[[StarExpansion], list[ColumnReference]], location: str) -> dict[str, ColumnExpression]:
     out: dict[str, ColumnExpression] = {}
@@ -711,11 +714,40 @@ class Table:
 
         return temporal.filter_out_results_of_forgetting(self, ensure_consistency)
 
-    def asof_join(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("asof_join is not implemented yet in deltaflow")
+    def asof_join(self, other: Table, self_time: Any, other_time: Any, *on: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
 
-    def asof_now_join(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("asof_now_join is not implemented yet in deltaflow")
+        return temporal_joins.asof_join(self, other, self_time, other_time, *on, **kwargs)
+
+    def asof_join_left(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.asof_join_left(self, other, *args, **kwargs)
+
+    def asof_join_right(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.asof_join_right(self, other, *args, **kwargs)
+
+    def asof_join_outer(self, other: Table, *args: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.asof_join_outer(self, other, *args, **kwargs)
+
+    def asof_now_join(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.asof_now_join(self, other, *on, **kwargs)
+
+    def asof_now_join_inner(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.asof_now_join_inner(self, other, *on, **kwargs)
+
+    def asof_now_join_left(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from deltaflow.internals import temporal_joins
+
+        return temporal_joins.asof_now_join_left(self, other, *on, **kwargs)
 
     def interval_join(self, other: Table, self_time: Any, other_time: Any, interval: Any, *on: Any, **kwargs: Any) -> Any:
         from deltaflow.internals import temporal_joins

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import enum
 from typing import Any
 
 from deltaflow.internals import dtype as dt
-from deltaflow.internals.expression import BinaryExpression, _wrap
+from deltaflow.internals.expression import BinaryExpression, ColumnReference, ThisPlaceholder, _wrap
 from deltaflow.internals.table import (
     JoinMode,
     JoinResult,
     LogicalNode,
     Table,
+    _JoinLayout,
     _SideLayout,
     user_location,
 )
@@ -259,5 +261,197 @@ window_join_right = _variant(window_join, JoinMode.RIGHT)
 window_join_outer = _variant(window_join, JoinMode.OUTER)
 
 
+class Direction(enum.Enum):
+    """Which row of the other side an as-of join picks."""
+
+    BACKWARD = 0
+    FORWARD = 1
+    NEAREST = 2
+
+
+class _AsofLayout(_JoinLayout):
+    """An as-of join's rows: the two sides, then ``instance`` (the join key) and ``t`` (the
+    time of the row the result was made for), as ``pw.this.instance`` and ``pw.this.t``."""
+
+    def resolve(self, ref: ColumnReference) -> tuple[Any, dt.DType]:
+        r = self.result
+        if isinstance(ref.table, ThisPlaceholder) and ref.table.side == "this" and ref.name in ("instance", "t"):
+            la, ra = len(r.left._columns), len(r.right._columns)
+            if ref.name == "instance":
+                return la + ra + 2, r.instance_dtype
+            return la + ra + 3, r.time_dtype
+        return super().resolve(ref)
+
+
+class AsofJoinResult(JoinResult):
+    def _layout(self, location: str) -> _JoinLayout:
+        return _AsofLayout(self, self.node, location)
+
+
+def asof_join(
+    self: Table,
+    other: Table,
+    self_time: Any,
+    other_time: Any,
+    *on: Any,
+    how: JoinMode = JoinMode.INNER,
+    behavior: Any = None,
+    defaults: dict | None = None,
+    direction: Direction = Direction.BACKWARD,
+    left_instance: Any = None,
+    right_instance: Any = None,
+) -> JoinResult:
+    """Joins each row (of the left side, the right side or both, by ``how``) with the row of
+    the other side with an equal key whose time is the latest at or before its own
+    (``BACKWARD``), the earliest at or after (``FORWARD``) or the closest (``NEAREST``).
+    ``defaults`` fill the other side's columns where it has no row."""
+    from deltaflow.internals.temporal import CommonBehavior, gate
+
+    location = user_location()
+    how = JoinMode(how)
+    sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location)
+    left_node, right_node = self._node, other._node
+    if behavior is not None:
+        if not isinstance(behavior, CommonBehavior):
+            raise NotImplementedError("asof_join supports common_behavior only")
+        left_node = _behave(self, self_time, behavior, location)
+        right_node = _behave(other, other_time, behavior, location)
+
+    def key(keys: list[tuple]) -> tuple:
+        if not keys:
+            return _const(None)
+        return keys[0] if len(keys) == 1 else ("make_tuple", keys, "instance")
+
+    left_key, right_key = key(sides.left_keys), key(sides.right_keys)
+    kind = {JoinMode.INNER: "inner", JoinMode.LEFT: "left", JoinMode.RIGHT: "right", JoinMode.OUTER: "outer"}[how]
+    dir_name = Direction(direction).name.lower() if isinstance(direction, Direction) else str(direction).split(".")[-1].lower()
+    name = f"asof_join at {location}"
+    la, ra = len(self._columns), len(other._columns)
+    lt, rt = sides.left_time, sides.right_time
+    node = LogicalNode(
+        [left_node, right_node],
+        lambda g, ins: g.asof_join(ins[0], ins[1], left_key, lt, right_key, rt, kind, dir_name, name),
+        la + ra + 4,
+    )
+    if defaults:
+        cells = [_col(i) for i in range(la + ra + 4)]
+        for ref, value in defaults.items():
+            if not isinstance(ref, ColumnReference):
+                raise TypeError(f"asof_join defaults are keyed by column references, got {ref!r}")
+            if ref.table is self or (isinstance(ref.table, ThisPlaceholder) and ref.table.side == "left"):
+                index, id_cell = list(self._columns).index(ref.name), la + ra
+            elif ref.table is other or (isinstance(ref.table, ThisPlaceholder) and ref.table.side == "right"):
+                index, id_cell = la + list(other._columns).index(ref.name), la + ra + 1
+            else:
+                raise ValueError(f"asof_join default for {ref._text()}, which is on neither side")
+            cells[index] = ("if_else", [("is_none", [_col(id_cell)], "missing"), _const(value), cells[index]], "default")
+        source = node
+        node = LogicalNode([source], lambda g, ins: g.select(ins[0], cells, name), source.arity)
+    result = AsofJoinResult(self, other, (), id=None, how=how, location=location, node=node)
+    result.same_name_keys = sides.same_name_keys
+    result.id_mode = "pair"
+    result.time_dtype = sides.time_type
+    key_types = [_SideLayout(self, "left", location).compile(c._left)[1] for c in on if isinstance(c, BinaryExpression)]
+    result.instance_dtype = key_types[0] if len(key_types) == 1 else (dt.Tuple(*key_types) if key_types else dt.NONE)
+    return result
+
+
+def asof_now_join(
+    self: Table,
+    other: Table,
+    *on: Any,
+    how: JoinMode = JoinMode.INNER,
+    id: Any = None,  # noqa: A002 - Pathway's name
+    left_instance: Any = None,
+    right_instance: Any = None,
+) -> JoinResult:
+    """Joins each row added to ``self`` with the rows of ``other`` present at that moment; a
+    result is never updated afterwards (``self`` should be append-only: its rows are not
+    stored, so their deletions are ignored)."""
+    location = user_location()
+    how = JoinMode(how)
+    if how not in (JoinMode.INNER, JoinMode.LEFT):
+        raise ValueError("asof_now_join supports how=JoinMode.INNER and JoinMode.LEFT only")
+    if self is other:
+        raise ValueError("Cannot join table with itself. Use <table>.copy() as one of the arguments of the join.")
+    ll = _SideLayout(self, "left", location)
+    rl = _SideLayout(other, "right", location)
+    conditions = list(on)
+    if left_instance is not None and right_instance is not None:
+        conditions.append(_wrap(left_instance) == _wrap(right_instance))
+    left_keys, right_keys = [], []
+    same_name_keys: set[str] = set()
+    for cond in conditions:
+        if not isinstance(cond, BinaryExpression) or cond._op != "eq":
+            raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
+        left_keys.append(ll.compile(cond._left)[0])
+        right_keys.append(rl.compile(cond._right)[0])
+        if getattr(cond._left, "name", None) is not None and getattr(cond._left, "name", None) == getattr(cond._right, "name", 0):
+            same_name_keys.add(cond._left.name)
+
+    def key(keys: list[tuple]) -> tuple:
+        if not keys:
+            return _const(None)
+        return keys[0] if len(keys) == 1 else ("make_tuple", keys, "key")
+
+    id_from_left = False
+    if id is not None:
+        owner = getattr(id, "table", None)
+        if not isinstance(id, ColumnReference) or id.name != "id" or not (owner is self or (isinstance(owner, ThisPlaceholder) and owner.side == "left")):
+            raise ValueError("asof_now_join id= must be the left side's id (pw.left.id)")
+        id_from_left = True
+    lk, rk = key(left_keys), key(right_keys)
+    kind = "left" if how == JoinMode.LEFT else "inner"
+    name = f"asof_now_join at {location}"
+    la, ra = len(self._columns), len(other._columns)
+    node = LogicalNode(
+        [self._node, other._node],
+        lambda g, ins: g.asof_now_join(ins[0], ins[1], lk, rk, kind, id_from_left, name),
+        la + ra + 2,
+    )
+    result = JoinResult(self, other, (), id=None, how=how, location=location, node=node)
+    result.same_name_keys = same_name_keys
+    result.id_mode = "left" if id_from_left else "pair"
+    return result
+
+
+def _behave(table: Table, time: Any, behavior: Any, location: str) -> LogicalNode:
+    """The side's rows through the gates of a behaviour: late rows ignored (cutoff), rows
+    held back (delay), old rows forgotten (keep_results=False)."""
+    from deltaflow.internals.temporal import gate
+
+    time = _side_expr(table, time)
+    t = table
+    if behavior.cutoff is not None:
+        t = gate(t, "freeze", time + behavior.cutoff, time, location=location)
+        time = _side_expr(t, time)
+    if behavior.delay is not None:
+        t = gate(t, "buffer", time + behavior.delay, time, location=location)
+        time = _side_expr(t, time)
+    if behavior.cutoff is not None and not behavior.keep_results:
+        t = gate(t, "forget", time + behavior.cutoff, time, location=location)
+    return t._node
+
+
+def _side_expr(table: Table, expr: Any) -> Any:
+    """``expr`` (over a join side, maybe written with ``pw.left``/``pw.right``) over ``table``."""
+    expr = _wrap(expr)
+    if isinstance(expr, ColumnReference):
+        return ColumnReference(table, expr.name)
+    raise NotImplementedError("asof_join with a behavior needs the time given as a column reference")
+
+
+asof_join_left = None  # replaced below
+asof_join_right = None
+asof_join_outer = None
+
+
 def intervals_over_windowby(table: Table, time_expr: Any, window: Any, behavior: Any, instance: Any, location: str) -> Any:
     raise NotImplementedError("windowby with intervals_over is not implemented yet in deltaflow")
+
+
+asof_join_left = _variant(asof_join, JoinMode.LEFT)  # noqa: F811
+asof_join_right = _variant(asof_join, JoinMode.RIGHT)  # noqa: F811
+asof_join_outer = _variant(asof_join, JoinMode.OUTER)  # noqa: F811
+asof_now_join_inner = _variant(asof_now_join, JoinMode.INNER)
+asof_now_join_left = _variant(asof_now_join, JoinMode.LEFT)
