@@ -260,8 +260,7 @@ void AppendText(const Value& v, std::string& out) {
         if (i > 0) out += ", ";
         AppendRepr(items[i], out);
       }
-      if (items.size() == 1) out += ',';
-      out += ')';
+      out += ')';  // as Pathway writes tuples: "(1)" for one item
       return;
     }
     case Kind::kDateTimeNaive:

@@ -44,7 +44,8 @@ def test_features_of_later_issues_raise_not_implemented():
     for call in (
         lambda: pw.io.kafka.read("broker", topic="t"),
         lambda: pw.io.postgres.write(t, {}, "table"),
-        lambda: t.windowby(t.a, window=pw.temporal.intervals_over(at=t.a, lower_bound=0, upper_bound=1)),
+        lambda: pw.temporal.utc_now(),
+        lambda: pw.temporal.inactivity_detection(t, 5),
         lambda: t.sort(t.a),
         lambda: pw.iterate(lambda x: x, x=t),
         lambda: pw.sql("SELECT * FROM t", t=t),

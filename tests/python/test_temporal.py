@@ -1002,3 +1002,61 @@ def test_asof_join_incremental_equals_recomputed(workers, how, direction):
         )
 
     check_incremental(build, [left, right], workers, with_index=False)
+
+
+def test_intervals_over(capsys):
+    t = T(
+        """
+            | t |  v
+        1   | 1 |  10
+        2   | 2 |  1
+        3   | 4 |  3
+        4   | 8 |  2
+        5   | 9 |  4
+        6   | 10|  8
+        7   | 1 |  9
+        8   | 2 |  16
+        """
+    )
+    probes = T(
+        """
+           | t
+         1 | 2
+         2 | 4
+         3 | 6
+         4 | 8
+         5 | 40
+         6 | 4
+        """
+    )
+    outputs = []
+    for outer in (True, False):
+        result = t.windowby(
+            t.t, window=pw.temporal.intervals_over(at=probes.t, lower_bound=-2, upper_bound=1, is_outer=outer)
+        ).reduce(
+            pw.this._pw_window_location, pw.this._pw_window_start, pw.this._pw_window_end,
+            v=pw.reducers.sorted_tuple(pw.this.v), c=pw.reducers.count(), m=pw.reducers.max(pw.this.v),
+        )
+        outputs.append(printed(capsys, result.select(*pw.this.without(pw.this.v), vs=pw.this.v.to_string()), include_id=False))
+    # An empty window of an outer windowby holds one row of None.
+    assert outputs == [
+        dedent(
+            """
+            _pw_window_location | _pw_window_start | _pw_window_end | c | m  | vs
+            2                   | 0                | 3              | 4 | 16 | (1, 9, 10, 16)
+            4                   | 2                | 5              | 3 | 16 | (1, 3, 16)
+            6                   | 4                | 7              | 1 | 3  | (3)
+            8                   | 6                | 9              | 2 | 4  | (2, 4)
+            40                  | 38               | 41             | 1 |    | (None)
+            """
+        ),
+        dedent(
+            """
+            _pw_window_location | _pw_window_start | _pw_window_end | c | m  | vs
+            2                   | 0                | 3              | 4 | 16 | (1, 9, 10, 16)
+            4                   | 2                | 5              | 3 | 16 | (1, 3, 16)
+            6                   | 4                | 7              | 1 | 3  | (3)
+            8                   | 6                | 9              | 2 | 4  | (2, 4)
+            """
+        ),
+    ]

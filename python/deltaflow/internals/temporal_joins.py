@@ -447,7 +447,34 @@ asof_join_outer = None
 
 
 def intervals_over_windowby(table: Table, time_expr: Any, window: Any, behavior: Any, instance: Any, location: str) -> Any:
-    raise NotImplementedError("windowby with intervals_over is not implemented yet in deltaflow")
+    """``windowby`` with ``intervals_over``: one window ``[at + lower_bound, at + upper_bound]``
+    per distinct value of ``at``, holding the rows whose time is in it (an interval join);
+    with ``is_outer``, a window without rows still has one row of None."""
+    from deltaflow.internals.table import GroupedTable, ThisPlaceholder as _This  # noqa: F401
+    from deltaflow.internals.temporal import _WindowedLayout
+
+    if behavior is not None:
+        raise NotImplementedError("windowby with intervals_over and a behavior is not implemented yet in deltaflow")
+    if instance is not None:
+        raise NotImplementedError("windowby with intervals_over and an instance is not implemented yet in deltaflow")
+    at = window.at
+    if not isinstance(at, ColumnReference) or not isinstance(at.table, Table):
+        raise TypeError("intervals_over(at=...) must be a column of a table")
+    locations = at.table.groupby(at).reduce(_pw_window_location=at)
+    lb, ub = window.lower_bound, window.upper_bound
+    how = JoinMode.LEFT if window.is_outer else JoinMode.INNER
+    joined = interval_join(locations, table, locations["_pw_window_location"], time_expr, interval(lb, ub), how=how)
+    loc = locations["_pw_window_location"]
+    columns = {name: ColumnReference(table, name) for name in table._columns}
+    windowed = joined.select(
+        _pw_window_location=loc,
+        _pw_window_start=loc + lb,
+        _pw_window_end=loc + ub,
+        **columns,
+    )
+    w = windowed
+    refs = [w["_pw_window_location"], w["_pw_window_start"], w["_pw_window_end"]]
+    return GroupedTable(w, refs, location=location, layout_factory=lambda needed: _WindowedLayout(w, table, location))
 
 
 asof_join_left = _variant(asof_join, JoinMode.LEFT)  # noqa: F811
