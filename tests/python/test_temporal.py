@@ -1060,3 +1060,82 @@ def test_intervals_over(capsys):
             """
         ),
     ]
+
+
+# --- property: gates against a model of their documented semantics --------------------
+
+
+def model_gate(kind, batches, threshold):
+    """The changes a gate emits for append-only ``batches`` (time -> event times), as a
+    Counter of (event time, time, diff)."""
+    from collections import Counter
+
+    out = Counter()
+    watermark = None
+    held = []  # buffer: waiting rows; forget: live rows
+    end = 18446744073709551614
+    for time in sorted(batches):
+        rows = batches[time]
+        if not rows:
+            continue
+        before = watermark
+        if kind == "freeze":
+            for t in rows:
+                if before is None or t + threshold > before:
+                    out[(t, time, 1)] += 1
+        elif kind == "buffer":
+            now = max([t for t in rows] + ([before] if before is not None else []))
+            for t in held + rows:
+                if t + threshold <= now:
+                    out[(t, time, 1)] += 1
+            held = [t for t in held + rows if t + threshold > now]
+        else:  # forget
+            for t in rows:
+                out[(t, time, 1)] += 1
+            live = held + rows
+            if before is not None:
+                for t in live:
+                    if t + threshold <= before:
+                        out[(t, time, -1)] += 1
+                live = [t for t in live if t + threshold > before]
+            held = live
+        watermark = max([t for t in rows] + ([before] if before is not None else []))
+    if kind == "buffer":
+        for t in held:
+            out[(t, end, 1)] += 1
+    # Changes at one time cancel.
+    for (t, time, diff) in list(out):
+        if diff == 1 and (t, time, -1) in out:
+            n = min(out[(t, time, 1)], out[(t, time, -1)])
+            out[(t, time, 1)] -= n
+            out[(t, time, -1)] -= n
+    return +out
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+@pytest.mark.parametrize("kind", ["freeze", "buffer", "forget"])
+@SETTINGS
+@given(
+    batches=st.lists(st.lists(st.integers(0, 30), min_size=0, max_size=4), min_size=1, max_size=6),
+    threshold=st.integers(0, 6),
+)
+def test_gates_match_model(workers, kind, batches, threshold):
+    from collections import Counter
+
+    from deltaflow.debug import _capture
+
+    lines = ["   | t | __time__"]
+    label = 0
+    times = {}
+    for i, batch in enumerate(batches):
+        times[2 * (i + 1)] = batch
+        for t in batch:
+            label += 1
+            lines.append(f"{label} | {t} | {2 * (i + 1)}")
+    table = T("\n".join(lines), schema=pw.schema_from_types(t=int))
+    gated = {"freeze": table.ignore_late, "buffer": table.buffer, "forget": table.forget}[kind](table.t, threshold)
+    (captured,) = _capture([gated], threads=workers)
+    got = Counter()
+    for _key, values, time, diff in captured:
+        got[(values[0], time, diff)] += 1
+    assert +got == model_gate(kind, times, threshold)
