@@ -347,6 +347,10 @@ void RegisterTable(py::module_& m) {
              return g.AsofNowJoin(left, right, ToExpression(left_key), ToExpression(right_key), k, id_from_left,
                                   std::move(name));
            })
+      .def("sort",
+           [](TableGraph& g, int input, py::handle key, py::handle instance, std::string name) {
+             return g.Sort(input, ToExpression(key), ToExpression(instance), std::move(name));
+           })
       .def("sessions",
            [](TableGraph& g, int input, int time_column, int instance_column, py::object max_gap, py::object predicate,
               std::string name) {

@@ -203,6 +203,13 @@ int TableGraph::AsofNowJoin(int left, int right, Expression left_key, Expression
   return Add(std::move(node));
 }
 
+int TableGraph::Sort(int input, Expression key, Expression instance, std::string name) {
+  Node node{Kind::kSort, std::move(name), {input}};
+  node.exprs = {std::move(key), std::move(instance)};
+  node.arity = 2;
+  return Add(std::move(node));
+}
+
 int TableGraph::ErrorLog() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].kind == Kind::kErrorLog) return static_cast<int>(i);
@@ -900,6 +907,12 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
                                                      [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
                                                        ctx->Report(w, op, std::move(msg), id);
                                                      });
+          break;
+        case TableGraph::Kind::kSort:
+          t[i] = temporal_internal::LowerSort(in(0), node,
+                                              [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
+                                                ctx->Report(w, op, std::move(msg), id);
+                                              });
           break;
         case TableGraph::Kind::kForgetFilter:
           t[i] = temporal_internal::LowerForgetFilter(in(0), node);

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -585,8 +586,8 @@ Coll TagSide(const Coll& input, bool right, const expr::Expression& key, const e
         Value k = state->evaluator.Eval(state->key, row);
         Value tm = state->evaluator.Eval(state->time, row);
         if (state->evaluator.failed() || tm.IsNone()) {
-          std::string why = state->evaluator.failed() ? state->evaluator.error() : "the time is None";
-          state->report(op.owner(), state->operation, why + "; the row is left out of the join", u.data.first);
+          std::string why = state->evaluator.failed() ? state->evaluator.error() : "the time or key is None";
+          state->report(op.owner(), state->operation, why + "; the row is left out", u.data.first);
           state->evaluator.ClearError();
           continue;
         }
@@ -702,6 +703,100 @@ Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Nod
           continue;
         }
         for (const auto& [right_id, cells] : it->second) emit(&right_id, &cells);
+      }
+      i = end;
+    }
+    if (!output.empty()) out.Send(state->queue.capabilities.front().time(), std::move(output));
+    state->queue.Retain({});
+  });
+}
+
+Coll LowerSort(const Coll& input, const TableGraph::Node& node, ReportFn report) {
+  // Tagged rows: [side (unused), instance, key]; the cells are not needed.
+  Coll tagged = TagSide(input, false, node.exprs[1], node.exprs[0], node.name, report);
+  Coll routed = dd::Exchange(tagged, [](const Data& d) -> uint64_t {
+    auto bytes = d.second.view()[1].encoded();
+    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
+  });
+  using Ordered = std::set<std::pair<Value, Key>, SessionKeyLess>;
+  struct State {
+    TimeQueue queue;
+    absl::node_hash_map<Row, Ordered> instances;
+    absl::flat_hash_map<Key, Row> emitted;  // (prev, next) per id
+    value::RowBuilder builder;
+  };
+  auto state = std::make_shared<State>();
+  return routed.Unary<Data>("Sort", [state](auto& in, auto& out, auto& op) {
+    state->queue.Take(in, out, op);
+    std::vector<Upd> ready = state->queue.Ready(op.InputFrontier(0));
+    std::vector<Upd> output;
+    value::RowBuilder& b = state->builder;
+    size_t i = 0;
+    while (i < ready.size()) {
+      Time time = ready[i].time;
+      size_t end = i;
+      while (end < ready.size() && ready[end].time == time) ++end;
+      // Apply the changes, remembering which rows may have new neighbours.
+      std::vector<std::pair<Ordered*, std::pair<Value, Key>>> touched;
+      std::vector<Key> removed;
+      for (size_t k = i; k < end; ++k) {
+        RowView row = ready[k].data.second.view();
+        b.Value(row[1]);
+        Row instance = b.Finish();
+        auto entry = std::make_pair(Value::FromView(row[2]), ready[k].data.first);
+        if (entry.first.kind() == value::ValueKind::kString || entry.first.kind() == value::ValueKind::kBytes) {
+          entry.first = Value::Owned(entry.first.kind(), std::string(entry.first.text()));
+        }
+        Ordered& ordered = state->instances[instance];
+        if (ready[k].diff > 0) {
+          ordered.insert(entry);
+        } else {
+          ordered.erase(entry);
+          removed.push_back(entry.second);
+        }
+        touched.emplace_back(&ordered, std::move(entry));
+      }
+      // Rows whose neighbours may have changed: each changed row's place and its neighbours.
+      absl::flat_hash_map<Key, std::pair<std::optional<Key>, std::optional<Key>>> next;
+      auto refresh = [&](Ordered& ordered, typename Ordered::iterator it) {
+        std::optional<Key> prev, succ;
+        if (it != ordered.begin()) prev = std::prev(it)->second;
+        if (auto n = std::next(it); n != ordered.end()) succ = n->second;
+        next[it->second] = {prev, succ};
+      };
+      for (auto& [ordered, entry] : touched) {
+        // `it`: the row itself (inserted) or the row after where it was (removed).
+        auto it = ordered->lower_bound(entry);
+        bool present = it != ordered->end() && it->second == entry.second && CompareValues(it->first, entry.first) == 0;
+        if (it != ordered->begin()) refresh(*ordered, std::prev(it));
+        if (it != ordered->end()) {
+          refresh(*ordered, it);
+          if (present && std::next(it) != ordered->end()) refresh(*ordered, std::next(it));
+        }
+      }
+      for (const Key& id : removed) {
+        if (next.contains(id)) continue;
+        auto old = state->emitted.find(id);
+        if (old == state->emitted.end()) continue;
+        output.push_back({Data(id, std::move(old->second)), time, -1});
+        state->emitted.erase(old);
+      }
+      for (auto& [id, neighbours] : next) {
+        auto put = [&](const std::optional<Key>& k) {
+          if (k) b.Pointer(*k); else b.Null();
+        };
+        put(neighbours.first);
+        put(neighbours.second);
+        Row row = b.Finish();
+        auto old = state->emitted.find(id);
+        if (old != state->emitted.end()) {
+          if (old->second == row) continue;
+          output.push_back({Data(id, old->second), time, -1});
+          old->second = row;
+        } else {
+          state->emitted.emplace(id, row);
+        }
+        output.push_back({Data(id, std::move(row)), time, +1});
       }
       i = end;
     }

@@ -149,6 +149,7 @@ class TableGraph {
     kSessions,
     kAsofJoin,
     kAsofNowJoin,
+    kSort,
     kOutput,
     kErrorLog,
   };
@@ -241,6 +242,10 @@ class TableGraph {
   /// both ids (or is the left id with `id_from_left`).
   int AsofNowJoin(int left, int right, expr::Expression left_key, expr::Expression right_key, JoinKind kind,
                   bool id_from_left, std::string name = "asof_now_join");
+  /// Orders rows by `key` within each value of `instance`: one row per input row (same id)
+  /// holding the ids of its predecessor and successor (None at either end). Rows with equal
+  /// keys are ordered by id. A change updates only the rows next to it.
+  int Sort(int input, expr::Expression key, expr::Expression instance, std::string name = "sort");
   /// The error log: one row (operator, message, trace) per row an operation failed on, when
   /// the run does not stop on errors. It closes once every output that does not read it is
   /// complete. At most one per graph.

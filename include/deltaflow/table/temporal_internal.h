@@ -23,6 +23,9 @@ Coll LowerAsofJoin(const Coll& left, const Coll& right, const TableGraph::Node& 
 /// Lowers a `kAsofNowJoin` node: both sides exchanged by key; each worker keeps the right
 /// rows of its keys and joins left insertions with them as they arrive.
 Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Node& node, ReportFn report);
+/// Lowers a `kSort` node: rows exchanged by instance; each worker keeps its instances' keys in
+/// order and updates the neighbours of changed rows.
+Coll LowerSort(const Coll& input, const TableGraph::Node& node, ReportFn report);
 /// Lowers a `kForgetFilter` node.
 Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node);
 

@@ -686,8 +686,24 @@ class Table:
         return Table(columns, node, univ.Universe())
 
     # --- not yet ---------------------------------------------------------------------------
-    def sort(self, *args: Any, **kwargs: Any) -> Table:
-        raise NotImplementedError("Table.sort is not implemented yet in deltaflow")
+    def sort(self, key: Any, instance: Any = None) -> Table:
+        """For each row, the ids of the previous and next rows in ``key`` order (within its
+        ``instance``): columns ``prev`` and ``next``, None at the ends. Kept up to date as
+        rows change: a change touches only its neighbours."""
+        location = user_location()
+        key = _wrap(key)
+        inst = _wrap(instance) if instance is not None else _wrap(None)
+        layout = TableLayout(self, [key, inst], location)
+        key_spec, key_type = layout.compile(key)
+        inst_spec, _ = layout.compile(inst)
+        base = key_type.strip_optional()
+        if base not in (dt.INT, dt.FLOAT, dt.STR, dt.BYTES, dt.BOOL, dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC, dt.DURATION, dt.ANY) and not isinstance(base, (dt.Tuple, dt.Pointer)):
+            raise TypeError(f"sort key must be comparable (int, float, str, bytes, datetime, tuple), got {key_type!r} (at {location})")
+        name = f"sort at {location}"
+        source = layout.node
+        node = LogicalNode([source], lambda g, ins: g.sort(ins[0], key_spec, inst_spec, name), 2)
+        pointer = dt.Optional(self._id_dtype if isinstance(self._id_dtype, dt.Pointer) else dt.ANY_POINTER)
+        return Table({"prev": pointer, "next": pointer}, node, self._universe, id_dtype=self._id_dtype)
 
     def windowby(self, time_expr: Any, *, window: Any, behavior: Any = None, instance: Any = None, shard: Any = None) -> Any:
         from deltaflow.internals import temporal
