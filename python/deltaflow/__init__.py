@@ -28,7 +28,7 @@ from deltaflow.internals.values import (
 
 Pointer = _engine.Pointer
 
-from deltaflow import debug, demo, engine, io, reducers, temporal, testing  # noqa: E402
+from deltaflow import debug, demo, engine, io, reducers, stateful, temporal, testing  # noqa: E402
 from deltaflow.internals import dtype as _dtype  # noqa: E402
 from deltaflow.internals.datetime_types import DateTimeNaive, DateTimeUtc, Duration  # noqa: E402
 from deltaflow.internals.expression import (  # noqa: E402
@@ -187,6 +187,7 @@ __all__ = [
     "schema_from_csv",
     "schema_from_dict",
     "schema_from_types",
+    "stateful",
     "temporal",
     "testing",
     "this",

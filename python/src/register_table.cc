@@ -351,6 +351,13 @@ void RegisterTable(py::module_& m) {
            [](TableGraph& g, int input, py::handle key, py::handle instance, std::string name) {
              return g.Sort(input, ToExpression(key), ToExpression(instance), std::move(name));
            })
+      .def("deduplicate",
+           [](TableGraph& g, int input, py::handle value, py::object instance, py::function acceptor, std::string name) {
+             std::optional<expr::Expression> inst;
+             if (!instance.is_none()) inst = ToExpression(instance);
+             return g.Deduplicate(input, ToExpression(value), std::move(inst), MakeBatchFunction(std::move(acceptor)),
+                                  std::move(name));
+           })
       .def("sessions",
            [](TableGraph& g, int input, int time_column, int instance_column, py::object max_gap, py::object predicate,
               std::string name) {

@@ -210,6 +210,16 @@ int TableGraph::Sort(int input, Expression key, Expression instance, std::string
   return Add(std::move(node));
 }
 
+int TableGraph::Deduplicate(int input, Expression value, std::optional<Expression> instance,
+                            std::shared_ptr<BatchFunction> acceptor, std::string name) {
+  Node node{Kind::kDeduplicate, std::move(name), {input}};
+  node.exprs = {std::move(value)};
+  if (instance) node.exprs.push_back(std::move(*instance));
+  node.function = std::move(acceptor);
+  node.arity = Arity(input);
+  return Add(std::move(node));
+}
+
 int TableGraph::ErrorLog() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].kind == Kind::kErrorLog) return static_cast<int>(i);
@@ -913,6 +923,12 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
                                               [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
                                                 ctx->Report(w, op, std::move(msg), id);
                                               });
+          break;
+        case TableGraph::Kind::kDeduplicate:
+          t[i] = temporal_internal::LowerDeduplicate(in(0), node,
+                                                     [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
+                                                       ctx->Report(w, op, std::move(msg), id);
+                                                     });
           break;
         case TableGraph::Kind::kForgetFilter:
           t[i] = temporal_internal::LowerForgetFilter(in(0), node);

@@ -28,10 +28,6 @@ using value::ValueView;
 using KeyedData = std::pair<Row, Row>;  // (group values, [id, reducer arguments...])
 using KeyedUpd = dd::Update<KeyedData, Time>;
 
-struct RowLess {
-  bool operator()(const Row& a, const Row& b) const { return value::CompareRows(a.view(), b.view()) < 0; }
-};
-
 // One reducer's state within one group.
 struct Accumulator {
   int64_t int_sum = 0;

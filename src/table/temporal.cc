@@ -805,6 +805,119 @@ Coll LowerSort(const Coll& input, const TableGraph::Node& node, ReportFn report)
   });
 }
 
+Coll LowerDeduplicate(const Coll& input, const TableGraph::Node& node, ReportFn report) {
+  bool has_instance = node.exprs.size() > 1;
+  value::RowBuilder nb;
+  expr::Expression instance = has_instance ? node.exprs[1] : expr::Expression::Constant(nb.Null().Finish());
+  // Tagged rows: [side (unused), instance, value, cells...].
+  Coll tagged = TagSide(input, false, instance, node.exprs[0], node.name, report);
+  Coll routed = dd::Exchange(tagged, [](const Data& d) -> uint64_t {
+    auto bytes = d.second.view()[1].encoded();
+    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
+  });
+  struct Accepted {
+    Row value;  // one cell
+    Row cells;
+    Key id;     // the result's id
+  };
+  struct State {
+    TimeQueue queue;
+    absl::node_hash_map<Row, Accepted> accepted;  // by instance
+    std::shared_ptr<BatchFunction> acceptor;
+    std::string operation;
+    ReportFn report;
+    value::RowBuilder builder;
+  };
+  auto state = std::make_shared<State>();
+  state->acceptor = node.function;
+  state->operation = node.name;
+  state->report = std::move(report);
+  return routed.Unary<Data>("Deduplicate", [state](auto& in, auto& out, auto& op) {
+    state->queue.Take(in, out, op);
+    std::vector<Upd> ready = state->queue.Ready(op.InputFrontier(0));
+    std::vector<Upd> output;
+    value::RowBuilder& b = state->builder;
+    size_t i = 0;
+    while (i < ready.size()) {
+      Time time = ready[i].time;
+      size_t end = i;
+      while (end < ready.size() && ready[end].time == time) ++end;
+      // Candidates per instance, in id order; deletions are ignored.
+      std::map<Row, std::vector<Upd*>, RowLess> candidates;
+      for (size_t k = i; k < end; ++k) {
+        if (ready[k].diff <= 0) continue;
+        b.Value(ready[k].data.second.view()[1]);
+        candidates[b.Finish()].push_back(&ready[k]);
+      }
+      for (auto& [inst, rows] : candidates) {
+        std::sort(rows.begin(), rows.end(), [](const Upd* a, const Upd* c) { return a->data.first < c->data.first; });
+      }
+      absl::flat_hash_map<Row, std::optional<Accepted>> before;  // what each touched instance emitted
+      auto accept = [&](const Row& inst, const Upd* u) {
+        RowView row = u->data.second.view();
+        Accepted a;
+        b.Value(row[2]);
+        a.value = b.Finish();
+        size_t c = 0;
+        for (value::ValueView v : row.values()) {
+          if (c++ >= 3) b.Value(v);
+        }
+        a.cells = b.Finish();
+        b.Value(inst.view()[0]);  // None without an instance, as Pathway derives it
+        a.id = value::IdFromValues(b.Finish().values());
+        auto [it, fresh] = state->accepted.try_emplace(inst);
+        if (!before.contains(inst)) before[inst] = fresh ? std::nullopt : std::optional<Accepted>(it->second);
+        it->second = std::move(a);
+      };
+      // Rounds: each instance's next candidate, the acceptor called once per round.
+      size_t round = 0;
+      while (true) {
+        std::vector<std::pair<const Row*, const Upd*>> asking;
+        std::vector<Row> args;
+        bool any = false;
+        for (auto& [inst, rows] : candidates) {
+          if (round >= rows.size()) continue;
+          any = true;
+          const Upd* u = rows[round];
+          auto it = state->accepted.find(inst);
+          if (it == state->accepted.end()) {
+            accept(inst, u);
+            continue;
+          }
+          b.Value(u->data.second.view()[2]);
+          b.Value(it->second.value.view()[0]);
+          args.push_back(b.Finish());
+          asking.emplace_back(&inst, u);
+        }
+        if (!any) break;
+        if (!args.empty()) {
+          std::vector<Row> results;
+          std::vector<RowFailure> failures;
+          if (absl::Status s = (*state->acceptor)(args, results, failures); !s.ok()) {
+            op.owner().Fail(s);
+            return;
+          }
+          for (const RowFailure& f : failures) state->report(op.owner(), state->operation, f.message, asking[f.index].second->data.first);
+          for (size_t k = 0; k < asking.size() && k < results.size(); ++k) {
+            value::ValueView v = results[k].view()[0];
+            if (v.kind() == value::ValueKind::kBool && v.AsBool()) accept(*asking[k].first, asking[k].second);
+          }
+        }
+        ++round;
+      }
+      for (auto& [inst, old] : before) {
+        const Accepted& now = state->accepted.at(inst);
+        if (old && old->cells == now.cells) continue;
+        if (old) output.push_back({Data(old->id, old->cells), time, -1});
+        output.push_back({Data(now.id, now.cells), time, +1});
+      }
+      i = end;
+    }
+    if (!output.empty()) out.Send(state->queue.capabilities.front().time(), std::move(output));
+    state->queue.Retain({});
+  });
+}
+
 Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node) {
   (void)node;
   struct State {

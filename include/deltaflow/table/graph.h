@@ -150,6 +150,7 @@ class TableGraph {
     kAsofJoin,
     kAsofNowJoin,
     kSort,
+    kDeduplicate,
     kOutput,
     kErrorLog,
   };
@@ -246,6 +247,14 @@ class TableGraph {
   /// holding the ids of its predecessor and successor (None at either end). Rows with equal
   /// keys are ordered by id. A change updates only the rows next to it.
   int Sort(int input, expr::Expression key, expr::Expression instance, std::string name = "sort");
+  /// Deduplication: per value of `instance` (None: one group), the last accepted row. Rows
+  /// arrive in time order (by id within a time); the first is accepted, a later one when
+  /// `acceptor` (called on rows `(new value, accepted value)`, returning one bool) says so,
+  /// replacing the accepted row. Deletions are ignored (the input is a stream of events). A
+  /// result row holds the accepted row's cells; its id is `IdFromValues(instance)` (instance
+  /// None without one).
+  int Deduplicate(int input, expr::Expression value, std::optional<expr::Expression> instance,
+                  std::shared_ptr<BatchFunction> acceptor, std::string name = "deduplicate");
   /// The error log: one row (operator, message, trace) per row an operation failed on, when
   /// the run does not stop on errors. It closes once every output that does not read it is
   /// complete. At most one per graph.

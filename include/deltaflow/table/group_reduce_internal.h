@@ -15,6 +15,13 @@ using Coll = dd::Collection<Data, Time>;
 using Upd = dd::Update<Data, Time>;
 using Worker = runtime::Worker<Time>;
 
+/// Rows in value order (for ordered maps of rows).
+struct RowLess {
+  bool operator()(const value::Row& a, const value::Row& b) const {
+    return value::CompareRows(a.view(), b.view()) < 0;
+  }
+};
+
 /// Reports a failure on one row: (worker, operation, message, row id).
 using ReportFn = std::function<void(Worker&, const std::string&, std::string, const value::Key&)>;
 

@@ -8,6 +8,7 @@ namespace deltaflow::table::temporal_internal {
 using group_reduce_internal::Coll;
 using group_reduce_internal::Data;
 using group_reduce_internal::ReportFn;
+using group_reduce_internal::RowLess;
 using group_reduce_internal::Upd;
 using group_reduce_internal::Worker;
 using value::Row;
@@ -26,6 +27,9 @@ Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Nod
 /// Lowers a `kSort` node: rows exchanged by instance; each worker keeps its instances' keys in
 /// order and updates the neighbours of changed rows.
 Coll LowerSort(const Coll& input, const TableGraph::Node& node, ReportFn report);
+/// Lowers a `kDeduplicate` node: rows exchanged by instance; the acceptor is called in
+/// batches, one candidate per instance per call.
+Coll LowerDeduplicate(const Coll& input, const TableGraph::Node& node, ReportFn report);
 /// Lowers a `kForgetFilter` node.
 Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node);
 

@@ -596,8 +596,27 @@ class Table:
     def reduce(self, *args: Any, **kwargs: Any) -> Table:
         return GroupedTable(self, [], location=user_location()).reduce(*args, **kwargs)
 
-    def deduplicate(self, *args: Any, **kwargs: Any) -> Table:
-        raise NotImplementedError("Table.deduplicate is not implemented yet in deltaflow")
+    def deduplicate(self, *, value: Any, instance: Any = None, acceptor: Callable[[Any, Any], bool], name: str | None = None) -> Table:
+        """Per ``instance``, the last row whose ``value`` the ``acceptor(new, old)`` accepted
+        against the previously accepted one (the first row is accepted). Rows are taken in
+        arrival order (by id within one commit); deletions are ignored."""
+        from deltaflow.internals.udf import pair_function_batch
+
+        location = user_location()
+        value = _wrap(value)
+        exprs = [value] + ([_wrap(instance)] if instance is not None else [])
+        layout = TableLayout(self, exprs, location)
+        value_spec, _ = layout.compile(value)
+        inst_spec = layout.compile(_wrap(instance))[0] if instance is not None else None
+        label = f"deduplicate at {location}"
+        fn = pair_function_batch(acceptor, f"the acceptor of {label}")
+        source = layout.node
+        arity = len(self._columns)
+        node = LogicalNode([source], lambda g, ins: g.deduplicate(ins[0], value_spec, inst_spec, fn, label), source.arity)
+        if source.arity != arity:
+            keep = [("column", i, n) for i, n in enumerate(self._columns)]
+            node = _select_node(node, keep, label)
+        return Table(self._columns, node, univ.Universe())
 
     # --- joins -----------------------------------------------------------------------------
     def join(self, other: Table, *on: Any, id: Any = None, how: JoinMode = JoinMode.INNER, left_instance: Any = None, right_instance: Any = None, **kwargs: Any) -> JoinResult:  # noqa: A002

@@ -8,21 +8,7 @@ from typing import Any
 from deltaflow.internals import dtype as dt
 from deltaflow.internals.expression import ColumnExpression, _wrap
 from deltaflow.internals.table import LogicalNode, Table, univ
-
-
-def _predicate_batch(predicate: Any, text: str) -> Any:
-    def call_batch(pairs: list[tuple]) -> tuple[list[Any], list[tuple[int, str]]]:
-        results: list[Any] = []
-        failures: list[tuple[int, str]] = []
-        for index, (a, b) in enumerate(pairs):
-            try:
-                results.append(bool(predicate(a, b)))
-            except Exception as e:  # noqa: BLE001 - the user's function: reported per pair
-                results.append(False)
-                failures.append((index, f"{type(e).__name__}: {e} (in the session predicate {text})"))
-        return results, failures
-
-    return call_batch
+from deltaflow.internals.udf import pair_function_batch
 
 
 def assign_sessions(table: Table, time_expr: ColumnExpression, time_type: dt.DType, window: Any, instance: Any, location: str) -> Table:
@@ -42,7 +28,8 @@ def assign_sessions(table: Table, time_expr: ColumnExpression, time_type: dt.DTy
             max_gap = pd.Timedelta(max_gap)
         elif gap_type not in (dt.INT, dt.FLOAT):
             raise TypeError(f"session max_gap must be a number for a {time_type!r} window time, got {max_gap!r} (at {location})")
-    predicate = _predicate_batch(window.predicate, getattr(window.predicate, "__name__", "predicate")) if window.predicate else None
+    what = f"the session predicate {getattr(window.predicate, '__name__', 'predicate')}"
+    predicate = pair_function_batch(window.predicate, what) if window.predicate else None
     name = f"session windowby at {location}"
     source = prepared._node
     node = LogicalNode(

@@ -53,3 +53,21 @@ def udf(fun: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
     if fun is None:
         return lambda f: UDF(f, **kwargs)
     return UDF(fun, **kwargs)
+
+
+def pair_function_batch(fn: Callable[[Any, Any], Any], what: str) -> Callable[[list[tuple]], tuple[list[Any], list[tuple[int, str]]]]:
+    """A user function of two values (a session predicate, a deduplication acceptor) as the
+    engine calls it: on a batch of pairs, returning bools and the pairs it failed on."""
+
+    def call_batch(pairs: list[tuple]) -> tuple[list[Any], list[tuple[int, str]]]:
+        results: list[Any] = []
+        failures: list[tuple[int, str]] = []
+        for index, (a, b) in enumerate(pairs):
+            try:
+                results.append(bool(fn(a, b)))
+            except Exception as e:  # noqa: BLE001 - the user's function: reported per pair
+                results.append(False)
+                failures.append((index, f"{type(e).__name__}: {e} (in {what})"))
+        return results, failures
+
+    return call_batch
