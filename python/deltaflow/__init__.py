@@ -114,8 +114,7 @@ def assert_table_has_schema(table: Table, schema, *, allow_superset: bool = True
         raise AssertionError(f"table has columns {sorted(set(actual) - set(expected))} not in the schema")
 
 
-def iterate(*args, **kwargs):
-    raise NotImplementedError("pw.iterate is not implemented yet in deltaflow")
+from deltaflow.internals.iterate import iterate, iterate_universe  # noqa: E402
 
 
 def global_error_log() -> Table:
@@ -171,6 +170,7 @@ __all__ = [
     "assert_table_has_schema",
     "groupby",
     "iterate",
+    "iterate_universe",
     "join",
     "join_inner",
     "join_left",

@@ -358,6 +358,18 @@ void RegisterTable(py::module_& m) {
              return g.Deduplicate(input, ToExpression(value), std::move(inst), MakeBatchFunction(std::move(acceptor)),
                                   std::move(name));
            })
+      .def("scope_input", [](TableGraph& g, int index, int arity, std::string name) {
+        return g.ScopeInput(index, arity, std::move(name));
+      })
+      .def("iterate",
+           [](TableGraph& g, std::vector<int> inputs, const TableGraph& body, std::vector<int> body_outputs, int iterated,
+              std::optional<uint32_t> limit, std::string name) {
+             return g.Iterate(std::move(inputs), std::make_shared<const TableGraph>(body), std::move(body_outputs), iterated,
+                              limit, std::move(name));
+           })
+      .def("iterate_output", [](TableGraph& g, int node, int index, int arity, std::string name) {
+        return g.IterateOutput(node, index, arity, std::move(name));
+      })
       .def("sessions",
            [](TableGraph& g, int input, int time_column, int instance_column, py::object max_gap, py::object predicate,
               std::string name) {

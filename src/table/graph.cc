@@ -18,6 +18,7 @@
 #include "deltaflow/runtime/runtime.h"
 #include "deltaflow/table/group_reduce_internal.h"
 #include "deltaflow/table/temporal_internal.h"
+#include "deltaflow/dd/iterate.h"
 #include "fmt/format.h"
 
 namespace deltaflow::table {
@@ -220,6 +221,31 @@ int TableGraph::Deduplicate(int input, Expression value, std::optional<Expressio
   return Add(std::move(node));
 }
 
+int TableGraph::ScopeInput(int index, int arity, std::string name) {
+  Node node{Kind::kScopeInput, std::move(name)};
+  node.column = index;
+  node.arity = arity;
+  return Add(std::move(node));
+}
+
+int TableGraph::Iterate(std::vector<int> inputs, std::shared_ptr<const TableGraph> body, std::vector<int> body_outputs,
+                        int iterated, std::optional<uint32_t> limit, std::string name) {
+  Node node{Kind::kIterate, std::move(name), std::move(inputs)};
+  node.body = std::move(body);
+  node.body_outputs = std::move(body_outputs);
+  node.iterated = iterated;
+  node.limit = limit;
+  node.arity = 0;
+  return Add(std::move(node));
+}
+
+int TableGraph::IterateOutput(int iterate_node, int index, int arity, std::string name) {
+  Node node{Kind::kIterateOutput, std::move(name), {iterate_node}};
+  node.column = index;
+  node.arity = arity;
+  return Add(std::move(node));
+}
+
 int TableGraph::ErrorLog() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].kind == Kind::kErrorLog) return static_cast<int>(i);
@@ -264,24 +290,31 @@ struct RunContext {
   // Reports a failure on one row: logged, and the cell holds `Error`. The run stops (with
   // terminate_on_error) only when an `Error` reaches an output, as Pathway does: a failed
   // cell that is dropped, unused, or replaced by `fill_error` stops nothing.
-  void Report(Worker& worker, const std::string& operation, const Evaluator& evaluator, const Key& id) {
+  template <typename W>
+  void Report(W& worker, const std::string& operation, const Evaluator& evaluator, const Key& id) {
     Report(worker, operation, evaluator.error(), id, evaluator.error_expression());
   }
-  void Report(Worker& /*worker*/, const std::string& operation, std::string message, const Key& id,
+  template <typename W>
+  void Report(W& /*worker*/, const std::string& operation, std::string message, const Key& id,
               std::string expression = {}) {
+    Report(operation, std::move(message), id, std::move(expression));
+  }
+  void Report(const std::string& operation, std::string message, const Key& id, std::string expression = {}) {
     std::lock_guard<std::mutex> lock(mutex);
     errors.push_back({operation, std::move(message), id, std::move(expression)});
   }
   // A failure where no `Error` value can stand in (a filter condition, a join key, a new id):
   // with terminate_on_error it stops the run at once; otherwise the row is dropped and logged.
-  void ReportFatal(Worker& worker, const std::string& operation, std::string message, const Key& id,
+  template <typename W>
+  void ReportFatal(W& worker, const std::string& operation, std::string message, const Key& id,
                    std::string expression = {}) {
     ErrorLogEntry entry{operation, std::move(message), id, std::move(expression)};
     if (terminate_on_error) worker.Fail(absl::InvalidArgumentError(Describe(entry)));
     std::lock_guard<std::mutex> lock(mutex);
     errors.push_back(std::move(entry));
   }
-  void ReportFatal(Worker& worker, const std::string& operation, const Evaluator& evaluator, const Key& id) {
+  template <typename W>
+  void ReportFatal(W& worker, const std::string& operation, const Evaluator& evaluator, const Key& id) {
     ReportFatal(worker, operation, evaluator.error(), id, evaluator.error_expression());
   }
   static std::string Describe(const ErrorLogEntry& e) {
@@ -429,7 +462,8 @@ struct RowEvaluator {
   std::shared_ptr<RunContext> ctx;
 
   // Evaluates every expression into a new row; failing cells become Error.
-  Row EvalRow(Worker& worker, const Key& id, RowView row) {
+  template <typename W>
+  Row EvalRow(W& worker, const Key& id, RowView row) {
     RowInput input{row, id};
     for (const Expression& e : exprs) {
       Value v = evaluator.Eval(e, input);
@@ -444,27 +478,29 @@ struct RowEvaluator {
   }
 };
 
-Coll LowerSelect(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+template <typename C>
+C LowerSelect(const C& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
   auto state = std::make_shared<RowEvaluator>();
   state->exprs = node.exprs;
   state->operation = node.name;
   state->ctx = std::move(ctx);
-  return input.Unary<Data>("Select", [state](auto& in, auto& out, auto& op) {
-    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
-      for (Upd& u : updates) u.data.second = state->EvalRow(op.owner(), u.data.first, u.data.second);
+  return input.template Unary<Data>("Select", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const auto& t, auto& updates) {
+      for (auto& u : updates) u.data.second = state->EvalRow(op.owner(), u.data.first, u.data.second);
       out.Send(t, std::move(updates));
     });
   });
 }
 
-Coll LowerFilter(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+template <typename C>
+C LowerFilter(const C& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
   auto state = std::make_shared<RowEvaluator>();
   state->exprs = node.exprs;
   state->operation = node.name;
   state->ctx = std::move(ctx);
-  return input.Unary<Data>("Filter", [state](auto& in, auto& out, auto& op) {
-    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
-      std::erase_if(updates, [&](const Upd& u) {
+  return input.template Unary<Data>("Filter", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const auto& t, auto& updates) {
+      std::erase_if(updates, [&](const auto& u) {
         Value v = state->evaluator.Eval(state->exprs[0], RowInput{u.data.second, u.data.first});
         if (state->evaluator.failed()) {
           state->ctx->ReportFatal(op.owner(), state->operation, state->evaluator, u.data.first);
@@ -483,14 +519,15 @@ Coll LowerFilter(const Coll& input, const TableGraph::Node& node, std::shared_pt
   });
 }
 
-Coll LowerReindex(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+template <typename C>
+C LowerReindex(const C& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
   auto state = std::make_shared<RowEvaluator>();
   state->exprs = node.exprs;
   state->operation = node.name;
   state->ctx = std::move(ctx);
-  return input.Unary<Data>("Reindex", [state](auto& in, auto& out, auto& op) {
-    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
-      std::erase_if(updates, [&](Upd& u) {
+  return input.template Unary<Data>("Reindex", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const auto& t, auto& updates) {
+      std::erase_if(updates, [&](auto& u) {
         Value v = state->evaluator.Eval(state->exprs[0], RowInput{u.data.second, u.data.first});
         if (state->evaluator.failed() || v.kind() != value::ValueKind::kKey) {
           if (state->evaluator.failed()) {
@@ -512,19 +549,21 @@ Coll LowerReindex(const Coll& input, const TableGraph::Node& node, std::shared_p
 
 // Rows keyed by a row of key values, valued by [id, cells...]: the shape joins arrange.
 using KeyedData = std::pair<Row, Row>;
-using KeyedColl = dd::Collection<KeyedData, Time>;
+template <typename T>
+using KeyedCollT = dd::Collection<KeyedData, T>;
 
-KeyedColl KeyBy(const Coll& input, std::vector<Expression> keys, std::string operation,
+template <typename T>
+KeyedCollT<T> KeyBy(const dd::Collection<Data, T>& input, std::vector<Expression> keys, std::string operation,
                 std::shared_ptr<RunContext> ctx) {
   auto state = std::make_shared<RowEvaluator>();
   state->exprs = std::move(keys);
   state->operation = std::move(operation);
   state->ctx = std::move(ctx);
-  return input.Unary<KeyedData>("KeyBy", [state](auto& in, auto& out, auto& op) {
-    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
-      std::vector<dd::Update<KeyedData, Time>> keyed;
+  return input.template Unary<KeyedData>("KeyBy", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const auto& t, auto& updates) {
+      std::vector<dd::Update<KeyedData, T>> keyed;
       keyed.reserve(updates.size());
-      for (Upd& u : updates) {
+      for (auto& u : updates) {
         Row key = state->EvalRow(op.owner(), u.data.first, u.data.second);
         if (key.has_errors()) {
           // A key that failed to compute matches nothing: the row is dropped (and the run
@@ -554,18 +593,19 @@ Key JoinResultId(JoinId mode, RowView join_key, const std::optional<Key>& left, 
   return value::WithShard(expr::IdFromValues(ids), value::IdFromValues(join_key.values()));
 }
 
-Coll LowerJoin(const Coll& left, const Coll& right, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+template <typename C>
+C LowerJoin(const C& left, const C& right, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
   size_t n = static_cast<size_t>(node.column);
   std::vector<Expression> left_keys(node.exprs.begin(), node.exprs.begin() + static_cast<long>(n));
   std::vector<Expression> right_keys(node.exprs.begin() + static_cast<long>(n), node.exprs.end());
-  KeyedColl left_keyed = KeyBy(left, left_keys, node.name, ctx);
-  KeyedColl right_keyed = KeyBy(right, right_keys, node.name, ctx);
+  auto left_keyed = KeyBy(left, left_keys, node.name, ctx);
+  auto right_keyed = KeyBy(right, right_keys, node.name, ctx);
   JoinId id_mode = node.join_id;
   int left_arity = node.arities[0];
   int right_arity = node.arities[1];
 
   auto builder = std::make_shared<RowBuilder>();
-  Coll inner = dd::JoinCore(dd::Arrange(left_keyed), dd::Arrange(right_keyed),
+  C inner = dd::JoinCore(dd::Arrange(left_keyed), dd::Arrange(right_keyed),
                             [builder, id_mode](RowView key, RowView lv, RowView rv) {
                               Key lid = lv[0].AsKey();
                               Key rid = rv[0].AsKey();
@@ -582,11 +622,11 @@ Coll LowerJoin(const Coll& left, const Coll& right, const TableGraph::Node& node
                               builder->Pointer(lid).Pointer(rid);
                               return Data(JoinResultId(id_mode, key, lid, rid), builder->Finish());
                             });
-  std::vector<Coll> parts{inner};
-  auto unmatched = [&](const KeyedColl& side, const KeyedColl& other, bool side_is_left) {
+  std::vector<C> parts{inner};
+  auto unmatched = [&](const auto& side, const auto& other, bool side_is_left) {
     auto other_keys = dd::Distinct(other.Map([](const KeyedData& d) { return d.first; }));
-    KeyedColl matched = dd::Semijoin(side, other_keys);
-    KeyedColl missing = side.Concat(matched.Negate());
+    auto matched = dd::Semijoin(side, other_keys);
+    auto missing = side.Concat(matched.Negate());
     auto b = std::make_shared<RowBuilder>();
     return missing.Map([b, id_mode, side_is_left, left_arity, right_arity](const KeyedData& d) {
       RowView v = d.second.view();
@@ -615,13 +655,14 @@ Coll LowerJoin(const Coll& left, const Coll& right, const TableGraph::Node& node
     parts.push_back(unmatched(right_keyed, left_keyed, false));
   }
   if (parts.size() == 1) return inner;
-  Coll result = parts[0];
+  C result = parts[0];
   for (size_t i = 1; i < parts.size(); ++i) result = result.Concat(parts[i]);
   return result;
 }
 
-Coll LowerZip(const std::vector<Coll>& inputs) {
-  Coll result = inputs[0];
+template <typename C>
+C LowerZip(const std::vector<C>& inputs) {
+  C result = inputs[0];
   for (size_t i = 1; i < inputs.size(); ++i) {
     auto builder = std::make_shared<RowBuilder>();
     result = dd::JoinCore(dd::Arrange(result), dd::Arrange(inputs[i]), [builder](const Key& id, RowView a, RowView b) {
@@ -631,27 +672,30 @@ Coll LowerZip(const std::vector<Coll>& inputs) {
   return result;
 }
 
-Coll LowerRestrict(const Coll& input, const Coll& keys, bool keep) {
+template <typename C>
+C LowerRestrict(const C& input, const C& keys, bool keep) {
   auto ids = keys.Map([](const Data& d) { return d.first; });
-  Coll kept = dd::Semijoin(input, ids);
+  C kept = dd::Semijoin(input, ids);
   if (keep) return kept;
   return input.Concat(kept.Negate());
 }
 
-Coll LowerUpdateRows(const Coll& base, const Coll& updates) {
+template <typename C>
+C LowerUpdateRows(const C& base, const C& updates) {
   auto ids = updates.Map([](const Data& d) { return d.first; });
-  Coll replaced = dd::Semijoin(base, ids);
+  C replaced = dd::Semijoin(base, ids);
   return updates.Concat(base).Concat(replaced.Negate());
 }
 
-Coll LowerFlatten(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+template <typename C>
+C LowerFlatten(const C& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
   int column = node.column;
   std::string name = node.name;
   auto builder = std::make_shared<RowBuilder>();
-  return input.Unary<Data>("Flatten", [builder, column, name, ctx](auto& in, auto& out, auto& op) {
-    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
-      std::vector<Upd> flat;
-      for (const Upd& u : updates) {
+  return input.template Unary<Data>("Flatten", [builder, column, name, ctx](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const auto& t, auto& updates) {
+      std::vector<dd::Update<Data, typename C::Time>> flat;
+      for (const auto& u : updates) {
         RowView row = u.data.second.view();
         value::ValueView cell = row[static_cast<size_t>(column)];
         std::vector<Value> items;
@@ -792,6 +836,105 @@ Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr
 
 }  // namespace
 
+// Lowers the operations that work for any time (the outer one, and rounds inside `iterate`).
+// Returns false for kinds it does not handle.
+template <typename C>
+bool LowerGeneric(const TableGraph::Node& node, std::vector<std::optional<C>>& t, size_t i,
+                  const std::shared_ptr<RunContext>& ctx) {
+  auto in = [&](size_t k) -> const C& { return *t[static_cast<size_t>(node.inputs[k])]; };
+  switch (node.kind) {
+    case TableGraph::Kind::kSelect:
+      t[i] = LowerSelect(in(0), node, ctx);
+      return true;
+    case TableGraph::Kind::kFilter:
+      t[i] = LowerFilter(in(0), node, ctx);
+      return true;
+    case TableGraph::Kind::kReindex:
+      t[i] = LowerReindex(in(0), node, ctx);
+      return true;
+    case TableGraph::Kind::kConcat: {
+      C c = in(0);
+      for (size_t k = 1; k < node.inputs.size(); ++k) c = c.Concat(in(k));
+      t[i] = c;
+      return true;
+    }
+    case TableGraph::Kind::kJoin:
+      t[i] = LowerJoin(in(0), in(1), node, ctx);
+      return true;
+    case TableGraph::Kind::kZip: {
+      std::vector<C> inputs;
+      for (size_t k = 0; k < node.inputs.size(); ++k) inputs.push_back(in(k));
+      t[i] = LowerZip(inputs);
+      return true;
+    }
+    case TableGraph::Kind::kUpdateRows:
+      t[i] = LowerUpdateRows(in(0), in(1));
+      return true;
+    case TableGraph::Kind::kRestrict:
+      t[i] = LowerRestrict(in(0), in(1), true);
+      return true;
+    case TableGraph::Kind::kDifference:
+      t[i] = LowerRestrict(in(0), in(1), false);
+      return true;
+    case TableGraph::Kind::kFlatten:
+      t[i] = LowerFlatten(in(0), node, ctx);
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Lowers an iterate node: a nested scope over (outer time, round) where the body graph runs
+// on the entered inputs, the iterated ones fed back round after round until they stop
+// changing (or the round limit); returns the iterated results as they leave the scope.
+std::vector<Coll> LowerIterate(Worker& worker, const TableGraph::Node& node, const std::vector<Coll>& inputs,
+                               const std::shared_ptr<RunContext>& ctx) {
+  using Inner = time::Product<Time, uint32_t>;
+  using InnerColl = dd::Collection<Data, Inner>;
+  dd::Subgraph<Time>& scope = dd::NewSubgraph(worker);
+  const TableGraph& body = *node.body;
+  std::vector<InnerColl> entered;
+  std::vector<dd::Variable<Data, Time>> variables;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    InnerColl e = scope.Enter(inputs[k]);
+    if (k < static_cast<size_t>(node.iterated)) {
+      variables.push_back(dd::Variable<Data, Time>::FromSource(e));
+      entered.push_back(variables.back().collection());
+    } else {
+      entered.push_back(e);
+    }
+  }
+  const auto& nodes = body.nodes();
+  std::vector<std::optional<InnerColl>> t(nodes.size());
+  group_reduce_internal::ReportFn report = [ctx](const std::string& op, std::string msg, const Key& id) {
+    ctx->Report(op, std::move(msg), id);
+  };
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const TableGraph::Node& n = nodes[i];
+    if (LowerGeneric(n, t, i, ctx)) continue;
+    if (n.kind == TableGraph::Kind::kScopeInput) {
+      t[i] = entered[static_cast<size_t>(n.column)];
+    } else if (n.kind == TableGraph::Kind::kGroupByReduce &&
+               std::none_of(n.reducers.begin(), n.reducers.end(), [](const Reducer& r) {
+                 return r.kind == ReducerKind::kEarliest || r.kind == ReducerKind::kLatest;
+               })) {
+      t[i] = group_reduce_internal::LowerGroupByReduceNested(*t[static_cast<size_t>(n.inputs[0])], n, report);
+    } else {
+      worker.Fail(absl::InvalidArgumentError(fmt::format("{}: not supported inside iterate", n.name)));
+      return std::vector<Coll>(static_cast<size_t>(node.iterated), inputs[0]);
+    }
+  }
+  std::vector<Coll> results;
+  for (size_t k = 0; k < static_cast<size_t>(node.iterated); ++k) {
+    // Consolidated, so that a round that changes nothing feeds nothing back (a body of
+    // selects alone would otherwise circulate cancelling updates forever).
+    InnerColl result = t[static_cast<size_t>(node.body_outputs[k])]->Consolidate();
+    variables[k].Set(result, node.limit);
+    results.push_back(scope.Leave(result));
+  }
+  return results;
+}
+
 absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vector<OutputHandler*>& handlers,
                                         const RunOptions& options) {
   if (static_cast<int>(handlers.size()) != graph.OutputCount()) {
@@ -831,12 +974,17 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   std::map<std::string, int64_t> operator_ids;
   for (size_t i = 0; i < nodes.size(); ++i) operator_ids.emplace(nodes[i].name, static_cast<int64_t>(i));
   uint32_t peers = options.workers;
+  group_reduce_internal::ReportFn report = [ctx](const std::string& op, std::string msg, const Key& id) {
+    ctx->Report(op, std::move(msg), id);
+  };
 
   rt.Build([&](Worker& worker) {
     std::vector<std::optional<Coll>> t(nodes.size());
+    std::map<size_t, std::vector<Coll>> iterate_results;
     for (size_t i = 0; i < nodes.size(); ++i) {
       const TableGraph::Node& node = nodes[i];
       auto in = [&](size_t k) -> const Coll& { return *t[static_cast<size_t>(node.inputs[k])]; };
+      if (LowerGeneric(node, t, i, ctx)) continue;
       switch (node.kind) {
         case TableGraph::Kind::kStaticInput: {
           std::vector<Upd> mine;
@@ -849,86 +997,38 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         case TableGraph::Kind::kSourceInput:
           t[i] = sources[static_cast<int>(i)].input->Attach(worker);
           break;
-        case TableGraph::Kind::kSelect:
-          t[i] = LowerSelect(in(0), node, ctx);
-          break;
-        case TableGraph::Kind::kFilter:
-          t[i] = LowerFilter(in(0), node, ctx);
-          break;
-        case TableGraph::Kind::kReindex:
-          t[i] = LowerReindex(in(0), node, ctx);
-          break;
-        case TableGraph::Kind::kConcat: {
-          Coll c = in(0);
-          for (size_t k = 1; k < node.inputs.size(); ++k) c = c.Concat(in(k));
-          t[i] = c;
-          break;
-        }
         case TableGraph::Kind::kGroupByReduce:
-          t[i] = group_reduce_internal::LowerGroupByReduce(in(0), node,
-                                                           [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
-                                                             ctx->Report(w, op, std::move(msg), id);
-                                                           });
+          t[i] = group_reduce_internal::LowerGroupByReduce(in(0), node, report);
           break;
-        case TableGraph::Kind::kJoin:
-          t[i] = LowerJoin(in(0), in(1), node, ctx);
-          break;
-        case TableGraph::Kind::kZip: {
+        case TableGraph::Kind::kIterate: {
           std::vector<Coll> inputs;
           for (size_t k = 0; k < node.inputs.size(); ++k) inputs.push_back(in(k));
-          t[i] = LowerZip(inputs);
+          iterate_results[i] = LowerIterate(worker, node, inputs, ctx);
           break;
         }
-        case TableGraph::Kind::kUpdateRows:
-          t[i] = LowerUpdateRows(in(0), in(1));
-          break;
-        case TableGraph::Kind::kRestrict:
-          t[i] = LowerRestrict(in(0), in(1), true);
-          break;
-        case TableGraph::Kind::kDifference:
-          t[i] = LowerRestrict(in(0), in(1), false);
-          break;
-        case TableGraph::Kind::kFlatten:
-          t[i] = LowerFlatten(in(0), node, ctx);
+        case TableGraph::Kind::kIterateOutput:
+          t[i] = iterate_results.at(static_cast<size_t>(node.inputs[0]))[static_cast<size_t>(node.column)];
           break;
         case TableGraph::Kind::kApply:
           t[i] = LowerApply(in(0), node, ctx);
           break;
         case TableGraph::Kind::kGate:
-          t[i] = temporal_internal::LowerGate(in(0), node,
-                                              [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
-                                                ctx->Report(w, op, std::move(msg), id);
-                                              });
+          t[i] = temporal_internal::LowerGate(in(0), node, report);
           break;
         case TableGraph::Kind::kSessions:
-          t[i] = temporal_internal::LowerSessions(in(0), node,
-                                                  [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
-                                                    ctx->Report(w, op, std::move(msg), id);
-                                                  });
+          t[i] = temporal_internal::LowerSessions(in(0), node, report);
           break;
         case TableGraph::Kind::kAsofJoin:
-          t[i] = temporal_internal::LowerAsofJoin(in(0), in(1), node,
-                                                  [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
-                                                    ctx->Report(w, op, std::move(msg), id);
-                                                  });
+          t[i] = temporal_internal::LowerAsofJoin(in(0), in(1), node, report);
           break;
         case TableGraph::Kind::kAsofNowJoin:
-          t[i] = temporal_internal::LowerAsofNowJoin(in(0), in(1), node,
-                                                     [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
-                                                       ctx->Report(w, op, std::move(msg), id);
-                                                     });
+          t[i] = temporal_internal::LowerAsofNowJoin(in(0), in(1), node, report);
           break;
         case TableGraph::Kind::kSort:
-          t[i] = temporal_internal::LowerSort(in(0), node,
-                                              [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
-                                                ctx->Report(w, op, std::move(msg), id);
-                                              });
+          t[i] = temporal_internal::LowerSort(in(0), node, report);
           break;
         case TableGraph::Kind::kDeduplicate:
-          t[i] = temporal_internal::LowerDeduplicate(in(0), node,
-                                                     [ctx](Worker& w, const std::string& op, std::string msg, const Key& id) {
-                                                       ctx->Report(w, op, std::move(msg), id);
-                                                     });
+          t[i] = temporal_internal::LowerDeduplicate(in(0), node, report);
           break;
         case TableGraph::Kind::kForgetFilter:
           t[i] = temporal_internal::LowerForgetFilter(in(0), node);
@@ -939,6 +1039,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         case TableGraph::Kind::kErrorLog:
           t[i] = error_log->Attach(worker);
           break;
+        default:
+          worker.Fail(absl::InvalidArgumentError(fmt::format("{}: not valid outside an iteration", node.name)));
+          return;
       }
     }
   });

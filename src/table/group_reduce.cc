@@ -7,6 +7,8 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "deltaflow/dd/exchange.h"
+#include "deltaflow/dd/operators/reduce.h"
+#include "deltaflow/time/product.h"
 #include "deltaflow/dd/shard_hash.h"
 #include "deltaflow/table/group_reduce_internal.h"
 #include "fmt/format.h"
@@ -59,9 +61,11 @@ class Aggregator {
   }
 
   // Applies one update to its group.
-  void Apply(const KeyedUpd& u, Group& group) {
-    RowView val = u.data.second.view();
-    group.count += u.diff;
+  void Apply(const KeyedUpd& u, Group& group) { ApplyValue(u.data.second.view(), u.diff, u.time, group); }
+
+  // Applies `diff` copies of one row's (id, reducer arguments), changed at `time`, to its group.
+  void ApplyValue(RowView val, int64_t diff, Time time, Group& group) {
+    group.count += diff;
     if (group.accumulators.empty()) group.accumulators.resize(reducers_.size());
     Key id = val[0].AsKey();
     for (size_t r = 0; r < reducers_.size(); ++r) {
@@ -70,7 +74,7 @@ class Aggregator {
       if (reducer.args.empty()) continue;
       ValueView arg = val[offsets_[r]];
       if (arg.IsError()) {
-        acc.errors += u.diff;
+        acc.errors += diff;
         continue;
       }
       if (arg.IsNull() && reducer.skip_nones) continue;
@@ -80,38 +84,38 @@ class Aggregator {
         case ReducerKind::kSum:
         case ReducerKind::kAvg:
           if (arg.IsNull()) {
-            acc.nones += u.diff;
+            acc.nones += diff;
           } else if (arg.kind() == ValueKind::kInt) {
             int64_t product = 0;
-            if (__builtin_mul_overflow(arg.AsInt(), u.diff, &product) ||
+            if (__builtin_mul_overflow(arg.AsInt(), diff, &product) ||
                 __builtin_add_overflow(acc.int_sum, product, &acc.int_sum)) {
               acc.overflow = true;
             }
-            acc.values += u.diff;
+            acc.values += diff;
           } else if (arg.kind() == ValueKind::kFloat) {
-            acc.float_sum += arg.AsFloat() * static_cast<double>(u.diff);
-            acc.floats += u.diff;
-            acc.values += u.diff;
+            acc.float_sum += arg.AsFloat() * static_cast<double>(diff);
+            acc.floats += diff;
+            acc.values += diff;
           } else if (arg.kind() == ValueKind::kBool) {
-            acc.int_sum += (arg.AsBool() ? 1 : 0) * u.diff;
-            acc.values += u.diff;
+            acc.int_sum += (arg.AsBool() ? 1 : 0) * diff;
+            acc.values += diff;
           } else {
             // Other kinds (arrays, durations) go to the ordered state and are summed there.
-            Bump(acc, OneValueRow(arg), u.diff);
-            acc.values += u.diff;
+            Bump(acc, OneValueRow(arg), diff);
+            acc.values += diff;
           }
           break;
         case ReducerKind::kMin:
         case ReducerKind::kMax:
         case ReducerKind::kUnique:
         case ReducerKind::kCountDistinct:
-          Bump(acc, OneValueRow(arg), u.diff);
+          Bump(acc, OneValueRow(arg), diff);
           break;
         case ReducerKind::kAny: {
           // Pathway's choice: the row minimising (id XOR a fixed mask, value).
           constexpr uint64_t kMask = 0xDEADBEEFDEADBEEFULL;
           builder_.Pointer(Key(id.high() ^ kMask, id.low() ^ kMask)).Value(arg);
-          Bump(acc, builder_.Finish(), u.diff);
+          Bump(acc, builder_.Finish(), diff);
           break;
         }
         case ReducerKind::kArgMin:
@@ -119,36 +123,36 @@ class Aggregator {
           // (value, id[, the column to return]).
           builder_.Value(arg).Pointer(id);
           if (reducer.args.size() > 1) builder_.Value(val[offsets_[r] + 1]);
-          Bump(acc, builder_.Finish(), u.diff);
+          Bump(acc, builder_.Finish(), diff);
           break;
         case ReducerKind::kSortedTuple:
           builder_.Value(arg).Pointer(id);
-          Bump(acc, builder_.Finish(), u.diff);
+          Bump(acc, builder_.Finish(), diff);
           break;
         case ReducerKind::kTuple:
         case ReducerKind::kNdArray:
           if (reducer.args.size() > 1) builder_.Value(val[offsets_[r] + 1]);
           builder_.Pointer(id).Value(arg);
-          Bump(acc, builder_.Finish(), u.diff);
+          Bump(acc, builder_.Finish(), diff);
           break;
         case ReducerKind::kEarliest:
         case ReducerKind::kLatest:
-          builder_.Int(static_cast<int64_t>(u.time)).Pointer(id).Value(arg);
-          Bump(acc, builder_.Finish(), u.diff);
+          builder_.Int(static_cast<int64_t>(time)).Pointer(id).Value(arg);
+          Bump(acc, builder_.Finish(), diff);
           break;
       }
     }
   }
 
   // The group's output row, or nothing when the group is empty.
-  std::optional<Row> Output(Worker& worker, const Row& key, const Group& group) {
+  std::optional<Row> Output(const Row& key, const Group& group) {
     if (group.count <= 0) return std::nullopt;
     RowView key_view = key.view();
     size_t i = 0;
     for (ValueView v : key_view.values()) {
       if (i++ < group_values_) out_.Value(v);
     }
-    for (size_t r = 0; r < reducers_.size(); ++r) WriteResult(worker, key, r, group, out_);
+    for (size_t r = 0; r < reducers_.size(); ++r) WriteResult(key, r, group, out_);
     return out_.Finish();
   }
 
@@ -168,12 +172,12 @@ class Aggregator {
     if (it->second == 0) acc.ordered.erase(it);
   }
 
-  void Fail(Worker& worker, const Row& key, size_t r, std::string message, RowBuilder& out) {
-    report_(worker, operation_, fmt::format("{}: {}", reducers_[r].text, message), GroupId(key));
+  void Fail(const Row& key, size_t r, std::string message, RowBuilder& out) {
+    report_(operation_, fmt::format("{}: {}", reducers_[r].text, message), GroupId(key));
     out.Error();
   }
 
-  void WriteResult(Worker& worker, const Row& key, size_t r, const Group& group, RowBuilder& out) {
+  void WriteResult(const Row& key, size_t r, const Group& group, RowBuilder& out) {
     const Reducer& reducer = reducers_[r];
     const Accumulator& acc = group.accumulators[r];
     if (reducer.kind == ReducerKind::kCount) {
@@ -187,9 +191,9 @@ class Aggregator {
     switch (reducer.kind) {
       case ReducerKind::kSum:
       case ReducerKind::kAvg: {
-        if (acc.nones > 0) return Fail(worker, key, r, "cannot sum None values", out);
-        if (acc.overflow) return Fail(worker, key, r, "integer overflow", out);
-        if (!acc.ordered.empty()) return SumOrdered(worker, key, r, acc, group, out);
+        if (acc.nones > 0) return Fail(key, r, "cannot sum None values", out);
+        if (acc.overflow) return Fail(key, r, "integer overflow", out);
+        if (!acc.ordered.empty()) return SumOrdered(key, r, acc, group, out);
         if (reducer.kind == ReducerKind::kAvg) {
           if (acc.values == 0) {
             out.Null();
@@ -219,7 +223,7 @@ class Aggregator {
         return;
       case ReducerKind::kUnique:
         if (acc.ordered.empty()) return out.Null(), void();
-        if (acc.ordered.size() > 1) return Fail(worker, key, r, "more than one distinct value passed to the unique reducer", out);
+        if (acc.ordered.size() > 1) return Fail(key, r, "more than one distinct value passed to the unique reducer", out);
         out.Value(acc.ordered.begin()->first.view()[0]);
         return;
       case ReducerKind::kCountDistinct:
@@ -256,7 +260,7 @@ class Aggregator {
         for (const auto& [row, count] : acc.ordered) {
           ValueView v = row.view()[value_at];
           if (v.kind() == ValueKind::kFloat) any_float = true;
-          else if (v.kind() != ValueKind::kInt) return Fail(worker, key, r, "ndarray needs numbers", out);
+          else if (v.kind() != ValueKind::kInt) return Fail(key, r, "ndarray needs numbers", out);
         }
         for (const auto& [row, count] : acc.ordered) {
           ValueView v = row.view()[value_at];
@@ -286,7 +290,7 @@ class Aggregator {
   }
 
   // Sums of values kept in ordered state (arrays, durations).
-  void SumOrdered(Worker& worker, const Row& key, size_t r, const Accumulator& acc, const Group&, RowBuilder& out) {
+  void SumOrdered(const Row& key, size_t r, const Accumulator& acc, const Group&, RowBuilder& out) {
     const Reducer& reducer = reducers_[r];
     ValueKind kind = acc.ordered.begin()->first.view()[0].kind();
     if (kind == ValueKind::kDuration) {
@@ -306,7 +310,7 @@ class Aggregator {
       for (const auto& [row, count] : acc.ordered) {
         ValueView v = row.view()[0];
         if (v.kind() != ValueKind::kIntArray && v.kind() != ValueKind::kFloatArray) {
-          return Fail(worker, key, r, "cannot sum arrays with other values", out);
+          return Fail(key, r, "cannot sum arrays with other values", out);
         }
         auto s = v.kind() == ValueKind::kIntArray ? v.AsIntArray().shape() : v.AsFloatArray().shape();
         std::vector<uint64_t> this_shape(s.begin(), s.end());
@@ -316,7 +320,7 @@ class Aggregator {
           for (uint64_t d : shape) n *= d;
           sum.assign(n, 0.0);
         } else if (shape != this_shape) {
-          return Fail(worker, key, r, "cannot sum arrays of different shapes", out);
+          return Fail(key, r, "cannot sum arrays of different shapes", out);
         }
         if (v.kind() == ValueKind::kFloatArray) {
           any_float = true;
@@ -339,7 +343,7 @@ class Aggregator {
       }
       return;
     }
-    Fail(worker, key, r, fmt::format("cannot sum values of type {}", value::ValueKindName(kind)), out);
+    Fail(key, r, fmt::format("cannot sum values of type {}", value::ValueKindName(kind)), out);
   }
 
   std::vector<Reducer> reducers_;
@@ -352,50 +356,54 @@ class Aggregator {
   RowBuilder out_;
 };
 
+// Keys a row by its group values (and the group id, when given), carrying the id and every
+// reducer's arguments: (group values, [id, arguments...]).
+class GroupKeyer {
+ public:
+  GroupKeyer(const TableGraph::Node& node, ReportFn report)
+      : keys_(node.exprs), reducers_(node.reducers), operation_(node.name), report_(std::move(report)) {}
+
+  KeyedData operator()(const Data& d) {
+    RowInput row{d.second.view(), d.first};
+    auto eval = [&](const expr::Expression& e) {
+      Value v = evaluator_.Eval(e, row);
+      if (evaluator_.failed()) {
+        report_(operation_, evaluator_.error(), d.first);
+        evaluator_.ClearError();
+        v = Value::Error();
+      }
+      v.WriteTo(builder_);
+    };
+    for (const auto& e : keys_) eval(e);
+    Row key = builder_.Finish();
+    builder_.Pointer(d.first);
+    for (const Reducer& r : reducers_) {
+      for (const auto& e : r.args) eval(e);
+    }
+    return KeyedData(std::move(key), builder_.Finish());
+  }
+
+ private:
+  std::vector<expr::Expression> keys_;
+  std::vector<Reducer> reducers_;
+  std::string operation_;
+  ReportFn report_;
+  Evaluator evaluator_;
+  RowBuilder builder_;
+};
+
 }  // namespace
 
 Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportFn report) {
   bool has_group_id = node.join_id == JoinId::kLeft;
   size_t group_values = static_cast<size_t>(node.column);
 
-  // Key each row by its group values (and the group id, when given); carry the id and every
-  // reducer's arguments.
-  struct KeyState {
-    std::vector<expr::Expression> keys;
-    Evaluator evaluator;
-    RowBuilder builder;
-    std::string operation;
-    ReportFn report;
-  };
-  auto ks = std::make_shared<KeyState>();
-  ks->keys = node.exprs;
-  ks->operation = node.name;
-  ks->report = report;
-  auto reducers = std::make_shared<std::vector<Reducer>>(node.reducers);
-  auto keyed = input.Unary<KeyedData>("GroupKey", [ks, reducers](auto& in, auto& out, auto& op) {
+  auto ks = std::make_shared<GroupKeyer>(node, report);
+  auto keyed = input.Unary<KeyedData>("GroupKey", [ks](auto& in, auto& out, auto&) {
     in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
       std::vector<KeyedUpd> keyed_updates;
       keyed_updates.reserve(updates.size());
-      for (Upd& u : updates) {
-        RowInput row{u.data.second.view(), u.data.first};
-        auto eval = [&](const expr::Expression& e) {
-          Value v = ks->evaluator.Eval(e, row);
-          if (ks->evaluator.failed()) {
-            ks->report(op.owner(), ks->operation, ks->evaluator.error(), u.data.first);
-            ks->evaluator.ClearError();
-            v = Value::Error();
-          }
-          v.WriteTo(ks->builder);
-        };
-        for (const auto& e : ks->keys) eval(e);
-        Row key = ks->builder.Finish();
-        ks->builder.Pointer(u.data.first);
-        for (const Reducer& r : *reducers) {
-          for (const auto& e : r.args) eval(e);
-        }
-        Row val = ks->builder.Finish();
-        keyed_updates.push_back({KeyedData(std::move(key), std::move(val)), u.time, u.diff});
-      }
+      for (Upd& u : updates) keyed_updates.push_back({(*ks)(u.data), u.time, u.diff});
       out.Send(t, std::move(keyed_updates));
     });
   });
@@ -445,7 +453,7 @@ Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportF
       for (const Row* key : touched) {
         auto it = state->groups.find(*key);
         Group& group = it->second;
-        std::optional<Row> next = state->aggregator.Output(op.owner(), it->first, group);
+        std::optional<Row> next = state->aggregator.Output(it->first, group);
         bool same = next.has_value() == group.emitted.has_value() && (!next || *next == *group.emitted);
         if (!same) {
           Key id = state->aggregator.GroupId(it->first);
@@ -463,5 +471,32 @@ Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportF
     dd::RetainCapabilitiesFor(state->capabilities, needed);
   });
 }
+
+template <typename T>
+dd::Collection<Data, T> LowerGroupByReduceNested(const dd::Collection<Data, T>& input, const TableGraph::Node& node,
+                                                 ReportFn report) {
+  bool has_group_id = node.join_id == JoinId::kLeft;
+  size_t group_values = static_cast<size_t>(node.column);
+  auto keyer = std::make_shared<GroupKeyer>(node, report);
+  auto keyed = input.Map([keyer](const Data& d) { return (*keyer)(d); });
+  auto aggregator = std::make_shared<Aggregator>(node, group_values, has_group_id, std::move(report));
+  // Each group is recomputed from its rows at every time it changes: correct for partially
+  // ordered times (dd's reduce finds the times), O(group) per change.
+  auto reduced = dd::Reduce<Row>(keyed, [aggregator](const Row& key, const auto& in, auto& out) {
+    Group group;
+    for (const auto& [v, n] : in) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(v)>, Row>) {
+        aggregator->ApplyValue(v.view(), n, 0, group);  // earliest/latest are refused in iterate
+      } else {
+        aggregator->ApplyValue(RowView(v), n, 0, group);
+      }
+    }
+    if (std::optional<Row> row = aggregator->Output(key, group)) out.emplace_back(std::move(*row), 1);
+  });
+  return reduced.Map([aggregator](const std::pair<Row, Row>& kv) { return Data(aggregator->GroupId(kv.first), kv.second); });
+}
+
+template dd::Collection<Data, time::Product<Time, uint32_t>> LowerGroupByReduceNested(
+    const dd::Collection<Data, time::Product<Time, uint32_t>>&, const TableGraph::Node&, ReportFn);
 
 }  // namespace deltaflow::table::group_reduce_internal

@@ -68,7 +68,7 @@ class GateLogic {
       : kind_(node.gate), mark_(node.mark), threshold_(node.exprs[0]), time_(node.exprs[1]),
         operation_(node.name), report_(std::move(report)) {}
 
-  void Run(dd::OutputPort<Data, Time>& out, Worker& worker) {
+  void Run(dd::OutputPort<Data, Time>& out) {
     std::vector<Upd> ready = queue_.Ready(frontier_);
     std::vector<Upd> output;
     size_t i = 0;
@@ -76,7 +76,7 @@ class GateLogic {
       Time time = ready[i].time;
       size_t end = i;
       while (end < ready.size() && ready[end].time == time) ++end;
-      Step(worker, time, ready.data() + i, ready.data() + end, output);
+      Step(time, ready.data() + i, ready.data() + end, output);
       i = end;
     }
     bool ended = frontier_.IsEmpty();
@@ -111,13 +111,13 @@ class GateLogic {
   }
 
   // Evaluates (threshold, time) of a row; nullopt when either failed (reported).
-  std::optional<std::pair<Value, Value>> Eval(Worker& worker, const Upd& u) {
+  std::optional<std::pair<Value, Value>> Eval(const Upd& u) {
     RowInput row{u.data.second.view(), u.data.first};
     Value threshold = Own(evaluator_.Eval(threshold_, row));
     Value time = Own(evaluator_.Eval(time_, row));
     if (evaluator_.failed() || threshold.IsNone() || time.IsNone()) {
       std::string why = evaluator_.failed() ? evaluator_.error() : "the event time or threshold is None";
-      report_(worker, operation_, fmt::format("{}; the row is passed on ungated", why), u.data.first);
+      report_(operation_, fmt::format("{}; the row is passed on ungated", why), u.data.first);
       evaluator_.ClearError();
       return std::nullopt;
     }
@@ -137,12 +137,12 @@ class GateLogic {
     if (!watermark_ || CompareValues(*watermark_, time) < 0) watermark_ = time;
   }
 
-  void Step(Worker& worker, Time time, Upd* begin, Upd* end, std::vector<Upd>& output) {
+  void Step(Time time, Upd* begin, Upd* end, std::vector<Upd>& output) {
     switch (kind_) {
       case GateKind::kFreeze: {
         std::vector<Value> times;
         for (Upd* u = begin; u != end; ++u) {
-          auto tt = Eval(worker, *u);
+          auto tt = Eval(*u);
           if (tt && Passed(tt->first)) continue;  // late: dropped
           if (tt) times.push_back(std::move(tt->second));
           output.push_back(std::move(*u));
@@ -153,7 +153,7 @@ class GateLogic {
       case GateKind::kBuffer: {
         std::vector<std::pair<Value, Upd>> held;
         for (Upd* u = begin; u != end; ++u) {
-          auto tt = Eval(worker, *u);
+          auto tt = Eval(*u);
           if (!tt) {
             output.push_back(std::move(*u));
             continue;
@@ -174,7 +174,7 @@ class GateLogic {
       case GateKind::kForget: {
         std::vector<Value> times;
         for (Upd* u = begin; u != end; ++u) {
-          auto tt = Eval(worker, *u);
+          auto tt = Eval(*u);
           if (tt) {
             times.push_back(std::move(tt->second));
             buffered_.emplace(std::move(tt->first), *u);
@@ -226,7 +226,7 @@ Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report)
   return routed.Unary<Data>("Gate", [logic](auto& in, auto& out, auto& op) {
     logic->queue().Take(in, out, op);
     logic->set_frontier(op.InputFrontier(0));
-    logic->Run(out, op.owner());
+    logic->Run(out);
   });
 }
 
@@ -279,7 +279,7 @@ class SessionLogic {
       Row instance = builder_.Finish();
       Value t = Value::FromView(row[static_cast<size_t>(time_column_)]);
       if (t.IsNone() || t.IsError() || t.kind() == value::ValueKind::kString) {
-        report_(worker, operation_, "the session time is not a number or datetime; the row is left out", u->data.first);
+        report_(operation_, "the session time is not a number or datetime; the row is left out", u->data.first);
         continue;
       }
       auto [it, fresh] = instances_.try_emplace(std::move(instance));
@@ -354,7 +354,7 @@ class SessionLogic {
           worker.Fail(status);
           return false;
         }
-        for (const RowFailure& f : failures) report_(worker, operation_, f.message, rows.begin()->first.second);
+        for (const RowFailure& f : failures) report_(operation_, f.message, rows.begin()->first.second);
         for (size_t k = 0; k < results.size(); ++k) {
           value::ValueView v = results[k].view()[0];
           joined[k + 1] = v.kind() == value::ValueKind::kBool && v.AsBool();
@@ -577,7 +577,7 @@ Coll TagSide(const Coll& input, bool right, const expr::Expression& key, const e
     bool right;
   };
   auto state = std::make_shared<State>(State{key, time, {}, {}, operation, std::move(report), right});
-  return input.Unary<Data>("AsofTag", [state](auto& in, auto& out, auto& op) {
+  return input.Unary<Data>("AsofTag", [state](auto& in, auto& out, auto&) {
     in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
       std::vector<Upd> tagged;
       tagged.reserve(updates.size());
@@ -587,7 +587,7 @@ Coll TagSide(const Coll& input, bool right, const expr::Expression& key, const e
         Value tm = state->evaluator.Eval(state->time, row);
         if (state->evaluator.failed() || tm.IsNone()) {
           std::string why = state->evaluator.failed() ? state->evaluator.error() : "the time or key is None";
-          state->report(op.owner(), state->operation, why + "; the row is left out", u.data.first);
+          state->report(state->operation, why + "; the row is left out", u.data.first);
           state->evaluator.ClearError();
           continue;
         }
@@ -897,7 +897,7 @@ Coll LowerDeduplicate(const Coll& input, const TableGraph::Node& node, ReportFn 
             op.owner().Fail(s);
             return;
           }
-          for (const RowFailure& f : failures) state->report(op.owner(), state->operation, f.message, asking[f.index].second->data.first);
+          for (const RowFailure& f : failures) state->report(state->operation, f.message, asking[f.index].second->data.first);
           for (size_t k = 0; k < asking.size() && k < results.size(); ++k) {
             value::ValueView v = results[k].view()[0];
             if (v.kind() == value::ValueKind::kBool && v.AsBool()) accept(*asking[k].first, asking[k].second);

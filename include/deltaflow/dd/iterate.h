@@ -23,6 +23,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -258,9 +259,21 @@ class Variable {
   const Collection<D, TInner, R>& collection() const { return collection_; }
 
   /// Defines the variable's value in round i + 1 as `result`'s value in round i. Call once.
-  void Set(const Collection<D, TInner, R>& result) {
+  /// With `limit`, the variable stops changing after round `limit - 1`, so `result` is the
+  /// body applied at most `limit` times.
+  void Set(const Collection<D, TInner, R>& result, std::optional<uint32_t> limit = std::nullopt) {
     DELTAFLOW_CHECK(feedback_ != nullptr, "Variable::Set called twice");
-    result.Concat(source_.Negate()).ConnectTo(feedback_->input());
+    Collection<D, TInner, R> fed = result.Concat(source_.Negate());
+    if (limit) {
+      uint32_t last = *limit;
+      fed = fed.template Unary<D>("IterationLimit", [last](auto& in, auto& out, auto&) {
+        in.ForEach([&](const TInner& time, std::vector<Update<D, TInner, R>>& updates) {
+          std::erase_if(updates, [&](const Update<D, TInner, R>& u) { return u.time.inner + 1 >= last; });
+          if (!updates.empty()) out.Send(time, std::move(updates));
+        });
+      });
+    }
+    fed.ConnectTo(feedback_->input());
     feedback_ = nullptr;
   }
 

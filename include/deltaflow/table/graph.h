@@ -151,6 +151,9 @@ class TableGraph {
     kAsofNowJoin,
     kSort,
     kDeduplicate,
+    kScopeInput,
+    kIterate,
+    kIterateOutput,
     kOutput,
     kErrorLog,
   };
@@ -172,6 +175,10 @@ class TableGraph {
     GateKind gate = GateKind::kBuffer;       // kGate
     bool mark = false;                       // kGate (forget): retract at odd times
     AsofDirection direction = AsofDirection::kBackward;  // kAsofJoin
+    std::shared_ptr<const TableGraph> body;  // kIterate: the loop body
+    std::vector<int> body_outputs;           // kIterate: the body's nodes giving the next iterates
+    int iterated = 0;                        // kIterate: how many inputs are iterated (the first ones)
+    std::optional<uint32_t> limit;           // kIterate: at most this many applications of the body
     std::vector<int> arities;                // inputs' arities where the node needs them
   };
 
@@ -255,6 +262,18 @@ class TableGraph {
   /// None without one).
   int Deduplicate(int input, expr::Expression value, std::optional<expr::Expression> instance,
                   std::shared_ptr<BatchFunction> acceptor, std::string name = "deduplicate");
+  /// Inside an iterate body: the `index`-th collection entering the loop.
+  int ScopeInput(int index, int arity, std::string name = "iterate input");
+  /// Iteration in a nested scope (rounds inside each outer time). `inputs` enter `body` as its
+  /// ScopeInput nodes, in order; the first `iterated` are iterates: in round 0 they hold their
+  /// input, in round i + 1 the value of `body_outputs[k]` in round i. The loop runs until the
+  /// iterates stop changing (or the body was applied `limit` times) and is kept up to date
+  /// as the inputs change, like any other operator. Inside the body: select, filter, reindex,
+  /// concat, joins, zip, update_rows, restrict, difference, flatten and group-by.
+  int Iterate(std::vector<int> inputs, std::shared_ptr<const TableGraph> body, std::vector<int> body_outputs,
+              int iterated, std::optional<uint32_t> limit, std::string name = "iterate");
+  /// The `index`-th iterate of an iterate node, after the loop.
+  int IterateOutput(int iterate_node, int index, int arity, std::string name = "iterate result");
   /// The error log: one row (operator, message, trace) per row an operation failed on, when
   /// the run does not stop on errors. It closes once every output that does not read it is
   /// complete. At most one per graph.

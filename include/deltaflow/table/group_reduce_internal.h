@@ -22,13 +22,20 @@ struct RowLess {
   }
 };
 
-/// Reports a failure on one row: (worker, operation, message, row id).
-using ReportFn = std::function<void(Worker&, const std::string&, std::string, const value::Key&)>;
+/// Reports a failure on one row: (operation, message, row id).
+using ReportFn = std::function<void(const std::string&, std::string, const value::Key&)>;
 
 /// Lowers a `kGroupByReduce` node: rows are keyed by their group values, exchanged by that
 /// key, and each worker keeps per-group reducer state (sums and counts as numbers, ordered
 /// reducers as ordered multisets), so a change costs O(log group size), never a rescan.
 /// Totally ordered (outer) times only.
 Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportFn report);
+
+/// The same reduction for any (partially ordered) time, inside `iterate`: built on dd's
+/// reduce, each changed group recomputed from its rows. Instantiated for
+/// `Product<Time, uint32_t>`.
+template <typename T>
+dd::Collection<Data, T> LowerGroupByReduceNested(const dd::Collection<Data, T>& input, const TableGraph::Node& node,
+                                                 ReportFn report);
 
 }  // namespace deltaflow::table::group_reduce_internal
