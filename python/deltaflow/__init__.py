@@ -188,6 +188,10 @@ __all__ = [
     "schema_from_dict",
     "schema_from_types",
     "stateful",
+    "graphs",
+    "ordered",
+    "statistical",
+    "utils",
     "temporal",
     "testing",
     "this",
@@ -196,3 +200,5 @@ __all__ = [
     "unwrap",
     "wrap_py_object",
 ]
+
+from deltaflow import graphs, ordered, statistical, utils  # noqa: E402  (they build on the names above)

@@ -144,7 +144,11 @@ def iterate(func: Callable[..., Any], iteration_limit: int | None = None, **kwar
         t = tables[name]
         arity = len(t._columns)
         result = LogicalNode([node], lambda g, ins, k=k, arity=arity: g.iterate_output(ins[0], k, arity, f"{name} of {label}"), arity)
-        final[name] = Table(results[name]._columns if list(results[name]._columns) == list(t._columns) else t._columns, result, univ.Universe(), id_dtype=t._id_dtype)
+        # A body that keeps the iterated table's universe (with_universe_of) keeps it after
+        # the loop too.
+        same = univ.are_equal(results[name]._universe, t._universe)
+        universe = t._universe if same else univ.Universe()
+        final[name] = Table(results[name]._columns if list(results[name]._columns) == list(t._columns) else t._columns, result, universe, id_dtype=t._id_dtype)
     if shape == "table":
         return final[iterated[0]]
     if shape == "dict":

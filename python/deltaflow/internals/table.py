@@ -586,6 +586,9 @@ class Table:
             if not isinstance(a, ColumnReference):
                 raise TypeError(f"groupby accepts column references only, got {a!r} (at {location})")
             refs.append(a)
+        if id is not None and not refs and instance is None:
+            # groupby(id=col): the groups are the values of col, which become the ids.
+            refs.append(_wrap(id))
         if instance is not None:
             if id is None:
                 # Pathway's group ids with an instance live on the instance's shard.
@@ -834,6 +837,16 @@ class Table:
 
         return temporal_joins.window_join_outer(self, other, *args, **kwargs)
 
+    def diff(self, timestamp: Any, *values: Any, instance: Any = None) -> Table:
+        from deltaflow.ordered import diff
+
+        return diff(self, timestamp, *values, instance=instance)
+
+    def interpolate(self, timestamp: Any, *values: Any, **kwargs: Any) -> Table:
+        from deltaflow.statistical import interpolate
+
+        return interpolate(self, timestamp, *values, **kwargs)
+
     def debug(self, name: str) -> Table:
         return self
 
@@ -984,7 +997,9 @@ class GroupedTable:
             reducer_info[id(r)] = (len(self.refs) + k, result_dtype)
         id_spec = None
         if self.id is not None:
-            id_spec = source_layout.compile(self.id)[0]
+            id_spec, id_type = source_layout.compile(self.id)
+            if not isinstance(id_type.strip_optional(), dt.Pointer) and id_type != dt.ANY:
+                raise TypeError(f"groupby id= must be a pointer, got {id_type!r} (at {location})")
         name = f"groupby/reduce at {location}"
         source_node = source_layout.node
         arity = len(self.refs) + len(reducers)
