@@ -35,6 +35,7 @@ from deltaflow.internals.expression import (  # noqa: E402
     ColumnExpression,
     ColumnReference,
     apply,
+    apply_async,
     apply_with_type,
     cast,
     coalesce,
@@ -157,6 +158,7 @@ __all__ = [
     "Table",
     "UDF",
     "apply",
+    "apply_async",
     "apply_with_type",
     "cast",
     "coalesce",
@@ -189,6 +191,7 @@ __all__ = [
     "schema_from_types",
     "stateful",
     "graphs",
+    "udfs",
     "ordered",
     "statistical",
     "utils",
@@ -201,4 +204,4 @@ __all__ = [
     "wrap_py_object",
 ]
 
-from deltaflow import graphs, ordered, statistical, utils  # noqa: E402  (they build on the names above)
+from deltaflow import graphs, ordered, statistical, udfs, utils  # noqa: E402  (they build on the names above)

@@ -170,10 +170,27 @@ def _is_pointer_type(t: Any) -> bool:
     return t is _P or getattr(t, "__origin__", None) is _P
 
 
+def _resolve_annotation(text: str) -> Any:
+    import builtins
+    import datetime
+
+    import deltaflow
+
+    namespace = {**vars(typing), **vars(builtins), "pw": deltaflow, "pathway": deltaflow, "datetime": datetime, "np": _np}
+    namespace.update({n: getattr(deltaflow, n) for n in ("Json", "Pointer", "DateTimeNaive", "DateTimeUtc", "Duration") if hasattr(deltaflow, n)})
+    try:
+        return eval(text, namespace)  # noqa: S307 - a type annotation the user wrote
+    except Exception:
+        raise TypeError(f"unsupported type hint {text!r}") from None
+
+
 def wrap(t: Any) -> DType:
     """The dtype for a Python type hint (``int``, ``str | None``, ``tuple[int, str]``, ...)."""
     if isinstance(t, DType):
         return t
+    if isinstance(t, str):
+        # A postponed annotation (``from __future__ import annotations``): its text.
+        t = _resolve_annotation(t)
     if t is None or t is type(None):
         return NONE
     if t is Any or t is typing.Any:

@@ -683,8 +683,12 @@ class ApplyExpression(ColumnExpression):
         deterministic: bool = False,
         propagate_none: bool = False,
         max_batch_size: int | None = None,
+        executor: Any = None,
+        cache: Any = None,
     ) -> None:
         self._fun = fun
+        self._executor = executor
+        self._cache = cache
         self._return_type = return_type
         self._args = [_wrap(a) for a in args]
         self._kwarg_names = list(kwargs)
@@ -720,26 +724,40 @@ class ApplyExpression(ColumnExpression):
         propagate_none = self._propagate_none
         text = self._text()
 
+        from deltaflow.internals import executors
+
+        executor = self._executor or executors.auto_executor()
+        cache = self._cache
+        if isinstance(cache, executors.DiskCache):
+            cache.bind(fun)
+        max_batch = self._max_batch_size
+
         def call_batch(rows: list[tuple]) -> tuple[list[Any], list[tuple[int, str]]]:
-            results: list[Any] = []
+            from deltaflow.internals.values import ERROR
+
+            results: list[Any] = [None] * len(rows)
             failures: list[tuple[int, str]] = []
+            calls: list[tuple[tuple, dict]] = []
+            where: list[int] = []
             for index, row in enumerate(rows):
                 if propagate_none and any(v is None for v in row):
-                    results.append(None)
                     continue
-                try:
-                    if names:
-                        value = fun(*row[:n_pos], **dict(zip(names, row[n_pos:])))
-                    else:
-                        value = fun(*row)
-                except Exception as error:  # noqa: BLE001 - reported per row, as documented
-                    message = f"{type(error).__name__}: {error}"
-                    run_context.remember_exception(message, error)
+                if names:
+                    calls.append((tuple(row[:n_pos]), dict(zip(names, row[n_pos:]))))
+                else:
+                    calls.append((tuple(row), {}))
+                where.append(index)
+            step = max_batch or len(calls) or 1
+            for start in range(0, len(calls), step):
+                outcomes = executor.run_batch(fun, calls[start : start + step], cache)
+                for index, (ok, value) in zip(where[start : start + step], outcomes):
+                    if ok:
+                        results[index] = value
+                        continue
+                    message = f"{type(value).__name__}: {value}"
+                    run_context.remember_exception(message, value)
                     failures.append((index, message))
-                    from deltaflow.internals.values import ERROR
-
-                    value = ERROR
-                results.append(value)
+                    results[index] = ERROR
             return results, failures
 
         return call_batch
@@ -757,6 +775,15 @@ def apply(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> ColumnExpressio
 
 def apply_with_type(fun: Callable[..., Any], ret_type: Any, *args: Any, **kwargs: Any) -> ColumnExpression:
     return ApplyExpression(fun, ret_type, args, kwargs)
+
+
+def apply_async(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> ColumnExpression:
+    """Applies ``fun`` (``async def`` or plain) to the values of ``args`` per row, the calls of
+    a batch running concurrently."""
+    from deltaflow.internals.executors import async_executor
+
+    return_type = getattr(fun, "__annotations__", {}).get("return")
+    return ApplyExpression(fun, return_type, args, kwargs, executor=async_executor())
 
 
 def numba_apply(fun: Callable[..., Any], numba_signature: str, *args: Any, **kwargs: Any) -> ColumnExpression:

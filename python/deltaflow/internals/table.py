@@ -847,6 +847,11 @@ class Table:
 
         return interpolate(self, timestamp, *values, **kwargs)
 
+    def await_futures(self) -> Table:
+        """The table once the results of fully asynchronous functions have arrived. deltaflow's
+        executors finish a batch before passing it on, so no result is ever pending."""
+        return self
+
     def debug(self, name: str) -> Table:
         return self
 

@@ -12,7 +12,10 @@ class UDF:
     """A user function usable in expressions: ``my_udf(table.col)`` builds an expression.
 
     ``deterministic=False`` (the default, as in Pathway) stores each result per row, so the
-    retraction of a row retracts exactly the value that was emitted."""
+    retraction of a row retracts exactly the value that was emitted. ``executor``
+    (``pw.udfs.async_executor(...)``, ``sync_executor()``; by default async for ``async def``)
+    decides how the calls of a batch run; ``cache_strategy`` keeps results by arguments;
+    ``max_batch_size`` bounds how many calls an executor gets at once."""
 
     def __init__(
         self,
@@ -25,8 +28,8 @@ class UDF:
         cache_strategy: Any = None,
         max_batch_size: int | None = None,
     ) -> None:
-        if executor is not None or cache_strategy is not None:
-            raise NotImplementedError("udf executors and caches are not implemented yet in deltaflow")
+        self._executor = executor
+        self._cache = cache_strategy
         self._func = func if func is not None else self.__wrapped__  # type: ignore[attr-defined]
         if return_type is None:
             return_type = getattr(self._func, "__annotations__", {}).get("return")
@@ -45,6 +48,8 @@ class UDF:
             deterministic=self._deterministic,
             propagate_none=self._propagate_none,
             max_batch_size=self._max_batch_size,
+            executor=self._executor,
+            cache=self._cache,
         )
 
 
