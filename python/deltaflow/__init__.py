@@ -131,8 +131,7 @@ def local_error_log():
     raise NotImplementedError("pw.local_error_log is not implemented yet in deltaflow")
 
 
-def sql(*args, **kwargs):
-    raise NotImplementedError("pw.sql is not implemented yet in deltaflow")
+from deltaflow.internals.sql import sql  # noqa: E402
 
 
 __version__ = "0.1.0"

@@ -46,7 +46,6 @@ def test_features_of_later_issues_raise_not_implemented():
         lambda: pw.io.postgres.write(t, {}, "table"),
         lambda: pw.temporal.utc_now(),
         lambda: pw.temporal.inactivity_detection(t, 5),
-        lambda: pw.sql("SELECT * FROM t", t=t),
     ):
         with pytest.raises(NotImplementedError):
             call()
