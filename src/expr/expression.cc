@@ -352,6 +352,21 @@ Value MapBytes(std::string_view s, F f) {
   return Value::String(std::move(out));
 }
 
+}  // namespace
+
+bool JsonArrayItems(std::string_view json_text, std::vector<std::string>& items) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json_text);
+  simdjson::dom::element doc;
+  if (parser.parse(padded).get(doc) != simdjson::SUCCESS) return false;
+  simdjson::dom::array array;
+  if (doc.get_array().get(array) != simdjson::SUCCESS) return false;
+  for (simdjson::dom::element child : array) items.push_back(simdjson::minify(child));
+  return true;
+}
+
+namespace {
+
 bool ParseJsonPath(std::string_view json_text, const Value& index, std::string& out, bool& found) {
   // Returns false on a bad document; `found` says whether the member/element exists.
   simdjson::dom::parser parser;

@@ -716,6 +716,14 @@ C LowerFlatten(const C& input, const TableGraph::Node& node, std::shared_ptr<Run
         } else if (v.kind() == value::ValueKind::kFloatArray) {
           auto a = cell.AsFloatArray();
           for (uint64_t i = 0; i < a.size(); ++i) items.push_back(Value::Float(a[i]));
+        } else if (v.kind() == value::ValueKind::kJson) {
+          std::vector<std::string> texts;
+          if (!expr::JsonArrayItems(v.text(), texts)) {
+            ctx->ReportFatal(op.owner(), name, fmt::format("cannot flatten the Json value {}: not an array", v.text()),
+                             u.data.first);
+            continue;
+          }
+          for (std::string& text : texts) items.push_back(Value::Owned(value::ValueKind::kJson, std::move(text)));
         } else if (v.kind() == value::ValueKind::kNull) {
           continue;
         } else {

@@ -158,7 +158,10 @@ class Aggregator {
 
   Key GroupId(const Row& key) const {
     if (!has_group_id_) return value::IdFromValues(key.view().values());
-    return key.view()[group_values_].AsKey();
+    value::ValueView id = key.view()[group_values_];
+    // The Table API checks that the id is a pointer; anything else still gets a stable id.
+    if (id.kind() != ValueKind::kKey) return value::IdFromValues(key.view().values());
+    return id.AsKey();
   }
 
  private:

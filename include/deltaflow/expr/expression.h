@@ -240,6 +240,9 @@ class Evaluator {
   std::vector<Value> scratch_;
 };
 
+/// The elements of a JSON array, as JSON text each; false when `json_text` is not an array.
+bool JsonArrayItems(std::string_view json_text, std::vector<std::string>& items);
+
 /// The id derived from values (`pointer_from`, group ids, primary keys): the stable hash of
 /// the row holding them.
 value::Key IdFromValues(const std::vector<Value>& values);

@@ -79,7 +79,16 @@ def _cell_text(value: Any, short_pointers: bool) -> str:
 
 
 def _sort_key(values: tuple) -> tuple:
-    return tuple((0,) if v is None else (1, v) for v in values)
+    return tuple((0,) if v is None else (1, _comparable(v)) for v in values)
+
+
+def _comparable(v: Any) -> Any:
+    """Json values order by their text, so rows holding them sort."""
+    from deltaflow.internals.values import Json
+
+    if isinstance(v, Json):
+        return str(v)  # as Pathway orders Json values: by their text
+    return v
 
 
 def _format(columns: list[str], rows: list[tuple], include_id: bool, short_pointers: bool) -> str:
