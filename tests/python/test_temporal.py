@@ -1139,3 +1139,55 @@ def test_gates_match_model(workers, kind, batches, threshold):
     for _key, values, time, diff in captured:
         got[(values[0], time, diff)] += 1
     assert +got == model_gate(kind, times, threshold)
+
+
+def test_interval_join_behaviors(capsys):
+    def mk():
+        t1 = pw.debug.table_from_markdown('''
+        value | event_time | __time__
+          2   |      2     |     4
+          3   |      5     |     6
+          4   |      1     |     8
+          5   |      7     |    14
+    ''')
+        t2 = pw.debug.table_from_markdown('''
+        value | event_time | __time__
+          42  |      1     |     2
+           8  |      4     |    10
+           9  |      6     |    12
+    ''')
+        return t1, t2
+    for beh in [pw.temporal.common_behavior(cutoff=2), pw.temporal.common_behavior(cutoff=2, keep_results=False), pw.temporal.common_behavior(delay=2)]:
+        t1, t2 = mk()
+        r = t1.interval_join(t2, t1.event_time, t2.event_time, pw.temporal.interval(-2, 2), behavior=beh).select(
+            left_value=t1.value, right_value=t2.value)
+        print("==", beh)
+        pw.debug.compute_and_print_update_stream(r, include_id=False)
+    assert capsys.readouterr().out == dedent(
+        """
+        == CommonBehavior(delay=None, cutoff=2, keep_results=True)
+        left_value | right_value | __time__ | __diff__
+        2          | 42          | 4        | 1
+        2          | 8           | 10       | 1
+        3          | 8           | 10       | 1
+        3          | 9           | 12       | 1
+        5          | 9           | 14       | 1
+        == CommonBehavior(delay=None, cutoff=2, keep_results=False)
+        left_value | right_value | __time__ | __diff__
+        2          | 42          | 4        | 1
+        2          | 8           | 10       | 1
+        3          | 8           | 10       | 1
+        2          | 42          | 12       | -1
+        3          | 9           | 12       | 1
+        2          | 8           | 14       | -1
+        5          | 9           | 14       | 1
+        == CommonBehavior(delay=2, cutoff=None, keep_results=True)
+        left_value | right_value | __time__             | __diff__
+        2          | 42          | 10                   | 1
+        4          | 42          | 10                   | 1
+        2          | 8           | 12                   | 1
+        3          | 8           | 14                   | 1
+        3          | 9           | 18446744073709551614 | 1
+        5          | 9           | 18446744073709551614 | 1
+        """
+    )

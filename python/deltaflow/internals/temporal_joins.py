@@ -108,14 +108,17 @@ def _join_buckets(
     match: Any,
     how: JoinMode,
     name: str,
+    nodes: tuple[LogicalNode, LogicalNode] | None = None,
 ) -> LogicalNode:
     """The node of a temporal join's result, laid out as a ``JoinResult`` expects: left
-    cells, right cells, left id, right id."""
+    cells, right cells, left id, right id. ``nodes``: the sides' rows when they went through
+    a behaviour's gates first."""
     left, right = sides.left, sides.right
+    left_node, right_node = nodes if nodes is not None else (left._node, right._node)
     la, ra = len(left._columns), len(right._columns)
     nk = len(sides.left_keys)
-    L, lw = _bucketed(left._node, la, sides.left_time, sides.left_keys, left_bucket, name)
-    R, rw = _bucketed(right._node, ra, sides.right_time, sides.right_keys, right_bucket, name)
+    L, lw = _bucketed(left_node, la, sides.left_time, sides.left_keys, left_bucket, name)
+    R, rw = _bucketed(right_node, ra, sides.right_time, sides.right_keys, right_bucket, name)
     lkeys = [_col(la + 2 + k) for k in range(nk)] + [_col(lw - 1)]
     rkeys = [_col(ra + 2 + k) for k in range(nk)] + [_col(rw - 1)]
     joined = LogicalNode([L, R], lambda g, ins: g.join(ins[0], ins[1], lkeys, rkeys, "inner", "pair", name), lw + rw + 2)
@@ -128,9 +131,9 @@ def _join_buckets(
     result = LogicalNode([matched], lambda g, ins: g.select(ins[0], layout, name), la + ra + 2)
     parts = [result]
     if how in (JoinMode.LEFT, JoinMode.OUTER):
-        parts.append(_unmatched(result, left._node, la, ra, la + ra, "left", name))
+        parts.append(_unmatched(result, left_node, la, ra, la + ra, "left", name))
     if how in (JoinMode.RIGHT, JoinMode.OUTER):
-        parts.append(_unmatched(result, right._node, ra, la, la + ra + 1, "right", name))
+        parts.append(_unmatched(result, right_node, ra, la, la + ra + 1, "right", name))
     if len(parts) == 1:
         return result
     return LogicalNode(parts, lambda g, ins: g.concat(ins, name), la + ra + 2)
@@ -183,9 +186,11 @@ def interval_join(
 ) -> JoinResult:
     """Joins rows with ``self_time + lower_bound <= other_time <= self_time + upper_bound``
     and equal ``on`` keys."""
+    from deltaflow.internals.temporal import CommonBehavior
+
     location = user_location()
-    if behavior is not None:
-        raise NotImplementedError("interval_join with a behavior is not implemented yet in deltaflow")
+    if behavior is not None and not isinstance(behavior, CommonBehavior):
+        raise TypeError("interval_join's behavior must be made by pw.temporal.common_behavior")
     if not isinstance(interval, Interval):
         raise TypeError(f"interval_join needs pw.temporal.interval(lower_bound, upper_bound), got {interval!r}")
     sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location)
@@ -208,7 +213,12 @@ def interval_join(
         high = ("le", [rt, ("add", [lt, _const(ub)], "t+ub")], "time <= upper bound")
         return ("and", [low, high], "within the interval")
 
-    node = _join_buckets(sides, left_bucket, right_bucket, match, how, f"interval_join at {location}")
+    nodes = None
+    if behavior is not None:
+        # Each side's rows pass the behaviour's gates (late rows ignored, rows held back,
+        # old rows forgotten), each side keeping its own watermark.
+        nodes = (_behave(self, self_time, behavior, location), _behave(other, other_time, behavior, location))
+    node = _join_buckets(sides, left_bucket, right_bucket, match, how, f"interval_join at {location}", nodes)
     return _result(sides, node, how, location)
 
 
