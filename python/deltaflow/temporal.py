@@ -41,6 +41,19 @@ from deltaflow.internals.temporal_joins import (
 )
 
 
+def utc_now(refresh_rate: Any = None, initial_delay: Any = None) -> Any:
+    """A one-row table (column ``timestamp_utc``) holding the current UTC time, refreshed
+    every ``refresh_rate`` (60 s by default)."""
+    import datetime
+
+    from deltaflow.internals import time_utils
+
+    return time_utils.utc_now(
+        refresh_rate if refresh_rate is not None else datetime.timedelta(seconds=60),
+        initial_delay if initial_delay is not None else datetime.timedelta(0),
+    )
+
+
 def _missing(feature: str) -> Any:
     def missing(*args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"pw.temporal.{feature} is not implemented yet in deltaflow")
@@ -49,7 +62,6 @@ def _missing(feature: str) -> Any:
     return missing
 
 
-utc_now = _missing("utc_now")
 inactivity_detection = _missing("inactivity_detection")
 
 __all__ = [
@@ -64,6 +76,7 @@ __all__ = [
     "sliding",
     "tumbling",
     "windowby",
+    "utc_now",
     "Direction",
     "asof_join",
     "asof_join_left",

@@ -1191,3 +1191,17 @@ def test_interval_join_behaviors(capsys):
         5          | 9           | 18446744073709551614 | 1
         """
     )
+
+
+def test_utc_now_is_a_live_clock():
+    now = pw.temporal.utc_now(refresh_rate=datetime.timedelta(milliseconds=50))
+    seen = []
+    pw.io.subscribe(now, on_change=lambda key, row, time, is_addition: seen.append((row["timestamp_utc"], is_addition)))
+    start = datetime.datetime.now(datetime.timezone.utc)
+    pw.run(timeout=0.6)
+    end = datetime.datetime.now(datetime.timezone.utc)
+    added = [t for t, a in seen if a]
+    assert len(added) >= 2  # refreshed while the run lasted
+    assert added == sorted(added) and all(start <= t <= end for t in added)
+    # One row at a time: each refresh replaces the previous time.
+    assert sum(1 if a else -1 for _, a in seen) == 1

@@ -126,7 +126,8 @@ class SchemaMetaclass(type):
         names = ["id"] + list(cls.__columns__)
         types = ["ANY_POINTER"] + [repr(c.dtype) for c in cls.__columns__.values()]
         widths = [max(len(a), len(b)) for a, b in zip(names, types)]
-        return "\n".join(" | ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip() for row in (names, types))
+        header = " | ".join(x.ljust(w) for x, w in zip(names, widths)).rstrip()
+        return header + "\n" + " | ".join(x.ljust(w) for x, w in zip(types, widths))  # as Pathway prints it
 
     def __eq__(cls, other: object) -> bool:
         if not isinstance(other, SchemaMetaclass):

@@ -847,6 +847,14 @@ class Table:
 
         return interpolate(self, timestamp, *values, **kwargs)
 
+    def add_update_timestamp_utc(self, refresh_rate: Any = None, update_timestamp_column_name: str = "updated_timestamp_utc") -> Table:
+        import datetime
+
+        from deltaflow.internals.time_utils import add_update_timestamp_utc
+
+        rate = refresh_rate if refresh_rate is not None else datetime.timedelta(seconds=1)
+        return add_update_timestamp_utc(self, rate, update_timestamp_column_name)
+
     def await_futures(self) -> Table:
         """The table once the results of fully asynchronous functions have arrived. deltaflow's
         executors finish a batch before passing it on, so no result is ever pending."""
