@@ -695,15 +695,7 @@ Value Evaluator::Eval(const Expression& node, const RowInput& input) {
       }
       return Value::Tuple(items);
     }
-    case Op::kPointerFrom: {
-      std::vector<Value> items;
-      items.reserve(node.args.size());
-      for (const Expression& arg : node.args) {
-        items.push_back(Eval(arg, input));
-        if (items.back().IsError()) return items.back();
-      }
-      return Value::Pointer(IdFromValues(items));
-    }
+    case Op::kPointerFrom:
     case Op::kPointerFromInstance: {
       std::vector<Value> items;
       items.reserve(node.args.size());
@@ -711,8 +703,10 @@ Value Evaluator::Eval(const Expression& node, const RowInput& input) {
         items.push_back(Eval(arg, input));
         if (items.back().IsError()) return items.back();
       }
-      value::Key shard = IdFromValues({items.back()});
-      return Value::Pointer(value::WithShard(IdFromValues(items), shard));
+      value::Key id = IdFromValues(items);
+      // With an instance (the last argument), the id lives on the instance's shard.
+      if (node.op == Op::kPointerFromInstance) id = value::WithShard(id, IdFromValues({items.back()}));
+      return Value::Pointer(id);
     }
     case Op::kGetItem:
     case Op::kGetOr: {

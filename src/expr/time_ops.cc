@@ -122,6 +122,51 @@ int WeekdayIndex(const absl::CivilSecond& c) {  // Monday = 0
   return 0;
 }
 
+// One conversion specification after '%': an optional padding flag ('-', '_', '0'), an
+// optional '.', an optional digit count, then the conversion (':' + 'z' reads as 'Z'-like
+// ':z', returned as conversion ':').
+struct Spec {
+  char pad = 0;
+  bool dot = false;
+  int digits = 0;
+  char conversion = 0;
+};
+
+// Reads the specification starting at format[i] (just after '%'), leaving `i` on its last
+// character. False with `error` set when the format ends too early.
+bool ReadSpec(std::string_view format, size_t& i, Spec& spec, std::string& error) {
+  auto next = [&]() -> bool {
+    if (++i >= format.size()) {
+      error = "the format ends inside a % specification";
+      return false;
+    }
+    return true;
+  };
+  if (i >= format.size()) {
+    error = "the format ends with a lone %";
+    return false;
+  }
+  char c = format[i];
+  if ((c == '-' || c == '_' || c == '0') && i + 1 < format.size()) {
+    spec.pad = c;
+    if (!next()) return false;
+    c = format[i];
+  }
+  if (c == '.') {
+    spec.dot = true;
+    if (!next()) return false;
+    c = format[i];
+  }
+  if (c >= '1' && c <= '9') {
+    spec.digits = c - '0';
+    if (!next()) return false;
+    c = format[i];
+  }
+  if (c == ':' && i + 1 < format.size() && format[i + 1] == 'z') ++i;  // %:z
+  spec.conversion = c;
+  return true;
+}
+
 // Formats with the specifiers Pathway documents (chrono's). Returns false with `error` set on
 // an unknown or inapplicable specifier.
 bool FormatDateTime(int64_t nanos, bool utc, std::string_view format, std::string& out, std::string& error) {
@@ -141,35 +186,19 @@ bool FormatDateTime(int64_t nanos, bool utc, std::string_view format, std::strin
       out += ch;
       continue;
     }
-    if (++i >= format.size()) {
-      error = "the format ends with a lone %";
-      return false;
-    }
-    char spec = format[i];
-    pad = 0;
-    if ((spec == '-' || spec == '_' || spec == '0') && i + 1 < format.size()) {
-      pad = spec;
-      spec = format[++i];
-    }
-    int digits = 0;
-    bool dot = false;
-    if (spec == '.') {
-      dot = true;
-      if (++i >= format.size()) break;
-      spec = format[i];
-    }
-    if (spec >= '1' && spec <= '9') {
-      digits = spec - '0';
-      if (++i >= format.size()) break;
-      spec = format[i];
-    }
-    if (spec == ':' && i + 1 < format.size() && format[i + 1] == 'z') {
+    Spec parsed;
+    ++i;
+    if (!ReadSpec(format, i, parsed, error)) return false;
+    pad = parsed.pad;
+    int digits = parsed.digits;
+    bool dot = parsed.dot;
+    char spec = parsed.conversion;
+    if (spec == ':') {
       if (!utc) {
         error = "%:z needs a datetime with a time zone";
         return false;
       }
       out += "+00:00";
-      ++i;
       continue;
     }
     switch (spec) {
@@ -300,26 +329,11 @@ class DateTimeParser {
         ++pos_;
         continue;
       }
-      if (++i >= format.size()) {
-        error = "the format ends with a lone %";
-        return false;
-      }
-      char spec = format[i];
-      if ((spec == '-' || spec == '_' || spec == '0') && i + 1 < format.size()) spec = format[++i];
-      bool dot = false;
-      if (spec == '.') {
-        dot = true;
-        if (++i >= format.size()) break;
-        spec = format[i];
-      }
-      if (spec >= '1' && spec <= '9') {
-        if (++i >= format.size()) break;
-        spec = format[i];
-      }
-      if (spec == ':' && i + 1 < format.size() && format[i + 1] == 'z') {
-        ++i;
-        spec = 'z';
-      }
+      Spec parsed;
+      ++i;
+      if (!ReadSpec(format, i, parsed, error)) return false;
+      char spec = parsed.conversion == ':' ? 'z' : parsed.conversion;
+      bool dot = parsed.dot;
       if (!Field(spec, dot, error)) return false;
     }
     return true;

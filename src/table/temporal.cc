@@ -62,6 +62,64 @@ struct TimeQueue {
   }
 };
 
+// Calls `step(time, begin, end)` for each run of updates with one time (`ready` is sorted
+// by time); stops early when `step` returns false.
+template <typename Step>
+bool ForEachTime(std::vector<Upd>& ready, Step step) {
+  size_t i = 0;
+  while (i < ready.size()) {
+    Time time = ready[i].time;
+    size_t end = i;
+    while (end < ready.size() && ready[end].time == time) ++end;
+    if (!step(time, ready.data() + i, ready.data() + end)) return false;
+    i = end;
+  }
+  return true;
+}
+
+// Rows routed by the value of one cell (an instance or key), so that equal values meet.
+Coll ExchangeByCell(const Coll& input, size_t cell) {
+  return dd::Exchange(input, [cell](const Data& d) -> uint64_t {
+    auto bytes = d.second.view()[cell].encoded();
+    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
+  });
+}
+
+// Appends the cells of `row` after its first `skip` (the tags an operator put in front).
+void AppendCellsAfter(value::RowBuilder& builder, RowView row, size_t skip) {
+  size_t c = 0;
+  for (value::ValueView v : row.values()) {
+    if (c++ >= skip) builder.Value(v);
+  }
+}
+
+// The row each id holds downstream; `Replace` turns a time's new rows into changes.
+struct EmittedRows {
+  absl::flat_hash_map<Key, Row> rows;
+
+  // `next`: the new rows of the ids that changed; `removed`: ids that may be gone.
+  void Replace(Time time, absl::flat_hash_map<Key, Row>& next, const std::vector<Key>& removed, std::vector<Upd>& output) {
+    for (const Key& id : removed) {
+      if (next.contains(id)) continue;
+      auto old = rows.find(id);
+      if (old == rows.end()) continue;
+      output.push_back({Data(id, std::move(old->second)), time, -1});
+      rows.erase(old);
+    }
+    for (auto& [id, row] : next) {
+      auto old = rows.find(id);
+      if (old != rows.end()) {
+        if (old->second == row) continue;
+        output.push_back({Data(id, old->second), time, -1});
+        old->second = row;
+      } else {
+        rows.emplace(id, row);
+      }
+      output.push_back({Data(id, std::move(row)), time, +1});
+    }
+  }
+};
+
 class GateLogic {
  public:
   GateLogic(const TableGraph::Node& node, ReportFn report)
@@ -71,14 +129,10 @@ class GateLogic {
   void Run(dd::OutputPort<Data, Time>& out) {
     std::vector<Upd> ready = queue_.Ready(frontier_);
     std::vector<Upd> output;
-    size_t i = 0;
-    while (i < ready.size()) {
-      Time time = ready[i].time;
-      size_t end = i;
-      while (end < ready.size() && ready[end].time == time) ++end;
-      Step(time, ready.data() + i, ready.data() + end, output);
-      i = end;
-    }
+    ForEachTime(ready, [&](Time time, Upd* begin, Upd* end) {
+      Step(time, begin, end, output);
+      return true;
+    });
     bool ended = frontier_.IsEmpty();
     if (ended && kind_ == GateKind::kBuffer && !buffered_.empty()) {
       for (auto& [threshold, u] : buffered_) output.push_back({std::move(u.data), kEndOfInputTime, u.diff});
@@ -253,14 +307,8 @@ class SessionLogic {
   void Run(Out& out, Worker& worker, const time::Antichain<Time>& frontier) {
     std::vector<Upd> ready = queue_.Ready(frontier);
     std::vector<Upd> output;
-    size_t i = 0;
-    while (i < ready.size()) {
-      Time time = ready[i].time;
-      size_t end = i;
-      while (end < ready.size() && ready[end].time == time) ++end;
-      if (!Step(worker, time, ready.data() + i, ready.data() + end, output)) return;
-      i = end;
-    }
+    bool ok = ForEachTime(ready, [&](Time time, Upd* begin, Upd* end) { return Step(worker, time, begin, end, output); });
+    if (!ok) return;
     if (!output.empty()) out.Send(queue_.capabilities.front().time(), std::move(output));
     queue_.Retain({});
   }
@@ -299,24 +347,7 @@ class SessionLogic {
       if (!Assign(worker, it->second, next)) return false;
       if (it->second.empty()) instances_.erase(it);
     }
-    for (const Key& id : removed) {
-      if (next.contains(id)) continue;
-      auto old = emitted_.find(id);
-      if (old == emitted_.end()) continue;
-      output.push_back({Data(id, std::move(old->second)), time, -1});
-      emitted_.erase(old);
-    }
-    for (auto& [id, row] : next) {
-      auto old = emitted_.find(id);
-      if (old != emitted_.end()) {
-        if (old->second == row) continue;
-        output.push_back({Data(id, old->second), time, -1});
-        old->second = row;
-      } else {
-        emitted_.emplace(id, row);
-      }
-      output.push_back({Data(id, std::move(row)), time, +1});
-    }
+    emitted_.Replace(time, next, removed, output);
     return true;
   }
 
@@ -392,7 +423,7 @@ class SessionLogic {
   value::RowBuilder builder_;
   absl::node_hash_map<Row, Ordered> instances_;  // pointer-stable keys
   absl::flat_hash_set<const Row*> touched_set_;
-  absl::flat_hash_map<Key, Row> emitted_;  // the row each id was last given
+  EmittedRows emitted_;  // the row each id was last given
   TimeQueue queue_;
 };
 
@@ -400,10 +431,7 @@ class SessionLogic {
 
 Coll LowerSessions(const Coll& input, const TableGraph::Node& node, ReportFn report) {
   size_t instance_column = static_cast<size_t>(node.exprs[1].index);
-  Coll routed = dd::Exchange(input, [instance_column](const Data& d) -> uint64_t {
-    auto bytes = d.second.view()[instance_column].encoded();
-    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
-  });
+  Coll routed = ExchangeByCell(input, instance_column);
   auto logic = std::make_shared<SessionLogic>(node, std::move(report));
   return routed.Unary<Data>("Sessions", [logic](auto& in, auto& out, auto& op) {
     logic->queue().Take(in, out, op);
@@ -424,14 +452,10 @@ class AsofLogic {
   void Run(Out& out, const time::Antichain<Time>& frontier) {
     std::vector<Upd> ready = queue_.Ready(frontier);
     std::vector<Upd> output;
-    size_t i = 0;
-    while (i < ready.size()) {
-      Time time = ready[i].time;
-      size_t end = i;
-      while (end < ready.size() && ready[end].time == time) ++end;
-      Step(time, ready.data() + i, ready.data() + end, output);
-      i = end;
-    }
+    ForEachTime(ready, [&](Time time, Upd* begin, Upd* end) {
+      Step(time, begin, end, output);
+      return true;
+    });
     if (!output.empty()) out.Send(queue_.capabilities.front().time(), std::move(output));
     queue_.Retain({});
   }
@@ -453,10 +477,7 @@ class AsofLogic {
       size_t side = row[0].AsBool() ? 1 : 0;
       builder_.Value(row[1]);
       Row key = builder_.Finish();
-      size_t c = 0;
-      for (value::ValueView v : row.values()) {
-        if (c++ >= 3) builder_.Value(v);
-      }
+      AppendCellsAfter(builder_, row, 3);
       Row cells = builder_.Finish();
       auto [it, fresh] = instances_.try_emplace(std::move(key));
       if (touched_set_.insert(&it->first).second) touched.push_back(&it->first);
@@ -607,10 +628,7 @@ Coll TagSide(const Coll& input, bool right, const expr::Expression& key, const e
 Coll LowerAsofJoin(const Coll& left, const Coll& right, const TableGraph::Node& node, ReportFn report) {
   Coll tagged = TagSide(left, false, node.exprs[0], node.exprs[1], node.name, report)
                     .Concat(TagSide(right, true, node.exprs[2], node.exprs[3], node.name, report));
-  Coll routed = dd::Exchange(tagged, [](const Data& d) -> uint64_t {
-    auto bytes = d.second.view()[1].encoded();
-    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
-  });
+  Coll routed = ExchangeByCell(tagged, 1);
   auto logic = std::make_shared<AsofLogic>(node, std::move(report));
   return routed.Unary<Data>("AsofJoin", [logic](auto& in, auto& out, auto& op) {
     logic->queue().Take(in, out, op);
@@ -624,10 +642,7 @@ Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Nod
   expr::Expression no_time = expr::Expression::Constant(b.Int(0).Finish());
   Coll tagged = TagSide(left, false, node.exprs[0], no_time, node.name, report)
                     .Concat(TagSide(right, true, node.exprs[1], no_time, node.name, report));
-  Coll routed = dd::Exchange(tagged, [](const Data& d) -> uint64_t {
-    auto bytes = d.second.view()[1].encoded();
-    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
-  });
+  Coll routed = ExchangeByCell(tagged, 1);
   struct State {
     TimeQueue queue;
     absl::node_hash_map<Row, absl::flat_hash_map<Key, Row>> right;  // key -> right rows by id
@@ -647,38 +662,29 @@ Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Nod
     std::vector<Upd> ready = state->queue.Ready(op.InputFrontier(0));
     std::vector<Upd> output;
     value::RowBuilder& b = state->builder;
-    auto cells_of = [&](RowView row) {
-      size_t c = 0;
-      for (value::ValueView v : row.values()) {
-        if (c++ >= 3) b.Value(v);
-      }
-    };
-    size_t i = 0;
-    while (i < ready.size()) {
-      Time time = ready[i].time;
-      size_t end = i;
-      while (end < ready.size() && ready[end].time == time) ++end;
+    auto cells_of = [&](RowView row) { AppendCellsAfter(b, row, 3); };
+    bool completed = ForEachTime(ready, [&](Time time, Upd* first, Upd* last) {
       // The right side's changes of this time first: a left row sees them.
-      for (size_t k = i; k < end; ++k) {
-        RowView row = ready[k].data.second.view();
+      for (Upd* u = first; u != last; ++u) {
+        RowView row = (*u).data.second.view();
         if (!row[0].AsBool()) continue;
         b.Value(row[1]);
         Row key = b.Finish();
         auto& rows = state->right[key];
-        if (ready[k].diff > 0) {
+        if ((*u).diff > 0) {
           cells_of(row);
-          rows[ready[k].data.first] = b.Finish();
+          rows[(*u).data.first] = b.Finish();
         } else {
-          rows.erase(ready[k].data.first);
+          rows.erase((*u).data.first);
           if (rows.empty()) state->right.erase(key);
         }
       }
-      for (size_t k = i; k < end; ++k) {
-        RowView row = ready[k].data.second.view();
-        if (row[0].AsBool() || ready[k].diff < 0) continue;  // left rows are not stored: insertions only
+      for (Upd* u = first; u != last; ++u) {
+        RowView row = (*u).data.second.view();
+        if (row[0].AsBool() || (*u).diff < 0) continue;  // left rows are not stored: insertions only
         b.Value(row[1]);
         Row key = b.Finish();
-        const Key& left_id = ready[k].data.first;
+        const Key& left_id = (*u).data.first;
         auto emit = [&](const Key* right_id, const Row* right_cells) {
           cells_of(row);
           if (right_cells) {
@@ -695,7 +701,7 @@ Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Nod
             if (right_id) b.Pointer(*right_id); else b.Null();
             id = value::IdFromValues(b.Finish().values());
           }
-          output.push_back({Data(id, std::move(out_row)), time, ready[k].diff});
+          output.push_back({Data(id, std::move(out_row)), time, (*u).diff});
         };
         auto it = state->right.find(key);
         if (it == state->right.end()) {
@@ -704,8 +710,9 @@ Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Nod
         }
         for (const auto& [right_id, cells] : it->second) emit(&right_id, &cells);
       }
-      i = end;
-    }
+      return true;
+    });
+    if (!completed) return;
     if (!output.empty()) out.Send(state->queue.capabilities.front().time(), std::move(output));
     state->queue.Retain({});
   });
@@ -714,10 +721,7 @@ Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Nod
 Coll LowerSort(const Coll& input, const TableGraph::Node& node, ReportFn report) {
   // Tagged rows: [side (unused), instance, key]; the cells are not needed.
   Coll tagged = TagSide(input, false, node.exprs[1], node.exprs[0], node.name, report);
-  Coll routed = dd::Exchange(tagged, [](const Data& d) -> uint64_t {
-    auto bytes = d.second.view()[1].encoded();
-    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
-  });
+  Coll routed = ExchangeByCell(tagged, 1);
   using Ordered = std::set<std::pair<Value, Key>, SessionKeyLess>;
   struct State {
     TimeQueue queue;
@@ -731,24 +735,20 @@ Coll LowerSort(const Coll& input, const TableGraph::Node& node, ReportFn report)
     std::vector<Upd> ready = state->queue.Ready(op.InputFrontier(0));
     std::vector<Upd> output;
     value::RowBuilder& b = state->builder;
-    size_t i = 0;
-    while (i < ready.size()) {
-      Time time = ready[i].time;
-      size_t end = i;
-      while (end < ready.size() && ready[end].time == time) ++end;
+    bool completed = ForEachTime(ready, [&](Time time, Upd* first, Upd* last) {
       // Apply the changes, remembering which rows may have new neighbours.
       std::vector<std::pair<Ordered*, std::pair<Value, Key>>> touched;
       std::vector<Key> removed;
-      for (size_t k = i; k < end; ++k) {
-        RowView row = ready[k].data.second.view();
+      for (Upd* u = first; u != last; ++u) {
+        RowView row = (*u).data.second.view();
         b.Value(row[1]);
         Row instance = b.Finish();
-        auto entry = std::make_pair(Value::FromView(row[2]), ready[k].data.first);
+        auto entry = std::make_pair(Value::FromView(row[2]), (*u).data.first);
         if (entry.first.kind() == value::ValueKind::kString || entry.first.kind() == value::ValueKind::kBytes) {
           entry.first = Value::Owned(entry.first.kind(), std::string(entry.first.text()));
         }
         Ordered& ordered = state->instances[instance];
-        if (ready[k].diff > 0) {
+        if ((*u).diff > 0) {
           ordered.insert(entry);
         } else {
           ordered.erase(entry);
@@ -798,8 +798,9 @@ Coll LowerSort(const Coll& input, const TableGraph::Node& node, ReportFn report)
         }
         output.push_back({Data(id, std::move(row)), time, +1});
       }
-      i = end;
-    }
+      return true;
+    });
+    if (!completed) return;
     if (!output.empty()) out.Send(state->queue.capabilities.front().time(), std::move(output));
     state->queue.Retain({});
   });
@@ -811,10 +812,7 @@ Coll LowerDeduplicate(const Coll& input, const TableGraph::Node& node, ReportFn 
   expr::Expression instance = has_instance ? node.exprs[1] : expr::Expression::Constant(nb.Null().Finish());
   // Tagged rows: [side (unused), instance, value, cells...].
   Coll tagged = TagSide(input, false, instance, node.exprs[0], node.name, report);
-  Coll routed = dd::Exchange(tagged, [](const Data& d) -> uint64_t {
-    auto bytes = d.second.view()[1].encoded();
-    return value::StableHash128(bytes.data(), bytes.size()).ShardHash();
-  });
+  Coll routed = ExchangeByCell(tagged, 1);
   struct Accepted {
     Row value;  // one cell
     Row cells;
@@ -837,17 +835,13 @@ Coll LowerDeduplicate(const Coll& input, const TableGraph::Node& node, ReportFn 
     std::vector<Upd> ready = state->queue.Ready(op.InputFrontier(0));
     std::vector<Upd> output;
     value::RowBuilder& b = state->builder;
-    size_t i = 0;
-    while (i < ready.size()) {
-      Time time = ready[i].time;
-      size_t end = i;
-      while (end < ready.size() && ready[end].time == time) ++end;
+    bool completed = ForEachTime(ready, [&](Time time, Upd* first, Upd* last) {
       // Candidates per instance, in id order; deletions are ignored.
       std::map<Row, std::vector<Upd*>, RowLess> candidates;
-      for (size_t k = i; k < end; ++k) {
-        if (ready[k].diff <= 0) continue;
-        b.Value(ready[k].data.second.view()[1]);
-        candidates[b.Finish()].push_back(&ready[k]);
+      for (Upd* u = first; u != last; ++u) {
+        if ((*u).diff <= 0) continue;
+        b.Value((*u).data.second.view()[1]);
+        candidates[b.Finish()].push_back(u);
       }
       for (auto& [inst, rows] : candidates) {
         std::sort(rows.begin(), rows.end(), [](const Upd* a, const Upd* c) { return a->data.first < c->data.first; });
@@ -858,10 +852,7 @@ Coll LowerDeduplicate(const Coll& input, const TableGraph::Node& node, ReportFn 
         Accepted a;
         b.Value(row[2]);
         a.value = b.Finish();
-        size_t c = 0;
-        for (value::ValueView v : row.values()) {
-          if (c++ >= 3) b.Value(v);
-        }
+        AppendCellsAfter(b, row, 3);
         a.cells = b.Finish();
         b.Value(inst.view()[0]);  // None without an instance, as Pathway derives it
         a.id = value::IdFromValues(b.Finish().values());
@@ -895,7 +886,7 @@ Coll LowerDeduplicate(const Coll& input, const TableGraph::Node& node, ReportFn 
           std::vector<RowFailure> failures;
           if (absl::Status s = (*state->acceptor)(args, results, failures); !s.ok()) {
             op.owner().Fail(s);
-            return;
+            return false;
           }
           for (const RowFailure& f : failures) state->report(state->operation, f.message, asking[f.index].second->data.first);
           for (size_t k = 0; k < asking.size() && k < results.size(); ++k) {
@@ -911,8 +902,9 @@ Coll LowerDeduplicate(const Coll& input, const TableGraph::Node& node, ReportFn 
         if (old) output.push_back({Data(old->id, old->cells), time, -1});
         output.push_back({Data(now.id, now.cells), time, +1});
       }
-      i = end;
-    }
+      return true;
+    });
+    if (!completed) return;
     if (!output.empty()) out.Send(state->queue.capabilities.front().time(), std::move(output));
     state->queue.Retain({});
   });
@@ -929,20 +921,15 @@ Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node) {
     state->queue.Take(in, out, op);
     std::vector<Upd> ready = state->queue.Ready(op.InputFrontier(0));
     std::vector<Upd> output;
-    size_t i = 0;
-    while (i < ready.size()) {
-      Time time = ready[i].time;
-      size_t end = i;
-      while (end < ready.size() && ready[end].time == time) ++end;
+    bool completed = ForEachTime(ready, [&](Time time, Upd* first, Upd* last) {
       if (time % 2 == 0) {
         // Net change per id at this time: its new row (if any) replaces what it holds.
         absl::flat_hash_map<Key, std::optional<Row>> next;
         std::vector<Key> order;
-        for (size_t k = i; k < end; ++k) {
-          Upd& u = ready[k];
-          auto [it, fresh] = next.try_emplace(u.data.first);
-          if (fresh) order.push_back(u.data.first);
-          if (u.diff > 0) it->second = std::move(u.data.second);
+        for (Upd* u = first; u != last; ++u) {
+          auto [it, fresh] = next.try_emplace(u->data.first);
+          if (fresh) order.push_back(u->data.first);
+          if (u->diff > 0) it->second = std::move(u->data.second);
         }
         for (const Key& id : order) {
           std::optional<Row>& row = next[id];
@@ -958,8 +945,9 @@ Coll LowerForgetFilter(const Coll& input, const TableGraph::Node& node) {
           }
         }
       }
-      i = end;
-    }
+      return true;
+    });
+    if (!completed) return;
     if (!output.empty()) out.Send(state->queue.capabilities.front().time(), std::move(output));
     state->queue.Retain({});
   });

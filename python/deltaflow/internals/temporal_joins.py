@@ -73,23 +73,35 @@ class _Sides:
         if lt != rt and not numeric:
             raise TypeError(f"join times have different types: {lt!r} and {rt!r} (at {location})")
         self.time_type = dt.FLOAT if lt != rt else lt
-        conditions = list(on)
-        if instances[0] is not None and instances[1] is not None:
-            conditions.append(_wrap(instances[0]) == _wrap(instances[1]))
-        self.left_keys: list[tuple] = []
-        self.right_keys: list[tuple] = []
-        self.same_name_keys: set[str] = set()
-        for cond in conditions:
-            if not isinstance(cond, BinaryExpression) or cond._op != "eq":
-                raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
-            self.left_keys.append(ll.compile(cond._left)[0])
-            self.right_keys.append(rl.compile(cond._right)[0])
-            a, b = cond._left, cond._right
-            if getattr(a, "name", None) is not None and getattr(a, "name", None) == getattr(b, "name", 0):
-                self.same_name_keys.add(a.name)
+        self.left_keys, self.right_keys, self.same_name_keys = _join_keys(ll, rl, on, instances)
 
-    def step(self, value: Any) -> Any:
-        return value
+
+
+def _key_spec(keys: list[tuple]) -> tuple:
+    """One value standing for a row's join keys: None, the key, or a tuple of them."""
+    if not keys:
+        return _const(None)
+    return keys[0] if len(keys) == 1 else ("make_tuple", keys, "key")
+
+
+def _join_keys(ll: _SideLayout, rl: _SideLayout, on: tuple, instances: tuple) -> tuple[list[tuple], list[tuple], set[str]]:
+    """The compiled key expressions of both sides from ``on`` (``left.x == right.y`` each)
+    and the instances, and the names of keys with the same name on both sides."""
+    conditions = list(on)
+    if instances[0] is not None and instances[1] is not None:
+        conditions.append(_wrap(instances[0]) == _wrap(instances[1]))
+    left_keys: list[tuple] = []
+    right_keys: list[tuple] = []
+    same_name_keys: set[str] = set()
+    for cond in conditions:
+        if not isinstance(cond, BinaryExpression) or cond._op != "eq":
+            raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
+        left_keys.append(ll.compile(cond._left)[0])
+        right_keys.append(rl.compile(cond._right)[0])
+        name = getattr(cond._left, "name", None)
+        if name is not None and name == getattr(cond._right, "name", 0):
+            same_name_keys.add(name)
+    return left_keys, right_keys, same_name_keys
 
 
 def _bucketed(side_node: LogicalNode, arity: int, time_spec: tuple, keys: list[tuple], bucket_spec: tuple, name: str) -> tuple[LogicalNode, int]:
@@ -327,12 +339,7 @@ def asof_join(
         left_node = _behave(self, self_time, behavior, location)
         right_node = _behave(other, other_time, behavior, location)
 
-    def key(keys: list[tuple]) -> tuple:
-        if not keys:
-            return _const(None)
-        return keys[0] if len(keys) == 1 else ("make_tuple", keys, "instance")
-
-    left_key, right_key = key(sides.left_keys), key(sides.right_keys)
+    left_key, right_key = _key_spec(sides.left_keys), _key_spec(sides.right_keys)
     kind = {JoinMode.INNER: "inner", JoinMode.LEFT: "left", JoinMode.RIGHT: "right", JoinMode.OUTER: "outer"}[how]
     dir_name = Direction(direction).name.lower() if isinstance(direction, Direction) else str(direction).split(".")[-1].lower()
     name = f"asof_join at {location}"
@@ -386,23 +393,7 @@ def asof_now_join(
         raise ValueError("Cannot join table with itself. Use <table>.copy() as one of the arguments of the join.")
     ll = _SideLayout(self, "left", location)
     rl = _SideLayout(other, "right", location)
-    conditions = list(on)
-    if left_instance is not None and right_instance is not None:
-        conditions.append(_wrap(left_instance) == _wrap(right_instance))
-    left_keys, right_keys = [], []
-    same_name_keys: set[str] = set()
-    for cond in conditions:
-        if not isinstance(cond, BinaryExpression) or cond._op != "eq":
-            raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
-        left_keys.append(ll.compile(cond._left)[0])
-        right_keys.append(rl.compile(cond._right)[0])
-        if getattr(cond._left, "name", None) is not None and getattr(cond._left, "name", None) == getattr(cond._right, "name", 0):
-            same_name_keys.add(cond._left.name)
-
-    def key(keys: list[tuple]) -> tuple:
-        if not keys:
-            return _const(None)
-        return keys[0] if len(keys) == 1 else ("make_tuple", keys, "key")
+    left_keys, right_keys, same_name_keys = _join_keys(ll, rl, on, (left_instance, right_instance))
 
     id_from_left = False
     if id is not None:
@@ -410,7 +401,7 @@ def asof_now_join(
         if not isinstance(id, ColumnReference) or id.name != "id" or not (owner is self or (isinstance(owner, ThisPlaceholder) and owner.side == "left")):
             raise ValueError("asof_now_join id= must be the left side's id (pw.left.id)")
         id_from_left = True
-    lk, rk = key(left_keys), key(right_keys)
+    lk, rk = _key_spec(left_keys), _key_spec(right_keys)
     kind = "left" if how == JoinMode.LEFT else "inner"
     name = f"asof_now_join at {location}"
     la, ra = len(self._columns), len(other._columns)
