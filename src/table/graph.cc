@@ -751,7 +751,11 @@ C LowerFlatten(const C& input, const TableGraph::Node& node, std::shared_ptr<Run
   });
 }
 
-Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx) {
+// Inside `iterate` every function is called as deterministic (for retractions too): a
+// retraction may reach a later round before its insertion, so results cannot be served from
+// a memo there.
+template <typename C>
+C LowerApply(const C& input, const TableGraph::Node& node, std::shared_ptr<RunContext> ctx, bool nested = false) {
   struct State {
     RowEvaluator eval;
     std::shared_ptr<BatchFunction> function;
@@ -769,14 +773,14 @@ Coll LowerApply(const Coll& input, const TableGraph::Node& node, std::shared_ptr
   state->eval.operation = node.name;
   state->eval.ctx = ctx;
   state->function = node.function;
-  state->deterministic = node.deterministic;
-  return input.Unary<Data>("Apply", [state](auto& in, auto& out, auto& op) {
-    in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
+  state->deterministic = node.deterministic || nested;
+  return input.template Unary<Data>("Apply", [state](auto& in, auto& out, auto& op) {
+    in.ForEach([&](const auto& t, auto& updates) {
       // A non-deterministic function is called for insertions only; retractions take the
       // result stored for their (id, arguments) below (insertions of a batch recorded first).
       std::vector<Row> arg_rows;
       arg_rows.reserve(updates.size());
-      for (const Upd& u : updates) arg_rows.push_back(state->eval.EvalRow(op.owner(), u.data.first, u.data.second));
+      for (const auto& u : updates) arg_rows.push_back(state->eval.EvalRow(op.owner(), u.data.first, u.data.second));
       state->args.clear();
       state->positions.clear();
       std::vector<Row> result(updates.size());
@@ -922,6 +926,8 @@ std::vector<Coll> LowerIterate(Worker& worker, const TableGraph::Node& node, con
     if (LowerGeneric(n, t, i, ctx)) continue;
     if (n.kind == TableGraph::Kind::kScopeInput) {
       t[i] = entered[static_cast<size_t>(n.column)];
+    } else if (n.kind == TableGraph::Kind::kApply) {
+      t[i] = LowerApply(*t[static_cast<size_t>(n.inputs[0])], n, ctx, /*nested=*/true);
     } else if (n.kind == TableGraph::Kind::kGroupByReduce &&
                std::none_of(n.reducers.begin(), n.reducers.end(), [](const Reducer& r) {
                  return r.kind == ReducerKind::kEarliest || r.kind == ReducerKind::kLatest;

@@ -243,3 +243,23 @@ def test_pagerank_matches_python(workers, edge_list, steps):
     (stream,) = _capture([pagerank(edges, steps)], threads=workers)
     got = {values[0]: values[1] for values in state_at(stream, 1 << 62).values()}
     assert got == python_pagerank(edge_list, steps)
+
+
+def test_user_functions_inside_iterate(capsys):
+    """The documented example: a deterministic UDF as the loop body."""
+
+    def collatz_transformer(iterated):
+        @pw.udf(deterministic=True)
+        def collatz_step(x: int) -> int:
+            if x == 1:
+                return 1
+            elif x % 2 == 0:
+                return x // 2
+            else:
+                return 3 * x + 1
+
+        return iterated.select(val=collatz_step(iterated.val))
+
+    tab = pw.debug.table_from_markdown("val\n1\n2\n3\n4\n5\n6\n7\n8")
+    pw.debug.compute_and_print(pw.iterate(collatz_transformer, iterated=tab), include_id=False)
+    assert capsys.readouterr().out == "val\n" + "1\n" * 8

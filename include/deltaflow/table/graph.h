@@ -269,6 +269,7 @@ class TableGraph {
   /// input, in round i + 1 the value of `body_outputs[k]` in round i. The loop runs until the
   /// iterates stop changing (or the body was applied `limit` times) and is kept up to date
   /// as the inputs change, like any other operator. Inside the body: select, filter, reindex,
+  /// user functions (called as deterministic),
   /// concat, joins, zip, update_rows, restrict, difference, flatten and group-by.
   int Iterate(std::vector<int> inputs, std::shared_ptr<const TableGraph> body, std::vector<int> body_outputs,
               int iterated, std::optional<uint32_t> limit, std::string name = "iterate");
