@@ -1205,3 +1205,103 @@ def test_utc_now_is_a_live_clock():
     assert added == sorted(added) and all(start <= t <= end for t in added)
     # One row at a time: each refresh replaces the previous time.
     assert sum(1 if a else -1 for _, a in seen) == 1
+
+
+def test_window_join_sessions_and_sliding(capsys):
+    t1 = pw.debug.table_from_markdown('''
+          | t
+        0 | 0
+        1 | 5
+        2 | 10
+        3 | 15
+        4 | 17
+    ''')
+    t2 = pw.debug.table_from_markdown('''
+          | t
+        0 | -3
+        1 | 2
+        2 | 3
+        3 | 6
+        4 | 16
+    ''')
+    t3 = t1.window_join(t2, t1.t, t2.t, pw.temporal.session(predicate=lambda a, b: abs(a - b) <= 2)).select(left_t=t1.t, right_t=t2.t)
+    pw.debug.compute_and_print(t3, include_id=False)
+    t1 = pw.debug.table_from_markdown('''
+        | a | t
+      1 | 1 | 1
+      2 | 1 | 4
+      3 | 1 | 7
+      4 | 2 | 0
+      5 | 2 | 3
+      6 | 2 | 4
+      7 | 2 | 7
+      8 | 3 | 4
+    ''')
+    t2 = pw.debug.table_from_markdown('''
+        | b | t
+      1 | 1 | -1
+      2 | 1 | 6
+      3 | 2 | 2
+      4 | 2 | 10
+      5 | 4 | 3
+    ''')
+    t3 = t1.window_join(t2, t1.t, t2.t, pw.temporal.session(predicate=lambda a, b: abs(a - b) <= 2), t1.a == t2.b).select(key=t1.a, left_t=t1.t, right_t=t2.t)
+    pw.debug.compute_and_print(t3, include_id=False)
+    t3 = t1.window_join_outer(t2, t1.t, t2.t, pw.temporal.session(max_gap=2), t1.a == t2.b).select(key=t1.a, b=t2.b, left_t=t1.t, right_t=t2.t)
+    pw.debug.compute_and_print(t3, include_id=False)
+    t1 = pw.debug.table_from_markdown('''
+        | t
+      1 | 1
+      2 | 2
+      3 | 3
+      4 | 7
+      5 | 13
+    ''')
+    t2 = pw.debug.table_from_markdown('''
+        | t
+      1 | 2
+      2 | 5
+      3 | 6
+      4 | 7
+    ''')
+    pw.debug.compute_and_print(t1.window_join(t2, t1.t, t2.t, pw.temporal.sliding(1, 2)).select(left_t=t1.t, right_t=t2.t), include_id=False)
+    assert capsys.readouterr().out == dedent(
+        """
+        left_t | right_t
+        0      | 2
+        0      | 3
+        0      | 6
+        5      | 2
+        5      | 3
+        5      | 6
+        15     | 16
+        17     | 16
+        key | left_t | right_t
+        1   | 1      | -1
+        1   | 4      | 6
+        1   | 7      | 6
+        2   | 0      | 2
+        2   | 3      | 2
+        2   | 4      | 2
+        key | b | left_t | right_t
+            | 1 |        | -1
+            | 2 |        | 10
+            | 4 |        | 3
+        1   |   | 1      |
+        1   |   | 4      |
+        1   | 1 | 7      | 6
+        2   |   | 0      |
+        2   |   | 7      |
+        2   | 2 | 3      | 2
+        2   | 2 | 4      | 2
+        3   |   | 4      |
+        left_t | right_t
+        1      | 2
+        2      | 2
+        2      | 2
+        3      | 2
+        7      | 6
+        7      | 7
+        7      | 7
+        """
+    )

@@ -248,11 +248,11 @@ def window_join(
     """Joins rows that are in the same window and have equal ``on`` keys (a pair in several
     sliding windows is in the result once per window)."""
     location = user_location()
-    if isinstance(window, _SessionWindow):
-        raise NotImplementedError("window_join with session windows is not implemented yet in deltaflow")
-    if not isinstance(window, _SlidingWindow):
-        raise TypeError(f"window_join needs a tumbling or sliding window, got {window!r}")
+    if not isinstance(window, (_SlidingWindow, _SessionWindow)):
+        raise TypeError(f"window_join needs a tumbling, sliding or session window, got {window!r}")
     sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location)
+    if isinstance(window, _SessionWindow):
+        return _session_window_join(sides, window, how, location)
 
     def starts(time_spec: tuple) -> tuple:
         return ("window_starts", [time_spec, _const(window.hop), _const(window.duration), _const(window.origin)], "windows")
@@ -261,6 +261,49 @@ def window_join(
         return _const(True)
 
     node = _join_buckets(sides, starts(sides.left_time), starts(sides.right_time), match, how, f"window_join at {location}")
+    return _result(sides, node, how, location)
+
+
+def _session_window_join(sides: _Sides, window: Any, how: JoinMode, location: str) -> JoinResult:
+    """A window join over sessions made from the rows of both sides together (per join key):
+    rows of the two sides in one session join."""
+    from deltaflow.internals.udf import pair_function_batch
+
+    name = f"window_join at {location}"
+    left, right = sides.left, sides.right
+    la, ra = len(left._columns), len(right._columns)
+
+    def tagged(node: LogicalNode, time_spec: tuple, keys: list[tuple], side: bool) -> LogicalNode:
+        # [time, key, side, id], on ids that cannot collide between the sides.
+        specs = [time_spec, _key_spec(keys), _const(side), ("id", "id")]
+        sel = LogicalNode([node], lambda g, ins: g.select(ins[0], specs, name), 4)
+        new_id = ("pointer_from", [_const(side), _col(3)], "side id")
+        return LogicalNode([sel], lambda g, ins: g.reindex(ins[0], new_id, name), 4)
+
+    both = LogicalNode(
+        [tagged(left._node, sides.left_time, sides.left_keys, False), tagged(right._node, sides.right_time, sides.right_keys, True)],
+        lambda g, ins: g.concat(ins, name),
+        4,
+    )
+    max_gap = window.max_gap
+    predicate = pair_function_batch(window.predicate, f"the session predicate of {name}") if window.predicate else None
+    sessions = LogicalNode([both], lambda g, ins: g.sessions(ins[0], 0, 1, max_gap, predicate, name), 7)
+
+    def with_session(table: Table, side: bool, arity: int) -> LogicalNode:
+        # The side's rows with their session's id as one more (last) cell.
+        mine = LogicalNode([sessions], lambda g, ins: g.filter(ins[0], ("eq", [_col(2), _const(side)], "side"), name), 7)
+        keyed = LogicalNode([mine], lambda g, ins: g.reindex(ins[0], _col(3), name), 7)
+        session = LogicalNode([keyed], lambda g, ins: g.select(ins[0], [_col(4)], name), 1)
+        return LogicalNode([table._node, session], lambda g, ins: g.zip(ins, name), arity + 1)
+
+    nodes = (with_session(left, False, la), with_session(right, True, ra))
+    left_bucket = ("make_tuple", [_col(la)], "session")
+    right_bucket = ("make_tuple", [_col(ra)], "session")
+
+    def match(lt: tuple, rt: tuple, bucket: tuple) -> tuple:
+        return _const(True)
+
+    node = _join_buckets(sides, left_bucket, right_bucket, match, how, name, nodes)
     return _result(sides, node, how, location)
 
 
