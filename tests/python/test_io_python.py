@@ -87,3 +87,21 @@ def test_an_exception_in_the_subject_fails_the_run():
     pw.io.null.write(pw.io.python.read(Subject(), schema=WordSchema))
     with pytest.raises(RuntimeError, match="source broke"):
         pw.run()
+
+
+def test_append_only_subject_is_not_remembered_and_cannot_remove():
+    class Appends(pw.io.python.ConnectorSubject):
+        _deletions_enabled = False  # append-only: the connector keeps no rows
+
+        def run(self):
+            self.next(word="a", n=1)
+            self.next(word="b", n=2)
+            self.commit()
+            self._remove(word="a", n=1)
+            self.commit()
+
+    t = pw.io.python.read(Appends(), schema=WordSchema)
+    streams = pw.debug._capture([t, pw.global_error_log()], terminate_on_error=False)
+    assert sorted(v for _, v, _, d in streams[0] if d > 0) == [("a", 1), ("b", 2)]
+    assert not [v for _, v, _, d in streams[0] if d < 0]
+    assert any("_deletions_enabled is False" in v[1] for _, v, _, _ in streams[1])

@@ -81,6 +81,13 @@ class ConnectorSubject:
         self._stopped = False
         self._wakeup: Any = None
 
+    @property
+    def _deletions_enabled(self) -> bool:
+        """Whether this subject may delete rows without a primary key (``_remove``/``delete``).
+        A subject that only appends can return False: its rows are then not remembered by the
+        connector, so a long stream costs no memory there."""
+        return True
+
     # --- called by the user's run() --------------------------------------------------------
     def run(self) -> None:
         raise NotImplementedError("ConnectorSubject.run() must be implemented")
@@ -207,6 +214,8 @@ class _SubjectSource:
         self.started = False
         self.counter = 0
         self.live: dict[Any, tuple] = {}
+        # Rows are remembered only where a later change may need them.
+        self.remember = bool(primary_key) or bool(getattr(subject, "_deletions_enabled", True))
         self.open = True
         self.errors: list[str] = []
 
@@ -246,6 +255,9 @@ class _SubjectSource:
                 if self.primary_key:
                     key = _engine.ref_scalar(*(row[self.names.index(k)] for k in self.primary_key))
                 elif kind == "remove":
+                    if not self.remember:
+                        self.errors.append(f"{self.name}: a row removed by a subject whose _deletions_enabled is False; ignored")
+                        continue
                     key = None
                     for k, live_row in self.live.items():
                         if live_row == row:
@@ -262,7 +274,8 @@ class _SubjectSource:
                     del self.live[key]
                 if kind == "insert":
                     changes.append((key, row, 1))
-                    self.live[key] = row
+                    if self.remember:
+                        self.live[key] = row
         if not still_open:
             self.subject.on_stop()
             if self.subject._error is not None:
