@@ -1158,8 +1158,10 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     }
     if (sources_open) {
       // Take what the sources have committed: one engine time per commit, several commits
-      // per round when they come quickly.
-      for (int round = 0; round < 256 && sources_open; ++round) {
+      // per round when they come quickly, but for a few milliseconds at most, so that
+      // outputs are delivered while a fast source keeps committing.
+      absl::Time poll_until = absl::Now() + absl::Milliseconds(5);
+      for (int round = 0; round < 256 && sources_open && absl::Now() < poll_until; ++round) {
         sources_open = false;
         bool any_data = false;
         for (auto& [index, live] : sources) {

@@ -105,3 +105,31 @@ def test_append_only_subject_is_not_remembered_and_cannot_remove():
     assert sorted(v for _, v, _, d in streams[0] if d > 0) == [("a", 1), ("b", 2)]
     assert not [v for _, v, _, d in streams[0] if d < 0]
     assert any("_deletions_enabled is False" in v[1] for _, v, _, _ in streams[1])
+
+
+def test_outputs_are_delivered_while_a_fast_source_keeps_committing():
+    """A source that never pauses must not hold back the outputs: the subscriber sees results
+    while the subject is still producing (it stops as soon as the first result arrives)."""
+    import threading
+
+    seen = threading.Event()
+    produced = []
+
+    class Fast(pw.io.python.ConnectorSubject):
+        _deletions_enabled = False
+
+        def run(self):
+            for commit in range(400):
+                if seen.is_set():
+                    break
+                for i in range(500):
+                    self.next(word=f"w{i % 7}", n=i)
+                self.commit()
+                produced.append(commit)
+
+    t = pw.io.python.read(Fast(), schema=WordSchema, autocommit_duration_ms=None)
+    counts = t.groupby(t.word).reduce(t.word, c=pw.reducers.count())
+    pw.io.subscribe(counts, on_change=lambda key, row, time, is_addition: seen.set())
+    pw.run()
+    assert seen.is_set()
+    assert len(produced) < 400  # the first result arrived long before the source ran out
