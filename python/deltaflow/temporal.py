@@ -54,15 +54,16 @@ def utc_now(refresh_rate: Any = None, initial_delay: Any = None) -> Any:
     )
 
 
-def _missing(feature: str) -> Any:
-    def missing(*args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"pw.temporal.{feature} is not implemented yet in deltaflow")
+def inactivity_detection(table: Any, allowed_inactivity_period: Any, refresh_rate: Any = None, instance: Any = None) -> Any:
+    """Periods without additions to ``table`` longer than ``allowed_inactivity_period``."""
+    import datetime
 
-    missing.__name__ = feature
-    return missing
+    from deltaflow.internals import time_utils
+
+    rate = refresh_rate if refresh_rate is not None else datetime.timedelta(seconds=1)
+    return time_utils.inactivity_detection(table, allowed_inactivity_period, rate, instance)
 
 
-inactivity_detection = _missing("inactivity_detection")
 
 __all__ = [
     "Behavior",
@@ -77,6 +78,7 @@ __all__ = [
     "tumbling",
     "windowby",
     "utc_now",
+    "inactivity_detection",
     "Direction",
     "asof_join",
     "asof_join_left",

@@ -1305,3 +1305,50 @@ def test_window_join_sessions_and_sliding(capsys):
         7      | 7
         """
     )
+
+
+def test_inactivity_detection():
+    import time
+
+    class S(pw.Schema):
+        k: str
+        v: int
+
+    class Src(pw.io.python.ConnectorSubject):
+        _deletions_enabled = False
+
+        def run(self):
+            time.sleep(0.2)
+            self.next(k="a", v=1)
+            self.next(k="b", v=1)
+            self.commit()
+            time.sleep(1.0)  # far beyond the allowed 0.3 s
+            self.next(k="a", v=2)
+            self.commit()
+
+    t = pw.io.python.read(Src(), schema=S, autocommit_duration_ms=None)
+    allowed, rate = datetime.timedelta(milliseconds=300), datetime.timedelta(milliseconds=50)
+    plain = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate)
+    per_key = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate, instance=t.k)
+    states = [{}, {}]
+
+    def keep(state):
+        def on_change(key, row, time, is_addition):
+            if is_addition:
+                state[key] = row
+            elif state.get(key) == row:
+                del state[key]
+
+        return on_change
+
+    pw.io.subscribe(plain, on_change=keep(states[0]))
+    pw.io.subscribe(per_key, on_change=keep(states[1]))
+    pw.run(timeout=3.0)
+    periods = sorted(states[0].values(), key=lambda r: r["inactivity_timestamp_utc"])
+    assert len(periods) == 2
+    first, last = periods
+    assert first["resumed_activity_timestamp_utc"] - first["inactivity_timestamp_utc"] >= datetime.timedelta(milliseconds=900)
+    assert last["inactivity_timestamp_utc"] == first["resumed_activity_timestamp_utc"]
+    assert last["resumed_activity_timestamp_utc"] is None
+    by_key = sorted((r["instance"], r["resumed_activity_timestamp_utc"] is None) for r in states[1].values())
+    assert by_key == [("a", False), ("a", True), ("b", True)]

@@ -61,3 +61,55 @@ def add_update_timestamp_utc(table: pw.Table, refresh_rate: Any = datetime.timed
         *pw.left, **{update_timestamp_column_name: now.timestamp_utc}
     )
     return stamped.with_universe_of(table)
+
+
+def inactivity_detection(
+    table: pw.Table, allowed_inactivity_period: Any, refresh_rate: Any = datetime.timedelta(seconds=1), instance: Any = None
+) -> pw.Table:
+    """Periods in which no row was added to ``table`` (per ``instance``) for longer than
+    ``allowed_inactivity_period``, checked every ``refresh_rate``: one row per period with
+    ``inactivity_timestamp_utc`` (the last activity before it) and
+    ``resumed_activity_timestamp_utc`` (the first activity after it, None while it lasts).
+    Meant for append-only tables (input streams)."""
+    allowed = allowed_inactivity_period
+    if not isinstance(allowed, datetime.timedelta):
+        raise TypeError("allowed_inactivity_period must be a timedelta")
+    stamped = add_update_timestamp_utc(table, refresh_rate, "_pw_at")
+    stamped = stamped.select(_pw_at=stamped["_pw_at"], _pw_instance=_instance_expr(stamped, table, instance))
+    stamped = stamped.filter(stamped["_pw_at"].is_not_none())
+    stamped = stamped.select(stamped["_pw_instance"], _pw_at=pw.unwrap(stamped["_pw_at"]))
+    last = stamped.groupby(stamped["_pw_instance"]).reduce(stamped["_pw_instance"], _pw_last=pw.reducers.max(stamped["_pw_at"]))
+    now = utc_now(refresh_rate)
+    # A period is open while the clock is past the last activity by more than allowed; its row
+    # disappears when activity resumes, so it is kept as first seen (deletions ignored).
+    open_now = last.join(now).select(last["_pw_instance"], _pw_start=last["_pw_last"], _pw_now=now.timestamp_utc)
+    open_now = open_now.filter(open_now["_pw_now"] - open_now["_pw_start"] > allowed)
+    open_now = open_now.select(open_now["_pw_instance"], open_now["_pw_start"])
+    periods = open_now.deduplicate(
+        value=open_now["_pw_start"], instance=pw.make_tuple(open_now["_pw_instance"], open_now["_pw_start"]), acceptor=lambda new, old: False
+    )
+    after = periods.join(stamped, periods["_pw_instance"] == stamped["_pw_instance"]).select(
+        periods["_pw_instance"], periods["_pw_start"], _pw_at=stamped["_pw_at"]
+    )
+    after = after.filter(after["_pw_at"] > after["_pw_start"])
+    resumed = after.groupby(after["_pw_instance"], after["_pw_start"]).reduce(
+        after["_pw_instance"], after["_pw_start"], _pw_resumed=pw.reducers.min(after["_pw_at"])
+    )
+    result = periods.join_left(
+        resumed, periods["_pw_instance"] == resumed["_pw_instance"], periods["_pw_start"] == resumed["_pw_start"]
+    ).select(
+        instance=periods["_pw_instance"],
+        inactivity_timestamp_utc=periods["_pw_start"],
+        resumed_activity_timestamp_utc=resumed["_pw_resumed"],
+    )
+    if instance is None:
+        result = result.without(pw.this.instance)
+    return result
+
+
+def _instance_expr(stamped: pw.Table, table: pw.Table, instance: Any) -> Any:
+    if instance is None:
+        return None
+    if isinstance(instance, pw.ColumnReference) and instance.name in stamped._columns:
+        return stamped[instance.name]
+    raise ValueError("inactivity_detection instance must be a column of the table")
