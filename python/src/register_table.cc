@@ -464,7 +464,9 @@ void RegisterTable(py::module_& m) {
         }
         py::list log;
         for (const auto& e : result->errors) log.append(py::make_tuple(e.operation, e.message, KeyToPy(e.id)));
-        return log;
+        py::list state;
+        for (const auto& s : result->state) state.append(py::make_tuple(s.operation, s.worker, s.last, s.peak));
+        return py::make_tuple(log, state);
       },
       py::arg("graph"), py::arg("handlers"), py::arg("workers") = 1, py::arg("terminate_on_error") = true,
       py::arg("timeout_s") = 0.0,

@@ -277,6 +277,7 @@ struct RunContext {
   bool terminate_on_error = true;
   std::mutex mutex;
   std::vector<ErrorLogEntry> errors;
+  std::map<std::pair<std::string, uint32_t>, std::pair<size_t, size_t>> state;  // (op, worker) -> (last, peak)
   std::string fatal;  // a failure that stops the run (a duplicate id)
 
   struct OutputQueue {
@@ -991,6 +992,12 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   group_reduce_internal::ReportFn report = [ctx](const std::string& op, std::string msg, const Key& id) {
     ctx->Report(op, std::move(msg), id);
   };
+  group_reduce_internal::StateFn state_size = [ctx](const std::string& op, uint32_t worker, size_t entries) {
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    auto& [last, peak] = ctx->state[{op, worker}];
+    last = entries;
+    peak = std::max(peak, entries);
+  };
 
   rt.Build([&](Worker& worker) {
     std::vector<std::optional<Coll>> t(nodes.size());
@@ -1012,7 +1019,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           t[i] = sources[static_cast<int>(i)].input->Attach(worker);
           break;
         case TableGraph::Kind::kGroupByReduce:
-          t[i] = group_reduce_internal::LowerGroupByReduce(in(0), node, report);
+          t[i] = group_reduce_internal::LowerGroupByReduce(in(0), node, report, state_size);
           break;
         case TableGraph::Kind::kIterate: {
           std::vector<Coll> inputs;
@@ -1027,7 +1034,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           t[i] = LowerApply(in(0), node, ctx);
           break;
         case TableGraph::Kind::kGate:
-          t[i] = temporal_internal::LowerGate(in(0), node, report);
+          t[i] = temporal_internal::LowerGate(in(0), node, report, state_size);
           break;
         case TableGraph::Kind::kSessions:
           t[i] = temporal_internal::LowerSessions(in(0), node, report);
@@ -1231,6 +1238,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   {
     std::lock_guard<std::mutex> lock(ctx->mutex);
     result.errors = std::move(ctx->errors);
+    for (const auto& [key, sizes] : ctx->state) result.state.push_back({key.first, key.second, sizes.first, sizes.second});
   }
   return result;
 }

@@ -397,7 +397,7 @@ class GroupKeyer {
 
 }  // namespace
 
-Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportFn report) {
+Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportFn report, StateFn state_fn) {
   bool has_group_id = node.join_id == JoinId::kLeft;
   size_t group_values = static_cast<size_t>(node.column);
 
@@ -421,7 +421,8 @@ Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportF
     std::vector<runtime::Capability<Time>> capabilities;
   };
   auto state = std::make_shared<State>(node, group_values, has_group_id, report);
-  return routed.Unary<Data>("GroupByReduce", [state](auto& in, auto& out, auto& op) {
+  std::string operation = node.name;
+  return routed.Unary<Data>("GroupByReduce", [state, state_fn, operation](auto& in, auto& out, auto& op) {
     in.ForEach([&](const Time& t, std::vector<KeyedUpd>& updates) {
       dd::HoldCapability(state->capabilities, op.owner(), out.source(), t);
       for (auto& u : updates) state->pending.push_back(std::move(u));
@@ -467,6 +468,7 @@ Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportF
         if (group.count == 0 && !group.emitted) state->groups.erase(it);
       }
     }
+    if (state_fn) state_fn(operation, op.owner().index(), state->groups.size());
     Time send_at = state->capabilities.front().time();
     out.Send(send_at, std::move(output));
     time::Antichain<Time> needed;

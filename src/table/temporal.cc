@@ -147,6 +147,8 @@ class GateLogic {
 
   TimeQueue& queue() { return queue_; }
   void set_frontier(const time::Antichain<Time>& f) { frontier_ = f; }
+  // Rows held (buffered, or live for forgetting).
+  size_t held() const { return buffered_.size(); }
 
  private:
   // Sends each update under a held capability at or before its time.
@@ -273,14 +275,16 @@ class GateLogic {
 
 }  // namespace
 
-Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report) {
+Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report, StateFn state) {
   // One watermark for the whole table: every row meets on worker 0.
   Coll routed = dd::Exchange(input, [](const Data&) -> uint64_t { return 0; });
   auto logic = std::make_shared<GateLogic>(node, std::move(report));
-  return routed.Unary<Data>("Gate", [logic](auto& in, auto& out, auto& op) {
+  std::string operation = node.name;
+  return routed.Unary<Data>("Gate", [logic, state, operation](auto& in, auto& out, auto& op) {
     logic->queue().Take(in, out, op);
     logic->set_frontier(op.InputFrontier(0));
     logic->Run(out);
+    if (state) state(operation, op.owner().index(), logic->held());
   });
 }
 

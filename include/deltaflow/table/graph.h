@@ -341,8 +341,18 @@ struct RunOptions {
   absl::Duration timeout = absl::InfiniteDuration();
 };
 
+/// The state an operator held on one worker: entries after its last run, and at most.
+struct StateSize {
+  std::string operation;
+  uint32_t worker = 0;
+  size_t last = 0;
+  size_t peak = 0;
+};
+
 struct RunResult {
   std::vector<ErrorLogEntry> errors;
+  /// State sizes of the group-by and gate operators (what forgetting must keep bounded).
+  std::vector<StateSize> state;
 };
 
 /// Runs `graph` to completion: until every input is closed and every output has received

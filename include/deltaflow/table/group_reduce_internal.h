@@ -25,11 +25,15 @@ struct RowLess {
 /// Reports a failure on one row: (operation, message, row id).
 using ReportFn = std::function<void(const std::string&, std::string, const value::Key&)>;
 
+/// Records how many entries an operator's state holds on one worker: (operation, worker,
+/// entries), after each of its runs.
+using StateFn = std::function<void(const std::string&, uint32_t, size_t)>;
+
 /// Lowers a `kGroupByReduce` node: rows are keyed by their group values, exchanged by that
 /// key, and each worker keeps per-group reducer state (sums and counts as numbers, ordered
 /// reducers as ordered multisets), so a change costs O(log group size), never a rescan.
 /// Totally ordered (outer) times only.
-Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportFn report);
+Coll LowerGroupByReduce(const Coll& input, const TableGraph::Node& node, ReportFn report, StateFn state = nullptr);
 
 /// The same reduction for any (partially ordered) time, inside `iterate`: built on dd's
 /// reduce, each changed group recomputed from its rows. Instantiated for

@@ -9,12 +9,13 @@ using group_reduce_internal::Coll;
 using group_reduce_internal::Data;
 using group_reduce_internal::ReportFn;
 using group_reduce_internal::RowLess;
+using group_reduce_internal::StateFn;
 using group_reduce_internal::Upd;
 using group_reduce_internal::Worker;
 using value::Row;
 
 /// Lowers a `kGate` node: rows meet on worker 0, which keeps the watermark and the held rows.
-Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report);
+Coll LowerGate(const Coll& input, const TableGraph::Node& node, ReportFn report, StateFn state = nullptr);
 /// Lowers a `kSessions` node: rows are exchanged by instance; each worker keeps its instances'
 /// rows in time order and reassigns the sessions of the instances a time changed.
 Coll LowerSessions(const Coll& input, const TableGraph::Node& node, ReportFn report);

@@ -74,6 +74,14 @@ class RunResult:
 
 
 _last_errors: list[tuple[str, str, Any]] = []
+# State sizes of the last run: (operation, worker, entries at the end, peak entries).
+_last_state: list[tuple[str, int, int, int]] = []
+
+
+def last_run_state() -> list[tuple[str, int, int, int]]:
+    """How much state the last run's group-by and gate operators held: ``(operation, worker,
+    entries at the end, peak entries)`` each (what forgetting keeps bounded)."""
+    return list(_last_state)
 
 
 def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, threads: int | None = None, timeout_s: float = 0.0) -> RunResult:
@@ -93,7 +101,7 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
     from deltaflow.engine import EngineError
 
     try:
-        log = _engine.run_graph(graph, handlers, workers=workers, terminate_on_error=terminate, timeout_s=timeout_s)
+        log, state = _engine.run_graph(graph, handlers, workers=workers, terminate_on_error=terminate, timeout_s=timeout_s)
     except EngineError as error:
         # Data errors surface as the exception Python would raise for the same operation: a
         # user function's own exception, ZeroDivisionError, KeyError for duplicate ids.
@@ -108,6 +116,7 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
         raise
     errors = [tuple(e) for e in log] + [(op, msg, None) for op, msg in run_context.take_errors()]
     _last_errors[:] = errors
+    _last_state[:] = [tuple(s) for s in state]
     return RunResult(errors)
 
 
