@@ -240,6 +240,84 @@ TEST_P(TableOracle, UpdateRowsMatchesRecomputationAtEveryTime) {
   }
 }
 
+TEST_P(TableOracle, SortMatchesRecomputationAtEveryTime) {
+  std::mt19937_64 rng(23 + GetParam());
+  auto stream = RandomStream(rng, 300, 4, 10, 0);
+  TableGraph g;
+  int in = g.StaticInput(stream, 2);
+  g.Output(g.Sort(in, Expression::Column(1), Expression::Column(0)));
+  Recorder recorder;
+  RunOptions options;
+  options.workers = GetParam();
+  auto result = RunTableGraph(g, {&recorder}, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_GE(recorder.snapshots_.size(), 6u);
+  for (const auto& [t, got] : recorder.snapshots_) {
+    // Live rows per instance, ordered by (value, id): each row's neighbours.
+    std::map<Key, std::pair<Row, int64_t>> live;
+    for (const auto& u : stream) {
+      if (u.time > t) continue;
+      auto& slot = live[u.id];
+      slot.first = u.row;
+      slot.second += u.diff;
+    }
+    std::map<int64_t, std::vector<std::pair<int64_t, Key>>> by_instance;
+    for (const auto& [id, slot] : live) {
+      if (slot.second > 0) by_instance[slot.first.view()[0].AsInt()].push_back({slot.first.view()[1].AsInt(), id});
+    }
+    std::multiset<std::string> want;
+    for (auto& [instance, rows] : by_instance) {
+      std::sort(rows.begin(), rows.end());
+      for (size_t i = 0; i < rows.size(); ++i) {
+        RowBuilder b;
+        if (i > 0) b.Pointer(rows[i - 1].second); else b.Null();
+        if (i + 1 < rows.size()) b.Pointer(rows[i + 1].second); else b.Null();
+        want.insert(b.Finish().DebugString());
+      }
+    }
+    EXPECT_EQ(got, want) << "at time " << t;
+  }
+}
+
+// Iterate: the body raises b by 1 while it is below 10, to a fixed point or `limit` times.
+void CheckIterate(uint32_t workers, std::optional<uint32_t> limit) {
+  std::mt19937_64 rng(31 + workers);
+  auto stream = RandomStream(rng, 200, 5, 8, 0);
+  TableGraph body;
+  int scope = body.ScopeInput(0, 2);
+  RowBuilder b;
+  Expression ten = Expression::Constant(b.Int(10).Finish());
+  Expression one = Expression::Constant(b.Int(1).Finish());
+  Expression next = Expression::Call(Op::kIfElse, {Expression::Call(Op::kLt, {Expression::Column(1), ten}),
+                                                   Expression::Call(Op::kAdd, {Expression::Column(1), one}),
+                                                   Expression::Column(1)});
+  int step = body.Select(scope, {Expression::Column(0), next});
+  TableGraph g;
+  int in = g.StaticInput(stream, 2);
+  int it = g.Iterate({in}, std::make_shared<const TableGraph>(body), {step}, 1, limit);
+  g.Output(g.IterateOutput(it, 0, 2));
+  Recorder recorder;
+  RunOptions options;
+  options.workers = workers;
+  auto result = RunTableGraph(g, {&recorder}, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_GE(recorder.snapshots_.size(), 4u);
+  for (const auto& [t, got] : recorder.snapshots_) {
+    std::multiset<std::string> want;
+    for (const Row& r : LiveAt(stream, t)) {
+      int64_t v = r[1].AsInt();
+      int64_t rounds = limit ? static_cast<int64_t>(*limit) : 1000;
+      int64_t final = v < 10 ? std::min<int64_t>(10, v + rounds) : v;
+      want.insert(Ints({r[0].AsInt(), final}).DebugString());
+    }
+    EXPECT_EQ(got, want) << "at time " << t;
+  }
+}
+
+TEST_P(TableOracle, IterateReachesTheFixedPointAtEveryTime) { CheckIterate(GetParam(), std::nullopt); }
+
+TEST_P(TableOracle, IterateStopsAtTheLimitAtEveryTime) { CheckIterate(GetParam(), 3); }
+
 INSTANTIATE_TEST_SUITE_P(Workers, TableOracle, ::testing::Values(1u, 2u, 4u));
 
 TEST(TableGraphTest, FailingExpressionStopsTheRunNamingIt) {
