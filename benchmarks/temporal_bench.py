@@ -23,6 +23,7 @@ import random
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from table_bench import RESULTS, pathway_python, run_child  # noqa: E402
@@ -67,37 +68,38 @@ print(time.perf_counter() - start)
 """
 
 
+def _generated(name: str, header: str, lines: Any) -> Path:
+    """A generated input file, written once (it is reused by later runs)."""
+    path = DATA / name
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(header + "\n")
+            f.writelines(lines)
+    return path
+
+
 def events_csv(n: int) -> Path:
     """Events 10 ms apart on average, slightly out of order, over 1,000 keys."""
-    path = DATA / f"events-{n}.csv"
-    if path.exists():
-        return path
-    DATA.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
-    with open(path, "w") as f:
-        f.write("t,key,value\n")
-        for i in range(n):
-            f.write(f"{i * 10 + rng.randrange(0, 500)},{rng.randrange(1000)},{rng.randrange(1000)}\n")
-    return path
+    lines = (f"{i * 10 + rng.randrange(0, 500)},{rng.randrange(1000)},{rng.randrange(1000)}\n" for i in range(n))
+    return _generated(f"events-{n}.csv", "t,key,value", lines)
 
 
 def edges_csv(n: int) -> Path:
     """A power-law graph: preferential attachment over n / 5 vertices, n edges."""
-    path = DATA / f"edges-{n}.csv"
-    if path.exists():
-        return path
-    DATA.mkdir(parents=True, exist_ok=True)
     rng = random.Random(11)
     vertices = max(10, n // 5)
     targets = list(range(10))
-    with open(path, "w") as f:
-        f.write("a,b\n")
-        for i in range(n):
+
+    def lines() -> Any:
+        for _ in range(n):
             u = rng.randrange(vertices)
             v = targets[rng.randrange(len(targets))] if rng.random() < 0.8 else rng.randrange(vertices)
             targets.append(u)
-            f.write(f"{u},{v}\n")
-    return path
+            yield f"{u},{v}\n"
+
+    return _generated(f"edges-{n}.csv", "a,b", lines())
 
 
 def main() -> int:

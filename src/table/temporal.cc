@@ -589,10 +589,10 @@ class AsofLogic {
   TimeQueue queue_;
 };
 
-// Rows of one side as [side, key, time, cells...]; rows whose key or time failed are
-// reported and left out.
+// Rows of one side as [side, key, time, cells...] (without the cells when the operator does
+// not need them); rows whose key or time failed are reported and left out.
 Coll TagSide(const Coll& input, bool right, const expr::Expression& key, const expr::Expression& time,
-             const std::string& operation, ReportFn report) {
+             const std::string& operation, ReportFn report, bool with_cells = true) {
   struct State {
     expr::Expression key, time;
     Evaluator evaluator;
@@ -600,8 +600,9 @@ Coll TagSide(const Coll& input, bool right, const expr::Expression& key, const e
     std::string operation;
     ReportFn report;
     bool right;
+    bool with_cells;
   };
-  auto state = std::make_shared<State>(State{key, time, {}, {}, operation, std::move(report), right});
+  auto state = std::make_shared<State>(State{key, time, {}, {}, operation, std::move(report), right, with_cells});
   return input.Unary<Data>("AsofTag", [state](auto& in, auto& out, auto&) {
     in.ForEach([&](const Time& t, std::vector<Upd>& updates) {
       std::vector<Upd> tagged;
@@ -619,7 +620,9 @@ Coll TagSide(const Coll& input, bool right, const expr::Expression& key, const e
         state->builder.Bool(state->right);
         k.WriteTo(state->builder);
         tm.WriteTo(state->builder);
-        for (value::ValueView v : u.data.second.view().values()) state->builder.Value(v);
+        if (state->with_cells) {
+          for (value::ValueView v : u.data.second.view().values()) state->builder.Value(v);
+        }
         tagged.push_back({Data(u.data.first, state->builder.Finish()), u.time, u.diff});
       }
       out.Send(t, std::move(tagged));
@@ -724,7 +727,7 @@ Coll LowerAsofNowJoin(const Coll& left, const Coll& right, const TableGraph::Nod
 
 Coll LowerSort(const Coll& input, const TableGraph::Node& node, ReportFn report) {
   // Tagged rows: [side (unused), instance, key]; the cells are not needed.
-  Coll tagged = TagSide(input, false, node.exprs[1], node.exprs[0], node.name, report);
+  Coll tagged = TagSide(input, false, node.exprs[1], node.exprs[0], node.name, report, /*with_cells=*/false);
   Coll routed = ExchangeByCell(tagged, 1);
   using Ordered = std::set<std::pair<Value, Key>, SessionKeyLess>;
   struct State {

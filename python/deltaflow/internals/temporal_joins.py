@@ -73,7 +73,7 @@ class _Sides:
         if lt != rt and not numeric:
             raise TypeError(f"join times have different types: {lt!r} and {rt!r} (at {location})")
         self.time_type = dt.FLOAT if lt != rt else lt
-        self.left_keys, self.right_keys, self.same_name_keys = _join_keys(ll, rl, on, instances)
+        self.left_keys, self.right_keys, self.same_name_keys, self.left_key_types = _join_keys(ll, rl, on, instances)
 
 
 
@@ -84,24 +84,28 @@ def _key_spec(keys: list[tuple]) -> tuple:
     return keys[0] if len(keys) == 1 else ("make_tuple", keys, "key")
 
 
-def _join_keys(ll: _SideLayout, rl: _SideLayout, on: tuple, instances: tuple) -> tuple[list[tuple], list[tuple], set[str]]:
+def _join_keys(ll: _SideLayout, rl: _SideLayout, on: tuple, instances: tuple) -> tuple[list[tuple], list[tuple], set[str], list[dt.DType]]:
     """The compiled key expressions of both sides from ``on`` (``left.x == right.y`` each)
-    and the instances, and the names of keys with the same name on both sides."""
+    and the instances, the names of keys with the same name on both sides, and the left
+    keys' dtypes."""
     conditions = list(on)
     if instances[0] is not None and instances[1] is not None:
         conditions.append(_wrap(instances[0]) == _wrap(instances[1]))
     left_keys: list[tuple] = []
     right_keys: list[tuple] = []
+    left_types: list[dt.DType] = []
     same_name_keys: set[str] = set()
     for cond in conditions:
         if not isinstance(cond, BinaryExpression) or cond._op != "eq":
             raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
-        left_keys.append(ll.compile(cond._left)[0])
+        spec, dtype = ll.compile(cond._left)
+        left_keys.append(spec)
+        left_types.append(dtype)
         right_keys.append(rl.compile(cond._right)[0])
         name = getattr(cond._left, "name", None)
         if name is not None and name == getattr(cond._right, "name", 0):
             same_name_keys.add(name)
-    return left_keys, right_keys, same_name_keys
+    return left_keys, right_keys, same_name_keys, left_types
 
 
 def _bucketed(side_node: LogicalNode, arity: int, time_spec: tuple, keys: list[tuple], bucket_spec: tuple, name: str) -> tuple[LogicalNode, int]:
@@ -173,10 +177,20 @@ def _unmatched(matched: LogicalNode, side: LogicalNode, arity: int, other_arity:
     return LogicalNode([padded], lambda g, ins: g.reindex(ins[0], new_id, name), len(layout))
 
 
-def _result(sides: _Sides, node: LogicalNode, how: JoinMode, location: str) -> JoinResult:
-    result = JoinResult(sides.left, sides.right, (), id=None, how=how, location=location, node=node)
-    result.same_name_keys = sides.same_name_keys
-    result.id_mode = "pair"
+def _result(
+    left: Table,
+    right: Table,
+    node: LogicalNode,
+    how: JoinMode,
+    location: str,
+    same_name_keys: set[str],
+    id_mode: str = "pair",
+    cls: type = JoinResult,
+) -> Any:
+    """A join result over ``node`` (left cells, right cells, left id, right id, ...)."""
+    result = cls(left, right, (), id=None, how=how, location=location, node=node)
+    result.same_name_keys = same_name_keys
+    result.id_mode = id_mode
     return result
 
 
@@ -231,7 +245,7 @@ def interval_join(
         # old rows forgotten), each side keeping its own watermark.
         nodes = (_behave(self, self_time, behavior, location), _behave(other, other_time, behavior, location))
     node = _join_buckets(sides, left_bucket, right_bucket, match, how, f"interval_join at {location}", nodes)
-    return _result(sides, node, how, location)
+    return _result(sides.left, sides.right, node, how, location, sides.same_name_keys)
 
 
 def window_join(
@@ -261,7 +275,7 @@ def window_join(
         return _const(True)
 
     node = _join_buckets(sides, starts(sides.left_time), starts(sides.right_time), match, how, f"window_join at {location}")
-    return _result(sides, node, how, location)
+    return _result(sides.left, sides.right, node, how, location, sides.same_name_keys)
 
 
 def _session_window_join(sides: _Sides, window: Any, how: JoinMode, location: str) -> JoinResult:
@@ -304,7 +318,7 @@ def _session_window_join(sides: _Sides, window: Any, how: JoinMode, location: st
         return _const(True)
 
     node = _join_buckets(sides, left_bucket, right_bucket, match, how, name, nodes)
-    return _result(sides, node, how, location)
+    return _result(sides.left, sides.right, node, how, location, sides.same_name_keys)
 
 
 def _variant(fn: Any, how: JoinMode) -> Any:
@@ -407,11 +421,9 @@ def asof_join(
             cells[index] = ("if_else", [("is_none", [_col(id_cell)], "missing"), _const(value), cells[index]], "default")
         source = node
         node = LogicalNode([source], lambda g, ins: g.select(ins[0], cells, name), source.arity)
-    result = AsofJoinResult(self, other, (), id=None, how=how, location=location, node=node)
-    result.same_name_keys = sides.same_name_keys
-    result.id_mode = "pair"
+    result = _result(self, other, node, how, location, sides.same_name_keys, cls=AsofJoinResult)
     result.time_dtype = sides.time_type
-    key_types = [_SideLayout(self, "left", location).compile(c._left)[1] for c in on if isinstance(c, BinaryExpression)]
+    key_types = sides.left_key_types
     result.instance_dtype = key_types[0] if len(key_types) == 1 else (dt.Tuple(*key_types) if key_types else dt.NONE)
     return result
 
@@ -436,7 +448,7 @@ def asof_now_join(
         raise ValueError("Cannot join table with itself. Use <table>.copy() as one of the arguments of the join.")
     ll = _SideLayout(self, "left", location)
     rl = _SideLayout(other, "right", location)
-    left_keys, right_keys, same_name_keys = _join_keys(ll, rl, on, (left_instance, right_instance))
+    left_keys, right_keys, same_name_keys, _ = _join_keys(ll, rl, on, (left_instance, right_instance))
 
     id_from_left = False
     if id is not None:
@@ -453,10 +465,7 @@ def asof_now_join(
         lambda g, ins: g.asof_now_join(ins[0], ins[1], lk, rk, kind, id_from_left, name),
         la + ra + 2,
     )
-    result = JoinResult(self, other, (), id=None, how=how, location=location, node=node)
-    result.same_name_keys = same_name_keys
-    result.id_mode = "left" if id_from_left else "pair"
-    return result
+    return _result(self, other, node, how, location, same_name_keys, "left" if id_from_left else "pair")
 
 
 def _behave(table: Table, time: Any, behavior: Any, location: str) -> LogicalNode:

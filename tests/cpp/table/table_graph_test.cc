@@ -101,8 +101,8 @@ std::vector<TableUpdate> RandomStream(std::mt19937_64& rng, int rows, int key_ra
   return out;
 }
 
-// The live rows at time `t`.
-std::vector<Row> LiveAt(const std::vector<TableUpdate>& stream, Time t) {
+// The live rows at time `t`, by id.
+std::map<Key, Row> LiveById(const std::vector<TableUpdate>& stream, Time t) {
   std::map<Key, std::pair<Row, int64_t>> live;
   for (const auto& u : stream) {
     if (u.time > t) continue;
@@ -110,10 +110,17 @@ std::vector<Row> LiveAt(const std::vector<TableUpdate>& stream, Time t) {
     slot.first = u.row;
     slot.second += u.diff;
   }
-  std::vector<Row> out;
+  std::map<Key, Row> out;
   for (const auto& [id, slot] : live) {
-    if (slot.second > 0) out.push_back(slot.first);
+    if (slot.second > 0) out.emplace(id, slot.first);
   }
+  return out;
+}
+
+// The live rows at time `t`.
+std::vector<Row> LiveAt(const std::vector<TableUpdate>& stream, Time t) {
+  std::vector<Row> out;
+  for (auto& [id, row] : LiveById(stream, t)) out.push_back(row);
   return out;
 }
 
@@ -254,17 +261,8 @@ TEST_P(TableOracle, SortMatchesRecomputationAtEveryTime) {
   ASSERT_GE(recorder.snapshots_.size(), 6u);
   for (const auto& [t, got] : recorder.snapshots_) {
     // Live rows per instance, ordered by (value, id): each row's neighbours.
-    std::map<Key, std::pair<Row, int64_t>> live;
-    for (const auto& u : stream) {
-      if (u.time > t) continue;
-      auto& slot = live[u.id];
-      slot.first = u.row;
-      slot.second += u.diff;
-    }
     std::map<int64_t, std::vector<std::pair<int64_t, Key>>> by_instance;
-    for (const auto& [id, slot] : live) {
-      if (slot.second > 0) by_instance[slot.first.view()[0].AsInt()].push_back({slot.first.view()[1].AsInt(), id});
-    }
+    for (const auto& [id, row] : LiveById(stream, t)) by_instance[row.view()[0].AsInt()].push_back({row.view()[1].AsInt(), id});
     std::multiset<std::string> want;
     for (auto& [instance, rows] : by_instance) {
       std::sort(rows.begin(), rows.end());
