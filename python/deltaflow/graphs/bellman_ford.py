@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import deltaflow as pw
-from deltaflow.graphs.common import Dist, DistFromSource, Edge, Result, Vertex  # noqa: F401
+from deltaflow.graphs.common import Dist, DistFromSource, Vertex
 
 def bellman_ford(vertices: pw.Table, edges: pw.Table) -> pw.Table:
     """Distances from the nearest source (``vertices.is_source``) along ``edges`` (``u``,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import deltaflow as pw
-from deltaflow.graphs.common import Dist, DistFromSource, Edge, Result, Vertex  # noqa: F401
+from deltaflow.graphs.common import Result
 
 def pagerank(edges: pw.Table, steps: int = 5) -> pw.Table:
     """PageRank over ``edges`` (columns ``u``, ``v``: vertex pointers), ``steps`` rounds, in

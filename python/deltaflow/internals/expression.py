@@ -722,8 +722,6 @@ class ApplyExpression(ColumnExpression):
         n_pos = len(self._args)
         names = self._kwarg_names
         propagate_none = self._propagate_none
-        text = self._text()
-
         from deltaflow.internals import executors
 
         executor = self._executor or executors.auto_executor()

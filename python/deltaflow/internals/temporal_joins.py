@@ -384,7 +384,7 @@ def asof_join(
     the other side with an equal key whose time is the latest at or before its own
     (``BACKWARD``), the earliest at or after (``FORWARD``) or the closest (``NEAREST``).
     ``defaults`` fill the other side's columns where it has no row."""
-    from deltaflow.internals.temporal import CommonBehavior, gate
+    from deltaflow.internals.temporal import CommonBehavior
 
     location = user_location()
     how = JoinMode(how)
@@ -503,7 +503,7 @@ def intervals_over_windowby(table: Table, time_expr: Any, window: Any, behavior:
     """``windowby`` with ``intervals_over``: one window ``[at + lower_bound, at + upper_bound]``
     per distinct value of ``at``, holding the rows whose time is in it (an interval join);
     with ``is_outer``, a window without rows still has one row of None."""
-    from deltaflow.internals.table import GroupedTable, ThisPlaceholder as _This  # noqa: F401
+    from deltaflow.internals.table import GroupedTable
     from deltaflow.internals.temporal import _WindowedLayout
 
     if behavior is not None:
