@@ -110,6 +110,7 @@ class DiskCache(CacheStrategy):
         self.name = name
         self.size_limit = size_limit
         self._dir: str | None = None
+        self._total = 0  # bytes in the directory, counted once on bind and kept up to date
 
     def bind(self, fun: Callable[..., Any]) -> None:
         if self._dir is None:
@@ -117,6 +118,7 @@ class DiskCache(CacheStrategy):
             root = os.environ.get("DELTAFLOW_CACHE_DIR", ".deltaflow-cache")
             self._dir = os.path.join(root, hashlib.sha256(name.encode()).hexdigest()[:16])
             os.makedirs(self._dir, exist_ok=True)
+            self._total = sum(e.stat().st_size for e in os.scandir(self._dir) if not e.name.endswith(".tmp"))
 
     def _path(self, key: bytes) -> str:
         assert self._dir is not None
@@ -134,20 +136,22 @@ class DiskCache(CacheStrategy):
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
             pickle.dump(value, f)
+        old = os.path.getsize(path) if os.path.exists(path) else 0
         os.replace(tmp, path)
-        self._trim()
+        self._total += os.path.getsize(path) - old
+        if self._total > self.size_limit:
+            self._trim()
 
     def _trim(self) -> None:
+        """Removes the oldest files until the directory is within ``size_limit``."""
         assert self._dir is not None
-        files = [os.path.join(self._dir, n) for n in os.listdir(self._dir) if not n.endswith(".tmp")]
-        total = sum(os.path.getsize(p) for p in files)
-        if total <= self.size_limit:
-            return
-        for p in sorted(files, key=os.path.getmtime):
-            total -= os.path.getsize(p)
-            os.remove(p)
-            if total <= self.size_limit:
+        files = [e for e in os.scandir(self._dir) if not e.name.endswith(".tmp")]
+        self._total = sum(e.stat().st_size for e in files)
+        for e in sorted(files, key=lambda e: e.stat().st_mtime):
+            if self._total <= self.size_limit:
                 break
+            self._total -= e.stat().st_size
+            os.remove(e.path)
 
 
 DefaultCache = DiskCache
