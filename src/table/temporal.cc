@@ -42,7 +42,8 @@ struct TimeQueue {
     });
   }
 
-  // The complete updates (the frontier has passed them), sorted by time.
+  // The complete updates (the frontier has passed them), consolidated (a change and its
+  // retraction at one time cancel before any operator acts on them), sorted by time.
   std::vector<Upd> Ready(const time::Antichain<Time>& frontier) {
     std::vector<Upd> ready;
     if (pending.empty()) return ready;
@@ -50,6 +51,7 @@ struct TimeQueue {
     std::vector<Upd> later;
     for (auto& u : pending) (frontier.LessEqual(u.time) ? later : ready).push_back(std::move(u));
     pending = std::move(later);
+    dd::ConsolidateUpdates(ready);
     std::stable_sort(ready.begin(), ready.end(), [](const Upd& a, const Upd& b) { return a.time < b.time; });
     return ready;
   }

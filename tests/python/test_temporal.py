@@ -1382,3 +1382,48 @@ def test_inactivity_detection():
     assert last["resumed_activity_timestamp_utc"] is None
     by_key = sorted((r["instance"], r["resumed_activity_timestamp_utc"] is None) for r in states[1].values())
     assert by_key == [("a", False), ("a", True), ("b", True)]
+
+
+def test_inactivity_detection_since_start():
+    """A stream silent for longer than allowed from its start reports that period, with
+    None as instance, resumed by its first row."""
+    import time
+
+    class S(pw.Schema):
+        k: str
+
+    class Src(pw.io.python.ConnectorSubject):
+        _deletions_enabled = False
+
+        def run(self):
+            time.sleep(0.8)  # beyond the allowed 0.3 s from the start
+            self.next(k="a")
+            self.commit()
+
+    t = pw.io.python.read(Src(), schema=S, autocommit_duration_ms=None)
+    allowed, rate = datetime.timedelta(milliseconds=300), datetime.timedelta(milliseconds=50)
+    plain = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate)
+    per_key = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate, instance=t.k)
+    states = [{}, {}]
+
+    def keep(state):
+        def on_change(key, row, time, is_addition):
+            if is_addition:
+                state[key] = row
+            elif state.get(key) == row:
+                del state[key]
+
+        return on_change
+
+    pw.io.subscribe(plain, on_change=keep(states[0]))
+    pw.io.subscribe(per_key, on_change=keep(states[1]))
+    pw.run(timeout=2.0)
+    periods = sorted(states[0].values(), key=lambda r: r["inactivity_timestamp_utc"])
+    assert [p["resumed_activity_timestamp_utc"] is None for p in periods] == [False, True]
+    start, after = periods
+    assert start["resumed_activity_timestamp_utc"] - start["inactivity_timestamp_utc"] >= datetime.timedelta(milliseconds=600)
+    assert after["inactivity_timestamp_utc"] == start["resumed_activity_timestamp_utc"]
+    by_key = sorted(((r["instance"] or ""), r["resumed_activity_timestamp_utc"] is None) for r in states[1].values())
+    assert by_key == [("", False), ("a", True)]
+    (since_start,) = [r for r in states[1].values() if r["instance"] is None]
+    assert since_start["resumed_activity_timestamp_utc"] - since_start["inactivity_timestamp_utc"] >= datetime.timedelta(milliseconds=600)

@@ -102,9 +102,29 @@ def inactivity_detection(
         inactivity_timestamp_utc=periods["_pw_start"],
         resumed_activity_timestamp_utc=resumed["_pw_resumed"],
     )
+    result = result.concat_reindex(_since_start(stamped, now, allowed))
     if instance is None:
         result = result.without(pw.this.instance)
     return result
+
+
+def _since_start(stamped: pw.Table, now: pw.Table, allowed: datetime.timedelta) -> pw.Table:
+    """The period from the start of the stream to its first row, when no row came within
+    ``allowed``: one row (instance None) starting at the clock's first reading and resumed by
+    the first row of any instance."""
+    first_tick = now.deduplicate(value=now.timestamp_utc, acceptor=lambda new, old: False)
+    seen = stamped.reduce(_pw_first=pw.reducers.min(stamped["_pw_at"]))
+    waiting = first_tick.join(now).select(_pw_start=first_tick.timestamp_utc, _pw_now=now.timestamp_utc)
+    waiting = waiting.join_left(seen).select(waiting["_pw_start"], waiting["_pw_now"], _pw_first=seen["_pw_first"])
+    # Opened while nothing has been seen; kept as first seen when the first row arrives.
+    opened = waiting.filter((waiting["_pw_now"] - waiting["_pw_start"] > allowed) & waiting["_pw_first"].is_none())
+    opened = opened.deduplicate(value=opened["_pw_start"], acceptor=lambda new, old: False)
+    period = opened.join_left(seen).select(
+        instance=None,
+        inactivity_timestamp_utc=opened["_pw_start"],
+        resumed_activity_timestamp_utc=seen["_pw_first"],
+    )
+    return period
 
 
 def _instance_expr(stamped: pw.Table, table: pw.Table, instance: Any) -> Any:

@@ -318,6 +318,28 @@ TEST_P(TableOracle, IterateStopsAtTheLimitAtEveryTime) { CheckIterate(GetParam()
 
 INSTANTIATE_TEST_SUITE_P(Workers, TableOracle, ::testing::Values(1u, 2u, 4u));
 
+// A row inserted and retracted within one time never existed: deduplicate (keeping the
+// first value it sees) must not take it, whichever order the two changes arrive in.
+TEST(TableGraphTest, DeduplicateIgnoresARowRetractedAtTheSameTime) {
+  Key a = IdOf(1), b = IdOf(2);
+  Key transient = std::min(a, b), kept = std::max(a, b);  // the transient row is seen first
+  TableGraph g;
+  int in = g.StaticInput({{transient, Ints({5}), 2, 1}, {kept, Ints({7}), 2, 1}, {transient, Ints({5}), 2, -1}}, 1);
+  auto never = std::make_shared<BatchFunction>(
+      [](const std::vector<Row>& args, std::vector<Row>& results, std::vector<RowFailure>&) {
+        for (size_t i = 0; i < args.size(); ++i) {
+          RowBuilder r;
+          results.push_back(r.Bool(false).Finish());
+        }
+        return absl::OkStatus();
+      });
+  g.Output(g.Deduplicate(in, Expression::Column(0), std::nullopt, never));
+  Recorder recorder;
+  auto result = RunTableGraph(g, {&recorder}, RunOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(recorder.Values(), std::multiset<std::string>{Ints({7}).DebugString()});
+}
+
 TEST(TableGraphTest, FailingExpressionStopsTheRunNamingIt) {
   TableGraph g;
   int in = g.StaticInput({{IdOf(1), Ints({1, 0}), 0, 1}}, 2);
