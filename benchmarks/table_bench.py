@@ -252,11 +252,28 @@ pw.run({run_args})
 """
 
 
+# Prepended to every child program: at exit, the child writes its own peak RSS (VmHWM, KiB).
+# The kernel's ru_maxrss of a child also counts the memory of the parent it was forked from,
+# which would put a floor of this process's size under every figure.
+PEAK_RSS_HOOK = """
+import atexit as _atexit, os as _os
+def _write_peak_rss():
+    with open("/proc/self/status") as _f:
+        _kib = next(int(_l.split()[1]) for _l in _f if _l.startswith("VmHWM:"))
+    with open(_os.environ["BENCH_PEAK_RSS_FILE"], "w") as _f:
+        _f.write(str(_kib))
+_atexit.register(_write_peak_rss)
+"""
+
+
 def run_child(python: str, program: str, args: list[str], timeout: float, env: dict | None = None) -> tuple[str, float, int]:
     """Runs a program in a child; returns (stdout, wall seconds, peak RSS in KiB)."""
     start = time.perf_counter()
+    peak_file = RESULTS / "child.peak"
+    peak_file.unlink(missing_ok=True)
+    env = dict(env if env is not None else os.environ, BENCH_PEAK_RSS_FILE=str(peak_file))
     with open(RESULTS / "child.out", "w+") as out_f, open(RESULTS / "child.err", "w+") as err_f:
-        proc = subprocess.Popen([python, "-c", program, *args], stdout=out_f, stderr=err_f, text=True, env=env)
+        proc = subprocess.Popen([python, "-c", PEAK_RSS_HOOK + program, *args], stdout=out_f, stderr=err_f, text=True, env=env)
         deadline = time.time() + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -274,7 +291,8 @@ def run_child(python: str, program: str, args: list[str], timeout: float, env: d
         out, err = out_f.read(), err_f.read()
     if proc.returncode != 0:
         raise RuntimeError(err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}")
-    return out.strip().splitlines()[-1], wall, usage.ru_maxrss
+    peak = int(peak_file.read_text()) if peak_file.exists() else usage.ru_maxrss
+    return out.strip().splitlines()[-1], wall, peak
 
 
 def pathway_python(explicit: str | None) -> str | None:
