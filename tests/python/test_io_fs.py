@@ -25,6 +25,22 @@ def test_static_csv_with_quoting(tmp_path):
     assert sorted(zip(cols["word"].values(), cols["n"].values())) == [("a,b", 3), ("hello", 1), ('say "hi"', 4)]
 
 
+def test_static_directory_commits_each_file_in_name_order(tmp_path):
+    """As Pathway reads a directory in static mode: each file is its own batch (its own
+    time), files in name order; a file is never split."""
+    (tmp_path / "b.csv").write_text("word,n\nthird,3\n")
+    (tmp_path / "a.csv").write_text("word,n\nfirst,1\nsecond,2\n")
+    (tmp_path / "c.csv").write_text("word,n\n")
+    t = pw.io.csv.read(tmp_path, schema=WordSchema, mode="static")
+    seen = []
+    pw.io.subscribe(t, on_change=lambda key, row, time, is_addition: seen.append((time, row["word"])))
+    pw.run()
+    times = sorted({time for time, _ in seen})
+    assert len(times) == 2
+    assert sorted(w for time, w in seen if time == times[0]) == ["first", "second"]
+    assert [w for time, w in seen if time == times[1]] == ["third"]
+
+
 def test_bad_lines_go_to_the_error_log_and_the_rest_is_kept(tmp_path):
     (tmp_path / "a.csv").write_text("word,n\nok,1\nbad,x\nshort\nok2,2\n")
     t = pw.io.csv.read(tmp_path / "a.csv", schema=WordSchema, mode="static")

@@ -268,17 +268,21 @@ void FileSource::DrainErrors(std::vector<table::ErrorLogEntry>& errors) {
 
 bool FileSource::Poll(std::vector<table::TableUpdate>& out) {
   if (done_) return false;
-  if (options_.streaming) {
-    int64_t now = absl::GetCurrentTimeNanos();
-    if (now - last_scan_ns_ < static_cast<int64_t>(options_.refresh_ms) * 1000000) return true;
-    last_scan_ns_ = now;
+  if (!options_.streaming) {
+    // Static: every file present at the start, each read whole as its own commit.
+    if (!static_paths_) static_paths_ = ListPaths();
+    if (static_next_ < static_paths_->size()) ReadPath((*static_paths_)[static_next_++], out);
+    done_ = static_next_ >= static_paths_->size();
+    return !done_;
   }
+  int64_t now = absl::GetCurrentTimeNanos();
+  if (now - last_scan_ns_ < static_cast<int64_t>(options_.refresh_ms) * 1000000) return true;
+  last_scan_ns_ = now;
   Scan(out);
-  if (!options_.streaming) done_ = true;
-  return options_.streaming;
+  return true;
 }
 
-void FileSource::Scan(std::vector<table::TableUpdate>& out) {
+std::vector<std::string> FileSource::ListPaths() const {
   namespace stdfs = std::filesystem;
   std::vector<std::string> paths;
   std::error_code ec;
@@ -303,6 +307,11 @@ void FileSource::Scan(std::vector<table::TableUpdate>& out) {
     paths.push_back(root);
   }
   std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+void FileSource::Scan(std::vector<table::TableUpdate>& out) {
+  std::vector<std::string> paths = ListPaths();
   // Deleted files: retract what they contributed.
   for (auto it = files_.begin(); it != files_.end();) {
     if (!std::binary_search(paths.begin(), paths.end(), it->first)) {
@@ -312,27 +321,29 @@ void FileSource::Scan(std::vector<table::TableUpdate>& out) {
       ++it;
     }
   }
-  for (const std::string& path : paths) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) continue;
-    uint64_t size = static_cast<uint64_t>(st.st_size);
-    int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    auto [it, inserted] = files_.try_emplace(path);
-    FileState& state = it->second;
-    if (!inserted && size == state.size && mtime == state.mtime_ns) continue;
-    bool whole_file = options_.format == Format::kPlaintextByFile || options_.format == Format::kBinary ||
-                      options_.format == Format::kOnlyMetadata;
-    bool rewritten = !inserted && (size < state.offset || whole_file || (size == state.size && mtime != state.mtime_ns) ||
-                                   Fingerprint(path, state.offset) != state.fingerprint);
-    if (rewritten) {
-      // Rewritten: retract the old rows, read it again.
-      Retract(state, out);
-      state = FileState{};
-    }
-    state.size = size;
-    state.mtime_ns = mtime;
-    ReadFile(path, state, out);
+  for (const std::string& path : paths) ReadPath(path, out);
+}
+
+void FileSource::ReadPath(const std::string& path, std::vector<table::TableUpdate>& out) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return;
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  auto [it, inserted] = files_.try_emplace(path);
+  FileState& state = it->second;
+  if (!inserted && size == state.size && mtime == state.mtime_ns) return;
+  bool whole_file = options_.format == Format::kPlaintextByFile || options_.format == Format::kBinary ||
+                    options_.format == Format::kOnlyMetadata;
+  bool rewritten = !inserted && (size < state.offset || whole_file || (size == state.size && mtime != state.mtime_ns) ||
+                                 Fingerprint(path, state.offset) != state.fingerprint);
+  if (rewritten) {
+    // Rewritten: retract the old rows, read it again.
+    Retract(state, out);
+    state = FileState{};
   }
+  state.size = size;
+  state.mtime_ns = mtime;
+  ReadFile(path, state, out);
 }
 
 void FileSource::Retract(FileState& state, std::vector<table::TableUpdate>& out) {

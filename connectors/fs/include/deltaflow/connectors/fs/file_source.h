@@ -80,6 +80,11 @@ class FileSource final : public table::Source {
   };
 
   void Scan(std::vector<table::TableUpdate>& out);
+  // The files the path names now (a file, or every matching file below a directory), sorted.
+  std::vector<std::string> ListPaths() const;
+  // Reads what is new in one file (all of it the first time; retracts and rereads it when
+  // rewritten).
+  void ReadPath(const std::string& path, std::vector<table::TableUpdate>& out);
   void ReadFile(const std::string& path, FileState& state, std::vector<table::TableUpdate>& out);
   void Retract(FileState& state, std::vector<table::TableUpdate>& out);
   void Emit(const std::string& path, FileState& state, uint64_t line, value::Row row,
@@ -94,6 +99,9 @@ class FileSource final : public table::Source {
   absl::flat_hash_map<value::Key, std::pair<value::Row, int64_t>> by_key_;  // live rows, for primary-key upserts
   std::vector<table::ErrorLogEntry> errors_;
   bool done_ = false;
+  // Static mode: the files still to read, one per poll (each file is its own commit).
+  std::optional<std::vector<std::string>> static_paths_;
+  size_t static_next_ = 0;
   int64_t last_scan_ns_ = 0;
 };
 
