@@ -1031,7 +1031,15 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           t[i] = iterate_results.at(static_cast<size_t>(node.inputs[0]))[static_cast<size_t>(node.column)];
           break;
         case TableGraph::Kind::kApply:
-          t[i] = LowerApply(in(0), node, ctx);
+          if (node.deterministic) {
+            t[i] = LowerApply(in(0), node, ctx);
+          } else {
+            // A retraction is served from the result stored at its insertion: every change of an
+            // id meets on one worker, and leaves there only once its time is complete, so a
+            // retraction can never arrive before the insertion it retracts.
+            Coll by_id = dd::Exchange(in(0), [](const Data& d) -> uint64_t { return d.first.ShardHash(); });
+            t[i] = LowerApply(by_id.Consolidate(), node, ctx);
+          }
           break;
         case TableGraph::Kind::kGate:
           t[i] = temporal_internal::LowerGate(in(0), node, report, state_size);
@@ -1128,6 +1136,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       error_log->Update(Data(id, std::move(row)), 1);
     }
   };
+  // An output's handler hears OnEnd as soon as its table is complete and delivered, not at the
+  // end of the whole run (a handler may feed a source that the run still waits for).
+  std::vector<bool> end_told(handlers.size(), false);
   auto deliver = [&]() -> absl::Status {
     while (true) {
       std::vector<std::pair<int, std::pair<Time, std::vector<OutputChange>>>> batch;
@@ -1141,14 +1152,20 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
             batch.emplace_back(static_cast<int>(o), std::move(q.ready.front()));
             q.ready.pop_front();
           }
+          if (q.complete && o < end_told.size() && !end_told[o]) ended.push_back(static_cast<int>(o));
         }
         if (!ctx->fatal.empty()) return absl::InvalidArgumentError(ctx->fatal);
       }
-      if (batch.empty()) return absl::OkStatus();
       for (auto& [o, item] : batch) {
         if (handlers[static_cast<size_t>(o)] == nullptr) continue;
         if (absl::Status s = handlers[static_cast<size_t>(o)]->OnTime(item.first, item.second); !s.ok()) return s;
       }
+      for (int o : ended) {
+        end_told[static_cast<size_t>(o)] = true;
+        if (handlers[static_cast<size_t>(o)] == nullptr) continue;
+        if (absl::Status s = handlers[static_cast<size_t>(o)]->OnEnd(); !s.ok()) return s;
+      }
+      if (batch.empty()) return absl::OkStatus();
     }
   };
 
@@ -1231,7 +1248,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   if (absl::Status s = rt.WaitUntilDone(); !s.ok()) return s;
   if (absl::Status d = deliver(); !d.ok()) return d;
   for (size_t o = 0; o < handlers.size(); ++o) {
-    if (handlers[o] == nullptr) continue;
+    if (handlers[o] == nullptr || end_told[o]) continue;
     if (absl::Status s = handlers[o]->OnEnd(); !s.ok()) return s;
   }
   RunResult result;

@@ -44,7 +44,6 @@ def test_features_of_later_issues_raise_not_implemented():
     for call in (
         lambda: pw.io.kafka.read("broker", topic="t"),
         lambda: pw.io.postgres.write(t, {}, "table"),
-        lambda: pw.udfs.fully_async_executor(),
     ):
         with pytest.raises(NotImplementedError):
             call()

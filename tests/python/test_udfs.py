@@ -172,6 +172,190 @@ def test_propagate_none_and_max_batch_size():
     assert max(sizes) <= 2 and sum(sizes) == 5
 
 
-def test_fully_async_executor_is_named_as_not_implemented():
-    with pytest.raises(NotImplementedError, match="fully_async_executor"):
-        pw.udfs.fully_async_executor()
+# --- fully asynchronous functions ------------------------------------------------------
+
+
+def _update_stream(table, **kwargs):
+    """(row without id, time, diff) in time order, as compute_and_print_update_stream lists it."""
+    (changes,) = _capture([table], **kwargs)
+    return [(tuple(row), time, diff) for _key, row, time, diff in changes]
+
+
+def test_fully_async_documented_example():
+    """Pending first, each result as a later update; await_futures keeps the results."""
+    t = pw.debug.table_from_markdown(
+        """
+        a | b | __time__
+        1 | 2 |     2
+        3 | 4 |     4
+        5 | 6 |     4
+        """
+    )
+
+    @pw.udf(executor=pw.udfs.fully_async_executor())
+    async def long_running_async_function(a: int, b: int) -> int:
+        c = a * b
+        await asyncio.sleep(0.02 * c)
+        return c
+
+    result = t.with_columns(res=long_running_async_function(pw.this.a, pw.this.b))
+    assert repr(result.schema._dtypes()["res"]) == "Future(INT)"
+    stream = _update_stream(result)
+    assert [(row, diff) for row, time, diff in stream if time in (2, 4)] == [
+        ((1, 2, pw.internals.values.PENDING), 1),
+        ((3, 4, pw.internals.values.PENDING), 1),
+        ((5, 6, pw.internals.values.PENDING), 1),
+    ]
+    later = [(row, diff) for row, time, diff in stream if time > 4]
+    assert sorted(later, key=repr) == sorted(
+        [((a, b, pw.internals.values.PENDING), -1) for a, b in ((1, 2), (3, 4), (5, 6))] + [((a, b, a * b), 1) for a, b in ((1, 2), (3, 4), (5, 6))],
+        key=repr,
+    )
+    # Each result comes at its own time, after the rows' own times.
+    assert len({time for _, time, _ in stream if time > 4}) == 3
+    awaited = result.await_futures()
+    assert repr(awaited.schema._dtypes()["res"]) == "INT"
+    assert sorted(values(awaited.select(pw.this.res))) == [2, 12, 30]
+    assert "Pending" in repr(pw.internals.values.PENDING)
+
+
+def test_fully_async_does_not_hold_up_later_rows():
+    """A slow call leaves its row Pending while rows of later times pass through with their
+    results (processing time moves on)."""
+    release = threading.Event()
+    seen_fast = threading.Event()
+
+    @pw.udf(executor=pw.udfs.fully_async_executor())
+    async def f(a: int) -> int:
+        if a == 1:
+            while not release.is_set():
+                await asyncio.sleep(0.01)
+        return a * 10
+
+    class Src(pw.io.python.ConnectorSubject):
+        def run(self):
+            self.next(a=1)
+            self.commit()
+            self.next(a=2)
+            self.commit()
+            seen_fast.wait(10)
+            release.set()
+
+    class S(pw.Schema):
+        a: int
+
+    t = pw.io.python.read(Src(), schema=S, autocommit_duration_ms=None)
+    out = t.select(pw.this.a, r=f(pw.this.a)).await_futures()
+    got = []
+
+    def on_change(key, row, time, is_addition):
+        got.append((row["a"], row["r"], is_addition))
+        if row["a"] == 2:
+            assert not release.is_set()  # the slow call was still in flight
+            seen_fast.set()
+
+    pw.io.subscribe(out, on_change=on_change)
+    pw.run(timeout=20)
+    assert got == [(2, 20, True), (1, 10, True)]
+
+
+def test_fully_async_changed_and_deleted_rows():
+    """A row whose arguments change is Pending again until its new call returns (never paired
+    with the old result); a deleted row's result goes with it."""
+    t = pw.debug.table_from_markdown(
+        """
+        id | a | __time__ | __diff__
+        1  | 1 | 2        | 1
+        2  | 5 | 2        | 1
+        1  | 1 | 4        | -1
+        1  | 2 | 4        | 1
+        2  | 5 | 6        | -1
+        """
+    )
+
+    @pw.udf(executor=pw.udfs.fully_async_executor())
+    async def f(a: int) -> int:
+        await asyncio.sleep(0.05)
+        return a * 100
+
+    result = t.select(pw.this.a, r=f(pw.this.a))
+    stream = _update_stream(result)
+    live = {}
+    for row, time, diff in stream:
+        live[row] = live.get(row, 0) + diff
+        a, r = row
+        assert r is pw.internals.values.PENDING or r == a * 100  # never a stale result
+    assert {row for row, n in live.items() if n} == {(2, 200)}
+    assert all(n in (0, 1) for n in live.values())
+
+
+def test_fully_async_concurrency_capacity_errors_and_workers():
+    """Calls run concurrently up to capacity (counted); a failing call gives Error; the same
+    results on 1 and 2 workers."""
+    for threads in (1, 2):
+        in_flight = [0, 0]
+        lock = threading.Lock()
+
+        @pw.udf(executor=pw.udfs.fully_async_executor(capacity=7))
+        async def f(a: int) -> int:
+            with lock:
+                in_flight[0] += 1
+                in_flight[1] = max(in_flight[1], in_flight[0])
+            await asyncio.sleep(0.05)
+            with lock:
+                in_flight[0] -= 1
+            if a == 13:
+                raise ValueError("unlucky")
+            return a + 1
+
+        result = numbers(40).select(pw.this.a, r=f(pw.this.a)).await_futures()
+        (stream,) = _capture([result], threads=threads, terminate_on_error=False)
+        got = {row[0]: row[1] for _, row, _, diff in stream if diff > 0}
+        assert in_flight[1] == 7
+        assert got[13] is pw.ERROR
+        assert {a: r for a, r in got.items() if a != 13} == {a: a + 1 for a in range(40) if a != 13}
+
+
+def test_fully_async_failure_stops_the_run_with_the_exception():
+    @pw.udf(executor=pw.udfs.fully_async_executor())
+    async def f(a: int) -> int:
+        if a == 1:
+            raise ValueError("no ones here")
+        return a
+
+    with pytest.raises(ValueError, match="no ones here"):
+        values(numbers(3).select(r=f(pw.this.a)).await_futures())
+
+
+def test_fully_async_result_used_in_an_expression_is_a_clear_error():
+    @pw.udf(executor=pw.udfs.fully_async_executor())
+    async def f(a: int) -> int:
+        return a
+
+    with pytest.raises(TypeError, match="Future column"):
+        values(numbers(2).select(r=f(pw.this.a) + 1))
+    with pytest.raises(ValueError, match="capacity"):
+        pw.udfs.fully_async_executor(capacity=0)
+
+
+def test_non_deterministic_function_after_a_join_on_several_workers():
+    """Rows of one id may be produced by different workers at different times (a left join's
+    unmatched row, then its match): each retraction still meets the result stored at its
+    insertion (regression: 'retraction of a row never inserted' on 2 workers)."""
+    left = pw.debug.table_from_markdown("\n".join(["id | v | __time__"] + [f"{i} | {i} | 2" for i in range(1, 41)]))
+    right = pw.debug.table_from_markdown("\n".join(["k | f | __time__"] + [f"{i} | {10 * i} | {4 + 2 * (i % 3)}" for i in range(1, 41, 2)]))
+    joined = left.join_left(right, left.v == right.k, id=left.id).select(left.v, f=right.f)
+    calls = []
+
+    def unmatched(f):
+        calls.append(f)
+        return f is None
+
+    result = joined.select(joined.v, none=pw.apply_with_type(unmatched, bool, joined.f))
+    for threads in (1, 2, 4):
+        (stream,) = _capture([result], threads=threads)
+        final = {}
+        for key, row, _time, diff in stream:
+            final[row] = final.get(row, 0) + diff
+        assert {row for row, n in final.items() if n} == {(v, v % 2 == 0) for v in range(1, 41)}
+        assert all(n in (0, 1) for n in final.values())

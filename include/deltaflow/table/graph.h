@@ -301,7 +301,8 @@ class OutputHandler {
   virtual ~OutputHandler() = default;
   /// The consolidated changes of the completed time `time` (never empty), in id order.
   virtual absl::Status OnTime(Time time, std::vector<OutputChange>& changes) = 0;
-  /// Called once when the output is complete.
+  /// Called once, as soon as the output is complete and delivered (other outputs and sources
+  /// may still be running).
   virtual absl::Status OnEnd() { return absl::OkStatus(); }
 };
 

@@ -145,6 +145,19 @@ class List(DType):
 ANY_TUPLE = List(ANY)
 
 
+class Future(DType):
+    """A column of a fully asynchronous function's results: ``Pending`` until each arrives.
+    ``Table.await_futures()`` drops the pending rows and strips the wrapper."""
+
+    def __init__(self, wrapped: DType) -> None:
+        self.wrapped = wrapped
+        self._name = f"Future({wrapped!r})"
+
+    @property
+    def typehint(self) -> Any:
+        return self.wrapped.typehint
+
+
 class Array(DType):
     def __init__(self, n_dim: int | None = None, wrapped: DType | None = None) -> None:
         self.n_dim = n_dim

@@ -217,7 +217,12 @@ class AsyncExecutor(Executor):
         return asyncio.run(self._run(fun, calls, cache))
 
     async def _run(self, fun, calls, cache):  # noqa: ANN001, ANN202
-        semaphore = asyncio.Semaphore(self.capacity) if self.capacity else None
+        one = self.one_call(fun, cache, asyncio.Semaphore(self.capacity) if self.capacity else None)
+        return list(await asyncio.gather(*(one(a, k) for a, k in calls)))
+
+    def one_call(self, fun: Callable[..., Any], cache: CacheStrategy | None, semaphore: asyncio.Semaphore | None) -> Callable[[tuple, dict], Awaitable[tuple[bool, Any]]]:
+        """An ``async`` function making one call of ``fun`` as this executor makes it (cache,
+        capacity, timeout, retries): (ok, result or exception)."""
         is_async = _is_async(fun)
 
         async def call(args: tuple, kwargs: dict) -> Any:
@@ -252,7 +257,7 @@ class AsyncExecutor(Executor):
                 cache.put(key, value)
             return True, value
 
-        return list(await asyncio.gather(*(one(a, k) for a, k in calls)))
+        return one
 
 
 def sync_executor() -> Executor:
@@ -278,10 +283,16 @@ class _AutoExecutor(Executor):
 
 
 def fully_async_executor(*, capacity: int | None = None, timeout: float | None = None, retry_strategy: AsyncRetryStrategy | None = None, autocommit_duration_ms: int | None = 1500) -> Executor:
-    raise NotImplementedError(
-        "pw.udfs.fully_async_executor (results arriving after their batch, as Pending first) is not implemented yet "
-        "in deltaflow; async_executor runs the calls of a batch concurrently"
-    )
+    """Calls that do not hold up their batch: the column is ``Pending`` at once and each
+    result arrives later, as an update (results are committed every
+    ``autocommit_duration_ms``). The column's type is ``Future[...]``: use
+    ``Table.await_futures()`` to wait for the results. ``capacity``, ``timeout`` and
+    ``retry_strategy`` as for ``async_executor``."""
+    from deltaflow.internals.fully_async import FullyAsyncExecutor
+
+    if capacity is not None and capacity < 1:
+        raise ValueError("fully_async_executor capacity must be at least 1")
+    return FullyAsyncExecutor(capacity, timeout, retry_strategy, autocommit_duration_ms)
 
 
 # --- function wrappers -----------------------------------------------------------------

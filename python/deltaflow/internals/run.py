@@ -37,6 +37,34 @@ def clear_sinks() -> None:
     _sinks.clear()
 
 
+# Outputs that a node needs to run: whenever a run reaches the node, the output joins it (a
+# fully asynchronous function's results source is fed by an output of the rows' arguments).
+_companions: dict[int, tuple[Any, Sink]] = {}
+
+
+def register_companion(node: Any, sink: Sink) -> None:
+    _companions[id(node)] = (node, sink)
+
+
+def _with_companions(sinks: list[Sink]) -> list[Sink]:
+    if not _companions:
+        return sinks
+    out = list(sinks)
+    seen: set[int] = set()
+    stack = [s.table._node for s in out]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend(node.inputs)
+        companion = _companions.get(id(node))
+        if companion is not None and companion[0] is node and all(companion[1] is not s for s in out):
+            out.append(companion[1])
+            stack.append(companion[1].table._node)
+    return out
+
+
 def _env_int(*names: str) -> int | None:
     for name in names:
         value = os.environ.get(name)
@@ -88,6 +116,7 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
     """Runs the graph behind ``sinks`` to completion."""
     terminate = _terminate_on_error(terminate_on_error)
     workers = worker_count(threads)
+    sinks = _with_companions(sinks)
     graph = _engine.TableGraph()
     memo = lower(graph, [s.table._node for s in sinks])
     handlers = []

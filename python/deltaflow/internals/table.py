@@ -306,6 +306,11 @@ class Table:
         return self._select_exprs(exprs, location)
 
     def _select_exprs(self, exprs: dict[str, ColumnExpression], location: str) -> Table:
+        futures = {n: e for n, e in exprs.items() if _is_fully_async(e)}
+        if futures:
+            from deltaflow.internals.fully_async import select_with_futures
+
+            return select_with_futures(self, exprs, futures, location)
         layout = TableLayout(self, exprs.values(), location)
         specs = []
         columns = {}
@@ -856,9 +861,11 @@ class Table:
         return add_update_timestamp_utc(self, rate, update_timestamp_column_name)
 
     def await_futures(self) -> Table:
-        """The table once the results of fully asynchronous functions have arrived. deltaflow's
-        executors finish a batch before passing it on, so no result is ever pending."""
-        return self
+        """The rows whose results of fully asynchronous functions (``Future`` columns) have all
+        arrived, those columns typed as their results; other tables are returned as they are."""
+        from deltaflow.internals.fully_async import await_futures
+
+        return await_futures(self)
 
     def debug(self, name: str) -> Table:
         return self
@@ -954,6 +961,14 @@ def _find_reducers(expr: ColumnExpression) -> list[ReducerExpression]:
     for c in expr._children():
         found.extend(_find_reducers(c))
     return found
+
+
+def _is_fully_async(e: Any) -> bool:
+    if not isinstance(e, ApplyExpression) or e._executor is None:
+        return False
+    from deltaflow.internals.fully_async import FullyAsyncExecutor
+
+    return isinstance(e._executor, FullyAsyncExecutor)
 
 
 class GroupedTable:

@@ -146,6 +146,37 @@ class PyObjectWrapper:
         return f"PyObjectWrapper({self.value!r})"
 
 
+class Pending(PyObjectWrapper):
+    """The value of a fully asynchronous function's call that has not returned yet. There is
+    one instance, ``deltaflow.PENDING``; it prints as ``Pending``."""
+
+    _instance: Pending | None = None
+
+    def __new__(cls) -> Pending:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+            cls._instance.value = None
+        return cls._instance
+
+    def __init__(self) -> None:
+        pass
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return hash("deltaflow.Pending")
+
+    def __repr__(self) -> str:
+        return "Pending"
+
+    def __reduce__(self):
+        return (Pending, ())
+
+
+PENDING = Pending()
+
+
 def wrap_py_object(value: Any) -> PyObjectWrapper:
     """Wraps ``value`` so that a table cell can hold it."""
     return PyObjectWrapper(value)
