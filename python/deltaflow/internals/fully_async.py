@@ -19,6 +19,7 @@ from deltaflow.internals import dtype as dt
 from deltaflow.internals import run_context
 from deltaflow.internals.executors import AsyncExecutor, Executor
 from deltaflow.internals.values import ERROR, PENDING
+from deltaflow.io.python import ConnectorSubject, _SubjectSource
 
 
 class FullyAsyncExecutor(Executor):
@@ -71,7 +72,7 @@ def await_futures(table: Any) -> Any:
         return table
     ready = None
     for n in futures:
-        cond = pw.apply_with_type(lambda v: v is not PENDING, bool, table[n])
+        cond = pw.fill_error(table[n] != PENDING, True)  # a failed call (Error) is a result too
         ready = cond if ready is None else ready & cond
     out = table.filter(ready)
     out = out.select(*pw.this)
@@ -90,14 +91,13 @@ def _results(e: Any, args: Any, name: str) -> Any:
     from deltaflow.internals.run import Sink, register_companion
     from deltaflow.internals.table import LogicalNode, Table
     from deltaflow.internals.universe import Universe
-    from deltaflow.io.python import _SubjectSource
 
     schema = _result_schema()
     columns = schema._dtypes()
     current: list[Any] = [None]
 
     def build(g: Any, ins: list[int]) -> int:
-        current[0] = _new_calls(e)
+        current[0] = _Calls(e)
         source = _SubjectSource(current[0], columns, schema.primary_key_columns(), {}, e._executor.autocommit_duration_ms, name)
         return g.source_input(source, len(columns), name)
 
@@ -128,147 +128,131 @@ def _future_dtype(e: Any) -> dt.DType:
     return dt.Optional(result) if e._propagate_none else result
 
 
-_subject_class: Any = None
+class _Calls(ConnectorSubject):
+    """The calls of one fully asynchronous column in one run: started from the rows' changes
+    (told by an output handler), their results returned through this Python source."""
 
+    def __init__(self, e: Any) -> None:
+        super().__init__(datasource_name=f"fully async {_name_of(e)}")
+        self._fun = e._fun
+        self._runner: AsyncExecutor = e._executor.calls
+        self._cache = e._cache
+        self._propagate_none = e._propagate_none
+        self._n_args = len(e._args)
+        self._kwarg_names = e._kwarg_names
+        self._fa_lock = threading.Lock()
+        self._fa_inbox: list[Any] = []
+        self._fa_loop: asyncio.AbstractEventLoop | None = None
+        self._fa_wake: asyncio.Event | None = None
+        self._fa_failure: BaseException | None = None
 
-def _new_calls(e: Any) -> Any:
-    """The subject of one fully asynchronous column (its class made once, on first use, when
-    the connector API is importable)."""
-    global _subject_class
-    if _subject_class is None:
-        _subject_class = _make_subject_class()
-    return _subject_class(e, len(e._args), e._kwarg_names)
+    # --- from the engine's output (the rows' argument changes) ---------------------------
+    def on_time(self, time: int, changes: list) -> None:
+        self._post(("changes", [(key, values[0], diff) for key, values, diff in changes]))
 
+    def on_end(self) -> None:
+        self._post(("end", None))
 
-def _make_subject_class() -> Any:
-    import deltaflow as pw
-
-    class Calls(pw.io.python.ConnectorSubject):
-        """Starts calls from the rows' changes (told by an output handler) and returns their
-        results through this Python source."""
-
-        def __init__(self, e: Any, n_args: int, kwarg_names: list[str]) -> None:
-            super().__init__(datasource_name=f"fully async {_name_of(e)}")
-            self._fun = e._fun
-            self._runner: AsyncExecutor = e._executor.calls
-            self._cache = e._cache
-            self._propagate_none = e._propagate_none
-            self._n_args = n_args
-            self._kwarg_names = kwarg_names
-            self._fa_lock = threading.Lock()
-            self._fa_inbox: list[Any] = []
-            self._fa_loop: asyncio.AbstractEventLoop | None = None
-            self._fa_wake: asyncio.Event | None = None
-            self._fa_failure: BaseException | None = None
-
-        # --- from the engine's output (the rows' argument changes) ---------------------------
-        def on_time(self, time: int, changes: list) -> None:
-            self._post(("changes", [(key, values[0], diff) for key, values, diff in changes]))
-
-        def on_end(self) -> None:
-            self._post(("end", None))
-
-        def _post(self, message: Any) -> None:
-            with self._fa_lock:
-                self._fa_inbox.append(message)
-                loop, wake = self._fa_loop, self._fa_wake
-            if loop is not None and wake is not None:
-                try:
-                    loop.call_soon_threadsafe(wake.set)
-                except RuntimeError:  # the loop has ended (the source is closing)
-                    pass
-
-        # --- the source's thread --------------------------------------------------------------
-        def run(self) -> None:
+    def _post(self, message: Any) -> None:
+        with self._fa_lock:
+            self._fa_inbox.append(message)
+            loop, wake = self._fa_loop, self._fa_wake
+        if loop is not None and wake is not None:
             try:
-                asyncio.run(self._serve())
-            finally:
-                with self._fa_lock:
-                    self._fa_loop = self._fa_wake = None
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # the loop has ended (the source is closing)
+                pass
 
-        def on_stop(self) -> None:
-            self._post(("stop", None))
-
-        async def _serve(self) -> None:
-            wake = asyncio.Event()
+    # --- the source's thread --------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        finally:
             with self._fa_lock:
-                self._fa_loop, self._fa_wake = asyncio.get_running_loop(), wake
-            semaphore = asyncio.Semaphore(self._runner.capacity) if self._runner.capacity else None
-            running: dict[Any, tuple[Any, asyncio.Task]] = {}  # row id -> (args, call)
-            emitted: dict[Any, tuple[Any, Any]] = {}  # row id -> (args, value) in the results
-            ended = False
-            while True:
-                with self._fa_lock:
-                    inbox, self._fa_inbox = self._fa_inbox, []
-                    if not inbox:
-                        wake.clear()
-                for kind, payload in inbox:
-                    if kind == "stop":
-                        for _, task in running.values():
-                            task.cancel()
-                        return
-                    if kind == "end":
-                        ended = True
-                        continue
-                    inserted = {key for key, _, diff in payload if diff > 0}
-                    for key, args, diff in payload:
-                        if diff > 0:
-                            continue
-                        call = running.pop(key, None)
-                        if call is not None and call[0] == args:
-                            call[1].cancel()
-                        elif call is not None:
-                            running[key] = call
-                        if key not in inserted and key in emitted and emitted[key][0] == args:
-                            old_args, old_value = emitted.pop(key)
-                            self._remove(key=key, args=old_args, value=old_value)
-                            self.commit()
-                    for key, args, diff in payload:
-                        if diff <= 0:
-                            continue
-                        if key in running:
-                            running.pop(key)[1].cancel()
-                        task = asyncio.ensure_future(self._call(args, semaphore))
-                        running[key] = (args, task)
-                        task.add_done_callback(lambda t, key=key, args=args: self._finished(key, args, t, running, emitted))
-                if self._fa_failure is not None:
+                self._fa_loop = self._fa_wake = None
+
+    def on_stop(self) -> None:
+        self._post(("stop", None))
+
+    async def _serve(self) -> None:
+        wake = asyncio.Event()
+        with self._fa_lock:
+            self._fa_loop, self._fa_wake = asyncio.get_running_loop(), wake
+        semaphore = asyncio.Semaphore(self._runner.capacity) if self._runner.capacity else None
+        running: dict[Any, tuple[Any, asyncio.Task]] = {}  # row id -> (args, call)
+        emitted: dict[Any, tuple[Any, Any]] = {}  # row id -> (args, value) in the results
+        ended = False
+        while True:
+            with self._fa_lock:
+                inbox, self._fa_inbox = self._fa_inbox, []
+                if not inbox:
+                    wake.clear()
+            for kind, payload in inbox:
+                if kind == "stop":
                     for _, task in running.values():
                         task.cancel()
-                    raise self._fa_failure
-                if ended and not running:
                     return
-                if not inbox:
-                    await wake.wait()
-
-        async def _call(self, args: tuple, semaphore: asyncio.Semaphore | None) -> Any:
-            positional = list(args[: self._n_args])
-            keywords = dict(zip(self._kwarg_names, args[self._n_args :]))
-            if self._propagate_none and any(a is None for a in args):
-                return True, None
-            one = self._runner.one_call(self._fun, self._cache, semaphore)
-            return await one(tuple(positional), keywords)
-
-        def _finished(self, key: Any, args: Any, task: asyncio.Task, running: dict, emitted: dict) -> None:
-            if task.cancelled():
+                if kind == "end":
+                    ended = True
+                    continue
+                inserted = {key for key, _, diff in payload if diff > 0}
+                for key, args, diff in payload:
+                    if diff > 0:
+                        continue
+                    call = running.pop(key, None)
+                    if call is not None and call[0] == args:
+                        call[1].cancel()
+                    elif call is not None:
+                        running[key] = call
+                    if key not in inserted and key in emitted and emitted[key][0] == args:
+                        old_args, old_value = emitted.pop(key)
+                        self._remove(key=key, args=old_args, value=old_value)
+                        self.commit()
+                for key, args, diff in payload:
+                    if diff <= 0:
+                        continue
+                    if key in running:
+                        running.pop(key)[1].cancel()
+                    task = asyncio.ensure_future(self._call(args, semaphore))
+                    running[key] = (args, task)
+                    task.add_done_callback(lambda t, key=key, args=args: self._finished(key, args, t, running, emitted))
+            if self._fa_failure is not None:
+                for _, task in running.values():
+                    task.cancel()
+                raise self._fa_failure
+            if ended and not running:
                 return
-            current = running.get(key)
-            if current is None or current[1] is not task:
-                return
-            del running[key]
-            ok, value = task.result()
-            if not ok:
-                if run_context.terminate_on_error():
-                    # The run stops with the function's own exception (raised by run()).
-                    self._fa_failure = value
-                    if self._fa_wake is not None:
-                        self._fa_wake.set()
-                    return
-                run_context.log_error(self._datasource_name, f"{type(value).__name__}: {value}")
-                value = ERROR
-            emitted[key] = (args, value)
-            self.next(key=key, args=args, value=value)
-            self.commit()
-            if self._fa_wake is not None:
-                self._fa_wake.set()
+            if not inbox:
+                await wake.wait()
 
-    return Calls
+    async def _call(self, args: tuple, semaphore: asyncio.Semaphore | None) -> Any:
+        positional = list(args[: self._n_args])
+        keywords = dict(zip(self._kwarg_names, args[self._n_args :]))
+        if self._propagate_none and any(a is None for a in args):
+            return True, None
+        one = self._runner.one_call(self._fun, self._cache, semaphore)
+        return await one(tuple(positional), keywords)
+
+    def _finished(self, key: Any, args: Any, task: asyncio.Task, running: dict, emitted: dict) -> None:
+        if task.cancelled():
+            return
+        current = running.get(key)
+        if current is None or current[1] is not task:
+            return
+        del running[key]
+        ok, value = task.result()
+        if not ok:
+            if run_context.terminate_on_error():
+                # The run stops with the function's own exception (raised by run()).
+                self._fa_failure = value
+                if self._fa_wake is not None:
+                    self._fa_wake.set()
+                return
+            run_context.log_error(self._datasource_name, f"{type(value).__name__}: {value}")
+            value = ERROR
+        emitted[key] = (args, value)
+        self.next(key=key, args=args, value=value)
+        self.commit()
+        if self._fa_wake is not None:
+            self._fa_wake.set()
+
