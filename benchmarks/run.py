@@ -49,13 +49,24 @@ DD_TARGET = BENCH_DIR / "reference" / "target"  # also named in reference/dd/.ca
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    workload: str  # "arrange" | "count" | "count-runtime"
+    workload: str  # "arrange" | "count" | "count-runtime" | "degree" | "pagerank" | "idle" | "chain"
     workers: int
     title: str
 
     @property
     def id(self) -> str:
         return f"{self.workload}/w{self.workers}"
+
+    def size(self, keys: int) -> int:
+        """The n of this case's program for a run of `keys` keys: updates (edges), or rounds
+        for `chain`; `idle` has none."""
+        if self.workload == "pagerank":
+            return max(10_000, keys // 10)
+        if self.workload == "chain":
+            return max(1_000, keys // 1_000)
+        if self.workload == "idle":
+            return 1
+        return keys
 
 
 CASES = [
@@ -64,7 +75,17 @@ CASES = [
     Case("count", 1, "maintained count; deltaflow on one bare Worker"),
     Case("count-runtime", 1, "maintained count; deltaflow on the oneTBB runtime"),
     Case("count-runtime", 2, "maintained count; deltaflow on the oneTBB runtime"),
+    Case("degree", 1, "degree distribution: edges loaded in batches of 10k (then update latency)"),
+    Case("degree", 2, "degree distribution: edges loaded in batches of 10k (then update latency)"),
+    Case("pagerank", 1, "PageRank, 5 steps: edges (keys/10) in batches of 10k (then update latency)"),
+    Case("pagerank", 2, "PageRank, 5 steps: edges (keys/10) in batches of 10k (then update latency)"),
+    Case("idle", 1, "idle second after loading a count: process CPU ms (lower is better)"),
+    Case("idle", 2, "idle second after loading a count: process CPU ms (lower is better)"),
+    Case("chain", 1, "1,000 map operators, one update per round (keys/1000 rounds)"),
 ]
+
+# The workloads of deltaflow_graph_bench / the reference's graph.rs (one JSON line each).
+GRAPH_WORKLOADS = ("degree", "pagerank", "idle", "chain")
 
 
 class Unsupported(Exception):
@@ -75,7 +96,7 @@ class Unsupported(Exception):
 class Measurement:
     seconds: float  # wall-clock time of the timed part (feeding every batch to completion)
     updates_per_s: float  # keys / seconds
-    peak_rss_kb: int  # the child process's peak resident set (wait4 ru_maxrss)
+    peak_rss_kb: int  # peak resident set: the program's own VmHWM where it reports one, else wait4 ru_maxrss
     cpu_seconds: float | None = None  # as the program reports it (see each system)
     extra: dict = dataclasses.field(default_factory=dict)
 
@@ -162,6 +183,7 @@ class Deltaflow(System):
     def __init__(self, build_dir: Path = BUILD_DIR):
         self.build_dir = build_dir
         self.binary = build_dir / "benchmarks" / "deltaflow_dd_bench"
+        self.graph_binary = build_dir / "benchmarks" / "deltaflow_graph_bench"
 
     FILTERS = {
         ("arrange", 1): r"^BM_ArrangementUpkeep/",
@@ -179,7 +201,7 @@ class Deltaflow(System):
               "-DCMAKE_BUILD_TYPE=Release", "-DDELTAFLOW_BUILD_BENCHMARKS=ON",
               "-DDELTAFLOW_BUILD_TESTS=OFF"], None),
             (["cmake", "--build", str(self.build_dir), "--target", "deltaflow_dd_bench",
-              "--parallel", str(jobs)], None),
+              "deltaflow_graph_bench", "--parallel", str(jobs)], None),
         ], timeout=1800)
 
     def versions(self) -> dict:
@@ -190,6 +212,9 @@ class Deltaflow(System):
             return {}
 
     def run(self, case: Case, keys: int, timeout: float) -> Measurement:
+        if case.workload in GRAPH_WORKLOADS:
+            cmd = [str(self.graph_binary), case.workload, str(case.size(keys)), str(case.workers)]
+            return json_line_measurement(cmd, timeout)
         key = (case.workload, case.workers)
         if key in self.WHY_NOT:
             raise Unsupported(self.WHY_NOT[key])
@@ -226,7 +251,8 @@ class DifferentialDataflow(System):
         self.target_dir = target_dir
         self.binary = target_dir / "release" / "dd_reference_bench"
 
-    PROGRAM = {"arrange": "arrange", "count": "count", "count-runtime": "count"}
+    PROGRAM = {"arrange": "arrange", "count": "count", "count-runtime": "count",
+               **{w: w for w in GRAPH_WORKLOADS}}
 
     def build(self, jobs: int) -> float:
         if shutil.which("cargo") is None:
@@ -253,14 +279,25 @@ class DifferentialDataflow(System):
     def run(self, case: Case, keys: int, timeout: float) -> Measurement:
         if case.workload not in self.PROGRAM:
             raise Unsupported(f"no reference program for {case.workload}")
-        cmd = [str(self.binary), self.PROGRAM[case.workload], str(keys), "-w", str(case.workers)]
-        code, out, err, rss, _ = run_child(cmd, timeout=timeout)
-        if code != 0:
-            raise RuntimeError(f"exit {code}: {last_lines(err or out)}")
-        line = [l for l in out.splitlines() if l.startswith("{")][-1]
-        r = json.loads(line)
-        return Measurement(r["seconds"], r["updates_per_s"], rss, r.get("cpu_seconds"),
-                           {"self_reported_peak_rss_kb": r.get("peak_rss_kb")})
+        cmd = [str(self.binary), self.PROGRAM[case.workload], str(case.size(keys)), "-w", str(case.workers)]
+        return json_line_measurement(cmd, timeout)
+
+
+# Fields of a program's JSON line kept in Measurement.extra (and summarized as medians).
+EXTRA_FIELDS = ("latency_ms", "idle_cpu_ms_per_s", "ns_per_operator_per_round")
+
+
+def json_line_measurement(cmd: list[str], timeout: float) -> Measurement:
+    """Runs a program that prints one JSON line {seconds, cpu_seconds, updates_per_s, ...}."""
+    code, out, err, rss, _ = run_child(cmd, timeout=timeout)
+    if code != 0:
+        raise RuntimeError(f"exit {code}: {last_lines(err or out)}")
+    line = [l for l in out.splitlines() if l.startswith("{")][-1]
+    r = json.loads(line)
+    extra = {"wait4_peak_rss_kb": rss}
+    extra.update({k: r[k] for k in EXTRA_FIELDS if k in r})
+    # The program's own VmHWM: wait4's ru_maxrss of a forked child also counts this process.
+    return Measurement(r["seconds"], r["updates_per_s"], r.get("peak_rss_kb") or rss, r.get("cpu_seconds"), extra)
 
 
 # Append a System here to compare it too (Pathway comes next, from its own virtualenv).
@@ -296,15 +333,35 @@ def machine_info() -> dict:
     return info
 
 
-def summarize(runs: list[dict], keys: int) -> dict:
+def _median_extras(ok: list[dict]) -> dict:
+    """Medians over runs of the programs' extra figures (numbers, or dicts of numbers)."""
+    out: dict = {}
+    for field in EXTRA_FIELDS:
+        values = [r["extra"][field] for r in ok if field in r.get("extra", {})]
+        if not values:
+            continue
+        if isinstance(values[0], dict):
+            out[field] = {k: statistics.median(v[k] for v in values if k in v) for k in values[0]}
+        else:
+            out[field] = statistics.median(values)
+    return out
+
+
+def summarize(runs: list[dict], case: Case, keys: int) -> dict:
     ok = [r for r in runs if "seconds" in r]
     if not ok:
         return {"error": runs[0].get("error", "no runs") if runs else "no runs"}
     seconds = statistics.median(r["seconds"] for r in ok)
+    extras = _median_extras(ok)
+    if case.workload == "idle":
+        rate = {"idle_cpu_ms_per_s": extras.pop("idle_cpu_ms_per_s", None)}
+    else:
+        rate = {"updates_per_s": case.size(keys) / seconds}
     return {
         "runs": len(ok),
         "median_seconds": seconds,
-        "updates_per_s": keys / seconds,
+        **rate,
+        **extras,
         "min_seconds": min(r["seconds"] for r in ok),
         "max_seconds": max(r["seconds"] for r in ok),
         "peak_rss_kb": int(statistics.median(r["peak_rss_kb"] for r in ok)),
@@ -314,7 +371,9 @@ def summarize(runs: list[dict], keys: int) -> dict:
 
 
 def fmt_rate(x: float) -> str:
-    return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    return f"{x / 1e3:.0f}k" if x >= 1e4 else f"{x:,.0f}"
 
 
 def fmt_mib(kb: int) -> str:
@@ -354,8 +413,12 @@ def write_markdown(report: dict, path: Path) -> None:
         res = c["results"]
         for s in systems:
             r = res[s]
-            row.append(fmt_rate(r["updates_per_s"]) if "updates_per_s" in r
-                       else f"— ({r.get('error')})")
+            if "updates_per_s" in r:
+                row.append(fmt_rate(r["updates_per_s"]))
+            elif r.get("idle_cpu_ms_per_s") is not None:
+                row.append(f"{r['idle_cpu_ms_per_s']:.1f} ms CPU")
+            else:
+                row.append(f"— ({r.get('error')})")
         for o in others:
             ratio = c["ratios"].get(o)
             row.append(f"{ratio:.2f}" if ratio is not None else "—")
@@ -363,8 +426,21 @@ def write_markdown(report: dict, path: Path) -> None:
             r = res[s]
             row.append(fmt_mib(r["peak_rss_kb"]) if "peak_rss_kb" in r else "—")
         lines.append("| " + " | ".join(row) + " |")
+    details = []
+    for c in report["cases"]:
+        for s in systems:
+            r = c["results"][s]
+            if "latency_ms" in r:
+                sizes = ", ".join(f"{int(k):,}: {v:.2f} ms" for k, v in r["latency_ms"].items())
+                details.append(f"- `{c['id']}` {s}: median latency per update batch ({sizes})")
+            if "ns_per_operator_per_round" in r:
+                details.append(f"- `{c['id']}` {s}: {r['ns_per_operator_per_round']:.0f} ns per operator per round")
+    if details:
+        lines += ["", "Update latency (changes per batch: median time until the output reflects the "
+                  "batch) and per-operator overhead:", ""] + details
     lines += ["", "differential-dataflow runs the same program (count_total) for `count` and "
-              "`count-runtime`; ratios above 1 mean deltaflow is faster.", "",
+              "`count-runtime`, and the programs of benchmarks/reference/dd/src/graph.rs for the "
+              "graph and runtime cases; ratios above 1 mean deltaflow is faster.", "",
               f"Total time of this run, builds included: {report['total_seconds']:.0f} s.", ""]
     path.write_text("\n".join(lines))
 
@@ -448,7 +524,7 @@ def main(argv: list[str]) -> int:
                     r = {"error": f"failed: {e}"}
                     print(f"{label}: failed: {e}", flush=True)
                 runs[s.name].append(r)
-        results = {name: summarize(rs, keys) for name, rs in runs.items()}
+        results = {name: summarize(rs, case, keys) for name, rs in runs.items()}
         ratios = {}
         base = results.get(BASELINE, {})
         for name, r in results.items():

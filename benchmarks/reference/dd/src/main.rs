@@ -8,6 +8,7 @@
 //!            logical and physical compaction advanced to each batch's upper, as
 //!            BM_ArrangementUpkeep does with its spine.
 //!   count    input -> count_total -> probe (BM_MaintainedCount, BM_MaintainedCountWorkers).
+//!   degree, pagerank, idle, chain: see graph.rs (deltaflow's counterpart: graph_bench.cc).
 //!
 //! Input: `keys` distinct u64 keys, splitmix64 of the seed 0x5eed_de17_af10_0000 plus a counter
 //! (the same sequence as dd_bench.cc), generated before timing starts, fed as closed-loop
@@ -21,6 +22,8 @@
 //! {system, workload, keys, workers, seconds, cpu_seconds, updates_per_s, peak_rss_kb}, where
 //! cpu_seconds is the process's user + system time over the timed span (all worker threads)
 //! and peak_rss_kb is VmHWM from /proc/self/status at the end.
+
+mod graph;
 
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
@@ -67,14 +70,14 @@ fn process_cpu_seconds() -> f64 {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: dd_reference_bench <arrange|count> <keys> [timely args, e.g. -w 2]");
+    eprintln!("usage: dd_reference_bench <arrange|count|degree|pagerank|idle|chain> <n> [timely args, e.g. -w 2]");
     std::process::exit(2);
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_else(|| usage());
-    if workload != "arrange" && workload != "count" {
+    if !["arrange", "count", "degree", "pagerank", "idle", "chain"].contains(&workload.as_str()) {
         usage();
     }
     let n: usize = args
@@ -89,6 +92,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
 
+    if workload != "arrange" && workload != "count" {
+        graph::run(&workload, n, timely_args, workers);
+        return;
+    }
     let keys: Arc<Vec<u64>> = Arc::new((0..n as u64).map(|i| splitmix64(SEED.wrapping_add(i))).collect());
     let barrier = Arc::new(Barrier::new(workers));
     let workload_w = workload.clone();

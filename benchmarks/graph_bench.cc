@@ -1,0 +1,292 @@
+// Graph and runtime workloads of the benchmark harness (benchmarks/run.py), one per process,
+// each written the same way in benchmarks/reference/dd against differential-dataflow:
+//
+//   deltaflow_graph_bench <degree|pagerank|idle|chain> <n> <workers>
+//
+//   degree    n edges of a skewed random graph (n / 8 nodes), arriving in closed-loop batches
+//             of 10k, into DegreeDistribution (out-degree per node, then nodes per degree);
+//             then update batches of 1, 1,000 and (when n >= 1M) 1M edge changes, each change
+//             retracting the oldest live edge and inserting a new one: median latency per size.
+//   pagerank  the same edges into PageRank (5 steps, dd/algorithms/pagerank.h), batches of
+//             10k; then update batches of 1,000 changes: median latency.
+//   idle      a maintained count loaded with 100k keys, then left idle (inputs open) for one
+//             second: the process's CPU time over that second.
+//   chain     a chain of 1,000 Map operators; n rounds of one update each, every round waited
+//             for: rounds/s and time per operator per round.
+//
+// Node ids: splitmix64 of a fixed seed plus a counter, squared into [0, nodes) (many small ids:
+// a skewed, power-law-like degree distribution); the same integer and double arithmetic as
+// the reference, so both systems see the same graph. Timing is wall clock from the moment the
+// dataflow is built; one JSON line is printed:
+// {system, workload, keys, workers, seconds, cpu_seconds, updates_per_s, peak_rss_kb, ...}.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "deltaflow/dd/algorithms/degrees.h"
+#include "deltaflow/dd/algorithms/pagerank.h"
+#include "deltaflow/dd/collection.h"
+#include "deltaflow/dd/operators/reduce.h"
+#include "deltaflow/runtime/runtime.h"
+#include "deltaflow/runtime/worker.h"
+
+namespace deltaflow::dd {
+namespace {
+
+using Time = uint64_t;
+using algorithms::Edge;
+
+constexpr int64_t kBatchSize = 10'000;
+constexpr uint64_t kSeed = 0x5eed'de17'af10'0000ULL;
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t Skewed(uint64_t h, uint64_t nodes) {
+  double u = static_cast<double>(h >> 11) * 0x1.0p-53;
+  return static_cast<uint64_t>(u * u * static_cast<double>(nodes));
+}
+
+// Edge number `i` of the fixed sequence.
+Edge EdgeAt(uint64_t i, uint64_t nodes) {
+  return {Skewed(SplitMix64(kSeed + 2 * i), nodes), Skewed(SplitMix64(kSeed + 2 * i + 1), nodes)};
+}
+
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// User + system CPU seconds of the whole process, from /proc/self/stat.
+double ProcessCpuSeconds() {
+  std::ifstream f("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / 100.0;
+}
+
+uint64_t PeakRssKb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+[[noreturn]] void Die(const absl::Status& status) {
+  std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+  std::exit(1);
+}
+
+// A dataflow on `workers` workers of the oneTBB runtime, fed round by round: each round's
+// changes are spread over the workers' inputs, and the round ends when every probe has
+// passed its time.
+template <typename D>
+class Rounds {
+ public:
+  using Dataflow = std::function<ProbeHandle<Time>(const Collection<D, Time, int64_t>&)>;
+
+  Rounds(uint32_t workers, const Dataflow& dataflow) : workers_(workers) {
+    runtime_ = std::make_unique<runtime::Runtime<Time>>(runtime::RuntimeOptions{.workers = workers, .threads = workers});
+    runtime_->Build([&](Worker<Time>& worker) {
+      auto [input, collection] = NewInput<D>(worker);
+      probes_.push_back(dataflow(collection));
+      inputs_.push_back(std::move(input));
+    });
+    if (absl::Status s = runtime_->Start(); !s.ok()) Die(s);
+  }
+
+  // Sends `changes` (data, diff) as one round and waits for it; returns its seconds.
+  double Round(const std::vector<std::pair<D, int64_t>>& changes) {
+    double start = Now();
+    const size_t share = (changes.size() + workers_ - 1) / workers_;
+    for (uint32_t w = 0; w < workers_; ++w) {
+      runtime_->WithWorker(w, [&](Worker<Time>&) {
+        for (size_t i = w * share; i < std::min(changes.size(), (w + 1) * share); ++i) {
+          inputs_[w]->Update(changes[i].first, changes[i].second);
+        }
+        inputs_[w]->AdvanceTo(time_ + 1);
+      });
+    }
+    absl::Status s = runtime_->WaitUntil(
+        [&] { return std::none_of(probes_.begin(), probes_.end(), [&](const auto& p) { return p.LessThan(time_ + 1); }); });
+    if (!s.ok()) Die(s);
+    ++time_;
+    return Now() - start;
+  }
+
+  void Close() {
+    for (uint32_t w = 0; w < workers_; ++w) runtime_->WithWorker(w, [&](Worker<Time>&) { inputs_[w].reset(); });
+    if (absl::Status s = runtime_->WaitUntilDone(); !s.ok()) Die(s);
+  }
+
+ private:
+  uint32_t workers_;
+  std::unique_ptr<runtime::Runtime<Time>> runtime_;
+  std::vector<std::unique_ptr<InputSession<D, Time, int64_t>>> inputs_;
+  std::vector<ProbeHandle<Time>> probes_;
+  Time time_ = 0;
+};
+
+double Median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs.empty() ? 0.0 : xs[xs.size() / 2];
+}
+
+struct Result {
+  double seconds = 0;
+  double cpu_seconds = 0;
+  double updates_per_s = 0;
+  std::string extra;  // more JSON fields, each starting with ", "
+};
+
+// Loads edges 0..n-1 in batches of 10k, then runs update rounds of each size in `sizes`
+// (`reps` rounds each), every change replacing the oldest live edge with the next new one.
+Result GraphWorkload(Rounds<Edge>& rounds, int64_t n, const std::vector<std::pair<int64_t, int>>& sizes) {
+  const uint64_t nodes = std::max<uint64_t>(16, static_cast<uint64_t>(n) / 8);
+  Result r;
+  double cpu = ProcessCpuSeconds();
+  double start = Now();
+  std::vector<std::pair<Edge, int64_t>> batch;
+  for (int64_t begin = 0; begin < n; begin += kBatchSize) {
+    batch.clear();
+    for (int64_t i = begin; i < std::min(n, begin + kBatchSize); ++i) batch.push_back({EdgeAt(i, nodes), 1});
+    rounds.Round(batch);
+  }
+  r.seconds = Now() - start;
+  r.cpu_seconds = ProcessCpuSeconds() - cpu;
+  r.updates_per_s = static_cast<double>(n) / r.seconds;
+  uint64_t oldest = 0, next = static_cast<uint64_t>(n);
+  r.extra = ", \"latency_ms\": {";
+  bool first = true;
+  for (auto [size, reps] : sizes) {
+    std::vector<double> times;
+    for (int k = 0; k < reps; ++k) {
+      batch.clear();
+      for (int64_t i = 0; i < size; ++i) {
+        batch.push_back({EdgeAt(oldest++, nodes), -1});
+        batch.push_back({EdgeAt(next++, nodes), 1});
+      }
+      times.push_back(rounds.Round(batch));
+    }
+    r.extra += (first ? "" : ", ") + std::string("\"") + std::to_string(size) + "\": " + std::to_string(Median(times) * 1e3);
+    first = false;
+  }
+  r.extra += "}";
+  return r;
+}
+
+Result Degree(int64_t n, uint32_t workers) {
+  Rounds<Edge> rounds(workers, [](const Collection<Edge, Time, int64_t>& edges) {
+    return algorithms::DegreeDistribution(edges).Probe();
+  });
+  std::vector<std::pair<int64_t, int>> sizes = {{1, 50}, {1000, 20}};
+  if (n >= 1'000'000) sizes.push_back({1'000'000, 2});
+  Result r = GraphWorkload(rounds, n, sizes);
+  rounds.Close();
+  return r;
+}
+
+Result PageRank(int64_t n, uint32_t workers) {
+  Rounds<Edge> rounds(workers, [](const Collection<Edge, Time, int64_t>& edges) {
+    return algorithms::PageRank(edges, 5).Probe();
+  });
+  Result r = GraphWorkload(rounds, n, {{1000, 10}});
+  rounds.Close();
+  return r;
+}
+
+Result Idle(int64_t, uint32_t workers) {
+  Rounds<uint64_t> rounds(workers, [](const Collection<uint64_t, Time, int64_t>& keys) { return Count(keys).Probe(); });
+  std::vector<std::pair<uint64_t, int64_t>> batch;
+  for (int64_t b = 0; b < 10; ++b) {
+    batch.clear();
+    for (int64_t i = 0; i < kBatchSize; ++i) batch.push_back({SplitMix64(kSeed + static_cast<uint64_t>(b * kBatchSize + i)), 1});
+    rounds.Round(batch);
+  }
+  Result r;
+  double cpu = ProcessCpuSeconds();
+  double start = Now();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  r.seconds = Now() - start;
+  r.cpu_seconds = ProcessCpuSeconds() - cpu;
+  r.extra = ", \"idle_cpu_ms_per_s\": " + std::to_string(r.cpu_seconds / r.seconds * 1e3);
+  rounds.Close();
+  return r;
+}
+
+constexpr int kChainLength = 1000;
+
+Result Chain(int64_t n, uint32_t workers) {
+  Rounds<uint64_t> rounds(workers, [](const Collection<uint64_t, Time, int64_t>& input) {
+    Collection<uint64_t, Time, int64_t> c = input;
+    for (int i = 0; i < kChainLength; ++i) c = c.Map([](uint64_t x) { return x + 1; });
+    return c.Probe();
+  });
+  Result r;
+  double cpu = ProcessCpuSeconds();
+  double start = Now();
+  for (int64_t i = 0; i < n; ++i) rounds.Round({{static_cast<uint64_t>(i), 1}});
+  r.seconds = Now() - start;
+  r.cpu_seconds = ProcessCpuSeconds() - cpu;
+  r.updates_per_s = static_cast<double>(n) / r.seconds;
+  r.extra = ", \"ns_per_operator_per_round\": " + std::to_string(r.seconds / static_cast<double>(n) / kChainLength * 1e9);
+  rounds.Close();
+  return r;
+}
+
+}  // namespace
+}  // namespace deltaflow::dd
+
+int main(int argc, char** argv) {
+  namespace dd = deltaflow::dd;
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: deltaflow_graph_bench <degree|pagerank|idle|chain> <n> <workers>\n");
+    return 2;
+  }
+  std::string workload = argv[1];
+  int64_t n = std::strtoll(argv[2], nullptr, 10);
+  uint32_t workers = static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10));
+  if (n < 1 || workers < 1) {
+    std::fprintf(stderr, "n and workers must be positive\n");
+    return 2;
+  }
+  dd::Result r;
+  if (workload == "degree") {
+    r = dd::Degree(n, workers);
+  } else if (workload == "pagerank") {
+    r = dd::PageRank(n, workers);
+  } else if (workload == "idle") {
+    r = dd::Idle(n, workers);
+  } else if (workload == "chain") {
+    r = dd::Chain(n, workers);
+  } else {
+    std::fprintf(stderr, "unknown workload %s\n", workload.c_str());
+    return 2;
+  }
+  std::printf(
+      "{\"system\": \"deltaflow\", \"workload\": \"%s\", \"keys\": %lld, \"workers\": %u, \"seconds\": %.6f, "
+      "\"cpu_seconds\": %.2f, \"updates_per_s\": %.1f, \"peak_rss_kb\": %llu%s}\n",
+      workload.c_str(), static_cast<long long>(n), workers, r.seconds, r.cpu_seconds, r.updates_per_s,
+      static_cast<unsigned long long>(dd::PeakRssKb()), r.extra.c_str());
+  return 0;
+}
