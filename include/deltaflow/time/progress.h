@@ -16,19 +16,20 @@
 // all pointstamps with a positive count: the times that could still arrive there. An
 // operator may finalize a time once its input frontiers have passed it.
 //
-// `Builder` describes the graph. Building it computes, once, the minimal path summaries
-// between every location and every target (all pairs), and rejects a cycle along which time
-// does not advance (it could never make progress). The resulting `Tracker` takes pointstamp
-// count changes and maintains every target's frontier. A change is first applied to the
+// `Builder` describes the graph; building it rejects a cycle along which time does not
+// advance (it could never make progress). The resulting `Tracker` takes pointstamp count
+// changes and maintains every target's frontier. A change is first applied to the
 // pointstamps of its own location; only when that location's frontier moves is the move
-// pushed, through the precomputed summaries, to the targets it reaches. Work is thus
-// proportional to frontier movements times the targets they reach, never to the whole
-// graph.
+// added to the location's *implications*, and only when the implications' frontier moves is
+// that passed on, one hop, to the locations after it (through the node's summaries), in
+// time order. A move thus travels only as far as it changes what is implied: a message at
+// a time its target already waits for costs one hop, whatever the size of the graph.
 //
-// This follows timely-dataflow's `progress::reachability` (`Builder`, `Tracker`), using
-// precomputed all-pairs summaries in place of its worklist propagation.
+// This follows timely-dataflow's `progress::reachability` (`Builder`, `Tracker`) and its
+// worklist propagation.
 #pragma once
 
+#include <algorithm>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -211,15 +212,16 @@ class Tracker {
     dirty_pushed_.clear();
   }
 
-  /// The minimal summaries of the paths from `source` to `target`; empty if none.
-  const Antichain<S>& PathSummaries(Source source, Target target) const {
-    return FindReach(source_reach_[SourceId(source)], TargetId(target));
+  /// The minimal summaries of the paths from `source` to `target`; empty if none. Computed
+  /// on each call (a search of the graph).
+  Antichain<S> PathSummaries(Source source, Target target) const {
+    return Search(SourceId(source), TargetId(target));
   }
 
   /// The minimal summaries of the paths from `from` to `to`, including the empty path
   /// (identity) when they are the same input; empty if none.
-  const Antichain<S>& PathSummaries(Target from, Target to) const {
-    return FindReach(target_reach_[TargetId(from)], TargetId(to));
+  Antichain<S> PathSummaries(Target from, Target to) const {
+    return Search(SourceCount() + TargetId(from), TargetId(to));
   }
 
   uint32_t NodeCount() const { return static_cast<uint32_t>(source_offset_.size() - 1); }
@@ -231,12 +233,6 @@ class Tracker {
   }
 
  private:
-  // A target reachable from some location, with the minimal summaries of the paths there.
-  struct Reach {
-    uint32_t target;
-    Antichain<S> summaries;
-  };
-
   Tracker() = default;
 
   uint32_t SourceId(Source source) const {
@@ -260,38 +256,42 @@ class Tracker {
     }
   }
 
-  const Antichain<S>& FindReach(const std::vector<Reach>& reach, uint32_t target) const {
-    for (const Reach& entry : reach) {
-      if (entry.target == target) return entry.summaries;
-    }
-    return no_path_;
+  uint32_t SourceCount() const { return source_offset_.back(); }
+
+  // A change of the implications at a location (sources are numbered first, then targets),
+  // waiting in the worklist.
+  struct Work {
+    T time;
+    uint32_t location;
+    int64_t diff;
+  };
+
+  // Worklist order: earliest time first (in `T`'s total order, which extends its partial
+  // order), then location, so that the changes of one (time, location) meet.
+  static bool Later(const Work& a, const Work& b) {
+    if (b.time < a.time) return true;
+    if (a.time < b.time) return false;
+    return b.location < a.location;
   }
 
-  // Pushes the frontier changes of one location through its reach to the targets' pending
-  // implications.
-  void PushThrough(std::span<const Change> changes, const std::vector<Reach>& reach) {
-    for (const auto& [time, diff] : changes) {
-      for (const Reach& entry : reach) {
-        for (const S& summary : entry.summaries) {
-          std::optional<T> result = summary.ResultsIn(time);
-          if (!result.has_value()) continue;
-          implication_pending_[entry.target].Update(*std::move(result), diff);
-          MarkDirty(entry.target, implication_dirty_, dirty_implications_);
-        }
-      }
-    }
+  void Push(const T& time, uint32_t location, int64_t diff) {
+    work_.push_back(Work{time, location, diff});
+    std::push_heap(work_.begin(), work_.end(), Later);
   }
+
+  // The minimal summaries of the paths from `start` (a location number) to target `to`.
+  Antichain<S> Search(uint32_t start, uint32_t to) const;
 
   // Node n's outputs are sources [source_offset_[n], source_offset_[n + 1]); likewise its
   // inputs are targets. Both have one entry per node plus a final total.
   std::vector<uint32_t> source_offset_;
   std::vector<uint32_t> target_offset_;
   std::vector<Target> targets_;  // By target id.
-  Antichain<S> no_path_;         // Returned by `PathSummaries` when there is no path.
 
-  // All-pairs summaries: from each source / target to the targets it reaches.
-  std::vector<std::vector<Reach>> source_reach_;
-  std::vector<std::vector<Reach>> target_reach_;
+  // The graph, one hop at a time: the targets each source feeds, and for each target the
+  // sources of its node it reaches with their summaries.
+  std::vector<std::vector<uint32_t>> edges_;
+  std::vector<std::vector<std::pair<uint32_t, Antichain<S>>>> node_paths_;
 
   // Recorded, not yet propagated changes per location.
   std::vector<ChangeBatch<T>> source_pending_;
@@ -305,12 +305,13 @@ class Tracker {
   std::vector<MutableAntichain<T>> source_points_;
   std::vector<MutableAntichain<T>> target_points_;
 
-  // Per target: counts of the times implied there by location frontiers, and their
-  // frontier, which is the target's frontier.
-  std::vector<ChangeBatch<T>> implication_pending_;
-  std::vector<bool> implication_dirty_;
-  std::vector<uint32_t> dirty_implications_;
+  // Per location: counts of the times implied there (its own pointstamps' frontier, and
+  // what its predecessors' implications imply through one hop), and their frontier. A
+  // target's is its reported frontier.
+  std::vector<MutableAntichain<T>> source_implications_;
   std::vector<MutableAntichain<T>> frontiers_;
+  std::vector<Work> work_;                  // a heap (see `Later`)
+  std::vector<std::pair<T, int64_t>> scratch_;  // one location's frontier changes
 
   // Per target: frontier changes not yet drained.
   std::vector<ChangeBatch<T>> pushed_;
@@ -322,29 +323,90 @@ class Tracker {
 // Implementation.
 // ---------------------------------------------------------------------------------------
 
+// Propagation, one hop at a time (as timely dataflow's reachability tracker does): a
+// change of a location's pointstamp frontier changes its implications; a change of a
+// location's implication frontier is passed on to its successors (a source's targets
+// unchanged, a target's node outputs through their summaries). Only frontier changes travel,
+// so a change stops where the times it implies were implied already: a message at a time
+// its operator's input already waits for costs one hop, not the whole downstream graph.
 template <PartialOrder T, PathSummary<T> S>
 void Tracker<T, S>::PropagateAll() {
+  const uint32_t sources = SourceCount();
   for (const uint32_t id : dirty_sources_) {
     source_dirty_[id] = false;
-    PushThrough(source_points_[id].UpdateIter(source_pending_[id].Updates()), source_reach_[id]);
+    for (const auto& [time, diff] : source_points_[id].UpdateIter(source_pending_[id].Updates())) Push(time, id, diff);
     source_pending_[id].Clear();
   }
   dirty_sources_.clear();
   for (const uint32_t id : dirty_targets_) {
     target_dirty_[id] = false;
-    PushThrough(target_points_[id].UpdateIter(target_pending_[id].Updates()), target_reach_[id]);
+    for (const auto& [time, diff] : target_points_[id].UpdateIter(target_pending_[id].Updates())) {
+      Push(time, sources + id, diff);
+    }
     target_pending_[id].Clear();
   }
   dirty_targets_.clear();
-  for (const uint32_t id : dirty_implications_) {
-    implication_dirty_[id] = false;
-    std::span<const Change> changes = frontiers_[id].UpdateIter(implication_pending_[id].Updates());
-    implication_pending_[id].Clear();
+  while (!work_.empty()) {
+    std::pop_heap(work_.begin(), work_.end(), Later);
+    Work work = std::move(work_.back());
+    work_.pop_back();
+    while (!work_.empty() && work_.front().location == work.location && work_.front().time == work.time) {
+      std::pop_heap(work_.begin(), work_.end(), Later);
+      work.diff += work_.back().diff;
+      work_.pop_back();
+    }
+    if (work.diff == 0) continue;
+    if (work.location < sources) {
+      std::span<const Change> changes = source_implications_[work.location].UpdateOne(work.time, work.diff);
+      scratch_.assign(changes.begin(), changes.end());
+      for (const auto& [time, diff] : scratch_) {
+        for (const uint32_t target : edges_[work.location]) Push(time, sources + target, diff);
+      }
+      continue;
+    }
+    const uint32_t id = work.location - sources;
+    std::span<const Change> changes = frontiers_[id].UpdateOne(work.time, work.diff);
     if (changes.empty()) continue;
-    pushed_[id].Extend(changes);
+    scratch_.assign(changes.begin(), changes.end());
+    for (const auto& [time, diff] : scratch_) {
+      pushed_[id].Update(time, diff);
+      for (const auto& [source, summaries] : node_paths_[id]) {
+        for (const S& summary : summaries) {
+          std::optional<T> result = summary.ResultsIn(time);
+          if (result.has_value()) Push(*std::move(result), source, diff);
+        }
+      }
+    }
     MarkDirty(id, pushed_dirty_, dirty_pushed_);
   }
-  dirty_implications_.clear();
+}
+
+template <PartialOrder T, PathSummary<T> S>
+Antichain<S> Tracker<T, S>::Search(uint32_t start, uint32_t to) const {
+  // A worklist search; summaries are inserted into antichains, so a path around an
+  // (advancing) cycle is dominated by the path that skips it and the search ends.
+  const uint32_t sources = SourceCount();
+  std::vector<Antichain<S>> at(sources + static_cast<uint32_t>(targets_.size()));
+  std::vector<std::pair<uint32_t, S>> work;
+  at[start].Insert(Minimum<S>());
+  work.emplace_back(start, Minimum<S>());
+  while (!work.empty()) {
+    auto [location, summary] = std::move(work.back());
+    work.pop_back();
+    if (location < sources) {
+      for (const uint32_t target : edges_[location]) {
+        if (at[sources + target].Insert(summary)) work.emplace_back(sources + target, summary);
+      }
+      continue;
+    }
+    for (const auto& [source, steps] : node_paths_[location - sources]) {
+      for (const S& step : steps) {
+        std::optional<S> path = summary.FollowedBy(step);
+        if (path.has_value() && at[source].Insert(*path)) work.emplace_back(source, *std::move(path));
+      }
+    }
+  }
+  return at[sources + to];
 }
 
 template <PartialOrder T, PathSummary<T> S>
@@ -470,54 +532,17 @@ absl::StatusOr<Tracker<T, S>> Tracker<T, S>::Make(const Builder<T, S>& builder) 
     }
   }
 
-  // All-pairs minimal path summaries, by a worklist search from each location. Summaries
-  // are inserted into antichains, so a path around an (advancing) cycle is dominated by the
-  // path that skips it and the search ends.
-  {
-    std::vector<Antichain<S>> at_source(sources);
-    std::vector<Antichain<S>> at_target(targets);
-    std::vector<std::pair<uint32_t, S>> work;  // (location, summary); sources first.
-    auto search = [&](uint32_t start) -> std::vector<Reach> {
-      for (auto& antichain : at_source) antichain.Clear();
-      for (auto& antichain : at_target) antichain.Clear();
-      work.clear();
-      if (start < sources) {
-        at_source[start].Insert(Minimum<S>());
-      } else {
-        at_target[start - sources].Insert(Minimum<S>());
-      }
-      work.emplace_back(start, Minimum<S>());
-      while (!work.empty()) {
-        auto [location, summary] = std::move(work.back());
-        work.pop_back();
-        if (location < sources) {
-          for (const uint32_t target : edges[location]) {
-            if (at_target[target].Insert(summary)) work.emplace_back(sources + target, summary);
-          }
-          continue;
-        }
-        const Target target = tracker.targets_[location - sources];
-        const Node& node = nodes[target.node];
-        for (uint32_t o = 0; o < node.outputs; ++o) {
-          for (const S& step : node.summary[target.port][o]) {
-            std::optional<S> path = summary.FollowedBy(step);
-            if (!path.has_value()) continue;
-            const uint32_t source = tracker.source_offset_[target.node] + o;
-            if (at_source[source].Insert(*path)) work.emplace_back(source, *std::move(path));
-          }
-        }
-      }
-      std::vector<Reach> reach;
-      for (uint32_t t = 0; t < targets; ++t) {
-        if (!at_target[t].IsEmpty()) reach.push_back(Reach{t, at_target[t]});
-      }
-      return reach;
-    };
-    tracker.source_reach_.reserve(sources);
-    for (uint32_t s = 0; s < sources; ++s) tracker.source_reach_.push_back(search(s));
-    tracker.target_reach_.reserve(targets);
-    for (uint32_t t = 0; t < targets; ++t) tracker.target_reach_.push_back(search(sources + t));
+  // One hop at a time: each target's node outputs with their summaries.
+  tracker.node_paths_.resize(targets);
+  for (uint32_t t = 0; t < targets; ++t) {
+    const Target target = tracker.targets_[t];
+    const Node& node = nodes[target.node];
+    for (uint32_t o = 0; o < node.outputs; ++o) {
+      if (node.summary[target.port][o].IsEmpty()) continue;
+      tracker.node_paths_[t].emplace_back(tracker.source_offset_[target.node] + o, node.summary[target.port][o]);
+    }
   }
+  tracker.edges_ = std::move(edges);
 
   tracker.source_pending_.resize(sources);
   tracker.target_pending_.resize(targets);
@@ -525,8 +550,7 @@ absl::StatusOr<Tracker<T, S>> Tracker<T, S>::Make(const Builder<T, S>& builder) 
   tracker.target_dirty_.assign(targets, false);
   tracker.source_points_.resize(sources);
   tracker.target_points_.resize(targets);
-  tracker.implication_pending_.resize(targets);
-  tracker.implication_dirty_.assign(targets, false);
+  tracker.source_implications_.resize(sources);
   tracker.frontiers_.resize(targets);
   tracker.pushed_.resize(targets);
   tracker.pushed_dirty_.assign(targets, false);
