@@ -19,14 +19,13 @@ import argparse
 import csv
 import json
 import os
-import statistics
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from table_bench import RESULTS, pathway_python, run_child  # noqa: E402
+from table_bench import RESULTS, pathway_python, print_comparison, run_child, summarize_runs  # noqa: E402
 
 PRELUDE = """
 import sys, time
@@ -212,14 +211,7 @@ def main() -> int:
                 except Exception as error:  # noqa: BLE001 - reported in the cell
                     runs[system].append(None)
                     print(f"{query} {system} rep {rep}: {error}", flush=True)
-        cells = {}
-        for system, rs in runs.items():
-            ok = [r for r in rs if r is not None]
-            if not ok:
-                cells[system] = {"error": "failed"}
-                continue
-            seconds = statistics.median(s for s, _ in ok)
-            cells[system] = {"seconds": seconds, "events_per_s": args.events / seconds, "peak_rss_mib": max(r for _, r in ok) / 1024}
+        cells = summarize_runs(runs, args.events, "events_per_s")
         entry: dict = {"systems": cells}
         if args.check and len(outputs) == 2:
             got = {s: final_rows(p) for s, p in outputs.items()}
@@ -227,10 +219,7 @@ def main() -> int:
             entry["result_rows"] = sum(got["deltaflow"].values())
             print(f"{query}: results {'identical' if entry['same_result'] else 'DIFFER'} ({entry['result_rows']} rows)", flush=True)
         results["queries"][query] = entry
-        d, p = cells.get("deltaflow", {}), cells.get("pathway", {})
-        if "seconds" in d and "seconds" in p:
-            print(f"{query}: deltaflow {d['events_per_s']:,.0f} ev/s vs Pathway {p['events_per_s']:,.0f} ev/s "
-                  f"(speed-up {p['seconds'] / d['seconds']:.2f}x, memory {d['peak_rss_mib'] / p['peak_rss_mib']:.2f}x)", flush=True)
+        print_comparison(query, cells)
     (RESULTS / "nexmark-latest.json").write_text(json.dumps(results, indent=2))
     return 0
 

@@ -26,30 +26,13 @@ import argparse
 import csv
 import json
 import os
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from table_bench import RESULTS, pathway_python, run_child  # noqa: E402
-from temporal_bench import edges_csv  # noqa: E402
+from table_bench import RESULTS, pathway_python, print_comparison, run_child, summarize_runs  # noqa: E402
+from temporal_bench import PAGERANK as PROGRAM, edges_csv  # noqa: E402
 
-PROGRAM = """
-import sys, time
-import {module} as pw
-
-class Edges(pw.Schema):
-    a: int
-    b: int
-
-start = time.perf_counter()
-raw = pw.io.csv.read(sys.argv[1], schema=Edges, mode="static")
-edges = raw.select(u=raw.pointer_from(raw.a), v=raw.pointer_from(raw.b))
-ranks = pw.graphs.pagerank.pagerank(edges, steps=5)
-pw.io.csv.write(ranks, sys.argv[2])
-pw.run()
-print(time.perf_counter() - start)
-"""
 
 
 def layout(edges: int, update: int, stream: int, mode: str) -> Path:
@@ -117,21 +100,12 @@ def main() -> int:
                 except Exception as error:  # noqa: BLE001 - reported in the cell
                     runs[system].append(None)
                     print(f"{mode} {system} rep {rep}: {error}", flush=True)
-        cells = {}
-        for system, rs in runs.items():
-            ok = [r for r in rs if r is not None]
-            if ok:
-                cells[system] = {"seconds": statistics.median(s for s, _ in ok), "peak_rss_mib": max(r for _, r in ok) / 1024}
-            else:
-                cells[system] = {"error": "failed"}
+        cells = summarize_runs(runs)
         entry = {"systems": cells}
         if len(outputs) == 2:
             entry["same_ranks"] = final_ranks(outputs["deltaflow"]) == final_ranks(outputs["pathway"])
         results["modes"][mode] = entry
-        d, p = cells.get("deltaflow", {}), cells.get("pathway", {})
-        if "seconds" in d and "seconds" in p:
-            print(f"{mode}: deltaflow {d['seconds']:.1f} s vs Pathway {p['seconds']:.1f} s (speed-up {p['seconds'] / d['seconds']:.2f}x, "
-                  f"memory {d['peak_rss_mib'] / p['peak_rss_mib']:.2f}x, same ranks: {entry.get('same_ranks')})", flush=True)
+        print_comparison(mode, cells, f", same ranks: {entry.get('same_ranks')}")
     (RESULTS / "pagerank-latest.json").write_text(json.dumps(results, indent=2))
     return 0
 

@@ -29,25 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from window_memory_bench import RSS_SAMPLER  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 PROGRAM = """
 import json, sys, threading, time
 import {module} as pw
-
-samples = []
-done = threading.Event()
-
-def rss_mib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-def sampler():
-    while not done.wait(1.0):
-        samples.append(round(rss_mib()))
+SAMPLE_EVERY = 1.0
+""" + RSS_SAMPLER + """
 
 class Events(pw.Schema):
     t: int

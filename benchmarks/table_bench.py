@@ -32,7 +32,6 @@ import random
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -293,6 +292,30 @@ def run_child(python: str, program: str, args: list[str], timeout: float, env: d
         raise RuntimeError(err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}")
     peak = int(peak_file.read_text()) if peak_file.exists() else usage.ru_maxrss
     return out.strip().splitlines()[-1], wall, peak
+
+
+def summarize_runs(runs: dict[str, list], size: int | None = None, unit: str | None = None) -> dict:
+    """Per system, from its runs' ``(seconds, peak RSS KiB)`` (None for a failed run): the
+    median seconds, ``size / seconds`` as ``unit`` when given, and the largest peak RSS."""
+    cells: dict = {}
+    for system, rs in runs.items():
+        ok = [r for r in rs if r is not None]
+        if not ok:
+            cells[system] = {"error": "failed"}
+            continue
+        seconds = statistics.median(s for s, _ in ok)
+        cells[system] = {"seconds": seconds, "peak_rss_mib": max(r for _, r in ok) / 1024}
+        if unit is not None and size is not None:
+            cells[system][unit] = size / seconds
+    return cells
+
+
+def print_comparison(name: str, cells: dict, note: str = "") -> None:
+    """One line: deltaflow against Pathway (speed-up and memory ratio), when both ran."""
+    d, p = cells.get("deltaflow", {}), cells.get("pathway", {})
+    if "seconds" in d and "seconds" in p:
+        print(f"{name}: deltaflow {d['seconds']:.2f} s vs Pathway {p['seconds']:.2f} s "
+              f"(speed-up {p['seconds'] / d['seconds']:.2f}x, memory {d['peak_rss_mib'] / p['peak_rss_mib']:.2f}x{note})", flush=True)
 
 
 def pathway_python(explicit: str | None) -> str | None:

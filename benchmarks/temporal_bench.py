@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from table_bench import RESULTS, pathway_python, run_child  # noqa: E402
+from table_bench import RESULTS, pathway_python, print_comparison, run_child, summarize_runs  # noqa: E402
 
 DATA = RESULTS / "data"
 
@@ -134,19 +133,9 @@ def main() -> int:
                 except Exception as error:  # noqa: BLE001 - reported in the cell
                     runs[system].append(None)
                     print(f"{name} {system} rep {rep}: {error}", flush=True)
-        cells = {}
-        for system, rs in runs.items():
-            ok = [r for r in rs if r is not None]
-            if not ok:
-                cells[system] = {"error": "failed"}
-                continue
-            wall = statistics.median(w for w, _ in ok)
-            cells[system] = {"seconds": wall, f"{unit}": size / wall, "peak_rss_mib": max(r for _, r in ok) / 1024}
+        cells = summarize_runs(runs, size, unit)
         results[name] = {"size": size, "unit": unit, "systems": cells}
-        d, p = cells.get("deltaflow", {}), cells.get("pathway", {})
-        if "seconds" in d and "seconds" in p:
-            print(f"{name}: deltaflow {d['seconds']:.2f} s vs Pathway {p['seconds']:.2f} s "
-                  f"(speed-up {p['seconds'] / d['seconds']:.2f}x, memory {d['peak_rss_mib'] / p['peak_rss_mib']:.2f}x)")
+        print_comparison(name, cells)
     (RESULTS / "temporal-latest.json").write_text(json.dumps(results, indent=2))
     return 0
 

@@ -17,12 +17,10 @@ import argparse
 import subprocess
 import sys
 
-PROGRAM = """
-import sys, threading, time
-import {module} as pw
-
-events = int(sys.argv[1])
-forget = sys.argv[2] == "forget"
+# In a child program: `samples` gets the resident memory (MiB) every SAMPLE_EVERY seconds once
+# a thread runs `sampler` and until `done` is set.
+RSS_SAMPLER = """
+import threading
 samples = []
 done = threading.Event()
 
@@ -34,8 +32,18 @@ def rss_mib():
     return 0.0
 
 def sampler():
-    while not done.wait(0.5):
+    while not done.wait(SAMPLE_EVERY):
         samples.append(round(rss_mib()))
+"""
+
+PROGRAM = """
+import sys, threading, time
+import {module} as pw
+SAMPLE_EVERY = 0.5
+
+events = int(sys.argv[1])
+forget = sys.argv[2] == "forget"
+""" + RSS_SAMPLER + """
 
 class Events(pw.Schema):
     t: int

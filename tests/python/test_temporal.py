@@ -1337,6 +1337,31 @@ def test_window_join_sessions_and_sliding(capsys):
     )
 
 
+def _inactivity_periods(subject, schema, run_for):
+    """The rows of inactivity_detection (allowed 0.3 s, checked every 50 ms) without and with
+    ``instance=k`` over the subject's stream, as they are at the end of a run of ``run_for``
+    seconds: two dicts by id."""
+    t = pw.io.python.read(subject, schema=schema, autocommit_duration_ms=None)
+    allowed, rate = datetime.timedelta(milliseconds=300), datetime.timedelta(milliseconds=50)
+    plain = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate)
+    per_key = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate, instance=t.k)
+    states = [{}, {}]
+
+    def keep(state):
+        def on_change(key, row, time, is_addition):
+            if is_addition:
+                state[key] = row
+            elif state.get(key) == row:
+                del state[key]
+
+        return on_change
+
+    pw.io.subscribe(plain, on_change=keep(states[0]))
+    pw.io.subscribe(per_key, on_change=keep(states[1]))
+    pw.run(timeout=run_for)
+    return states
+
+
 def test_inactivity_detection():
     import time
 
@@ -1356,24 +1381,7 @@ def test_inactivity_detection():
             self.next(k="a", v=2)
             self.commit()
 
-    t = pw.io.python.read(Src(), schema=S, autocommit_duration_ms=None)
-    allowed, rate = datetime.timedelta(milliseconds=300), datetime.timedelta(milliseconds=50)
-    plain = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate)
-    per_key = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate, instance=t.k)
-    states = [{}, {}]
-
-    def keep(state):
-        def on_change(key, row, time, is_addition):
-            if is_addition:
-                state[key] = row
-            elif state.get(key) == row:
-                del state[key]
-
-        return on_change
-
-    pw.io.subscribe(plain, on_change=keep(states[0]))
-    pw.io.subscribe(per_key, on_change=keep(states[1]))
-    pw.run(timeout=3.0)
+    states = _inactivity_periods(Src(), S, run_for=3.0)
     periods = sorted(states[0].values(), key=lambda r: r["inactivity_timestamp_utc"])
     assert len(periods) == 2
     first, last = periods
@@ -1400,24 +1408,7 @@ def test_inactivity_detection_since_start():
             self.next(k="a")
             self.commit()
 
-    t = pw.io.python.read(Src(), schema=S, autocommit_duration_ms=None)
-    allowed, rate = datetime.timedelta(milliseconds=300), datetime.timedelta(milliseconds=50)
-    plain = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate)
-    per_key = pw.temporal.inactivity_detection(t, allowed, refresh_rate=rate, instance=t.k)
-    states = [{}, {}]
-
-    def keep(state):
-        def on_change(key, row, time, is_addition):
-            if is_addition:
-                state[key] = row
-            elif state.get(key) == row:
-                del state[key]
-
-        return on_change
-
-    pw.io.subscribe(plain, on_change=keep(states[0]))
-    pw.io.subscribe(per_key, on_change=keep(states[1]))
-    pw.run(timeout=2.0)
+    states = _inactivity_periods(Src(), S, run_for=2.0)
     periods = sorted(states[0].values(), key=lambda r: r["inactivity_timestamp_utc"])
     assert [p["resumed_activity_timestamp_utc"] is None for p in periods] == [False, True]
     start, after = periods

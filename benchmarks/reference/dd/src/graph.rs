@@ -23,7 +23,7 @@ use differential_dataflow::operators::CountTotal;
 use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
 use timely::dataflow::operators::probe::Handle;
 
-use crate::{peak_rss_kb, process_cpu_seconds, splitmix64, BATCH_SIZE, SEED};
+use crate::{process_cpu_seconds, report, splitmix64, BATCH_SIZE, SEED};
 
 type Edge = (u64, u64);
 
@@ -48,9 +48,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
     if xs.is_empty() { 0.0 } else { xs[xs.len() / 2] }
 }
 
-/// One worker's result: (timed seconds, cpu seconds, extra JSON fields).
-type Outcome = (f64, f64, String);
-
+/// Runs one workload on the workers `timely_args` asks for; each worker returns (timed
+/// seconds, cpu seconds, extra JSON fields) and `report` prints the JSON line.
 pub fn run(workload: &str, n: usize, timely_args: Vec<String>, workers: usize) {
     let barrier = Arc::new(Barrier::new(workers));
     let workload_w = workload.to_string();
@@ -197,21 +196,7 @@ pub fn run(workload: &str, n: usize, timely_args: Vec<String>, workers: usize) {
         eprintln!("timely: {e}");
         std::process::exit(1);
     });
-    let results: Vec<Outcome> = guards
-        .join()
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|e| {
-            eprintln!("worker failed: {e}");
-            std::process::exit(1);
-        }))
-        .collect();
-    let seconds = results.iter().map(|r| r.0).fold(0.0, f64::max);
-    let cpu_seconds = results.iter().map(|r| r.1).fold(0.0, f64::max);
-    let updates_per_s = if workload == "idle" { 0.0 } else { n as f64 / seconds };
-    println!(
-        "{{\"system\": \"differential-dataflow\", \"workload\": \"{}\", \"keys\": {}, \"workers\": {}, \"seconds\": {:.6}, \"cpu_seconds\": {:.2}, \"updates_per_s\": {:.1}, \"peak_rss_kb\": {}{}}}",
-        workload, n, workers, seconds, cpu_seconds, updates_per_s, peak_rss_kb(), results[0].2
-    );
+    report(workload, n, workers, guards.join(), workload != "idle");
 }
 
 /// PageRank for `steps` steps, unrolled, as dd/algorithms/pagerank.h computes it.

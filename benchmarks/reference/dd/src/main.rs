@@ -155,32 +155,32 @@ fn main() {
         drop(trace);
         drop(input);
         while worker.step_or_park(Some(std::time::Duration::from_millis(1))) {}
-        (seconds, cpu_seconds)
+        (seconds, cpu_seconds, String::new())
     })
     .unwrap_or_else(|e| {
         eprintln!("timely: {e}");
         std::process::exit(1);
     });
 
-    let results: Vec<(f64, f64)> = guards
-        .join()
+    report(&workload, n, workers, guards.join(), true);
+}
+
+/// Prints the run's JSON line from every worker's (seconds, cpu seconds, extra JSON fields):
+/// the slowest worker's clock (the last batch has passed every probe when it stops), and the
+/// first worker's extra fields. `rate`: whether updates/s means anything for the workload.
+fn report(workload: &str, n: usize, workers: usize, joined: Vec<Result<(f64, f64, String), String>>, rate: bool) {
+    let results: Vec<(f64, f64, String)> = joined
         .into_iter()
         .map(|r| r.unwrap_or_else(|e| {
             eprintln!("worker failed: {e}");
             std::process::exit(1);
         }))
         .collect();
-    // The last batch has passed every worker's probe when the slowest worker stops its clock.
     let seconds = results.iter().map(|r| r.0).fold(0.0, f64::max);
     let cpu_seconds = results.iter().map(|r| r.1).fold(0.0, f64::max);
+    let updates_per_s = if rate { n as f64 / seconds } else { 0.0 };
     println!(
-        "{{\"system\": \"differential-dataflow\", \"workload\": \"{}\", \"keys\": {}, \"workers\": {}, \"seconds\": {:.6}, \"cpu_seconds\": {:.2}, \"updates_per_s\": {:.1}, \"peak_rss_kb\": {}}}",
-        workload,
-        n,
-        workers,
-        seconds,
-        cpu_seconds,
-        n as f64 / seconds,
-        peak_rss_kb()
+        "{{\"system\": \"differential-dataflow\", \"workload\": \"{}\", \"keys\": {}, \"workers\": {}, \"seconds\": {:.6}, \"cpu_seconds\": {:.2}, \"updates_per_s\": {:.1}, \"peak_rss_kb\": {}{}}}",
+        workload, n, workers, seconds, cpu_seconds, updates_per_s, peak_rss_kb(), results[0].2
     );
 }
