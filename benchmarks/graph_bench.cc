@@ -1,8 +1,10 @@
 // Graph and runtime workloads of the benchmark harness (benchmarks/run.py), one per process,
 // each written the same way in benchmarks/reference/dd against differential-dataflow:
 //
-//   deltaflow_graph_bench <degree|pagerank|idle|chain> <n> <workers>
+//   deltaflow_graph_bench <arrange|degree|pagerank|idle|chain> <n> <workers>
 //
+//   arrange   n distinct keys in closed-loop batches of 10k into an arrangement (exchange,
+//             batch formation, trace upkeep) and a probe.
 //   degree    n edges of a skewed random graph (n / 8 nodes), arriving in closed-loop batches
 //             of 10k, into DegreeDistribution (out-degree per node, then nodes per degree);
 //             then update batches of 1, 1,000 and (when n >= 1M) 1M edge changes, each change
@@ -37,6 +39,7 @@
 #include "deltaflow/dd/algorithms/degrees.h"
 #include "deltaflow/dd/algorithms/pagerank.h"
 #include "deltaflow/dd/collection.h"
+#include "deltaflow/dd/operators/arrange.h"
 #include "deltaflow/dd/operators/reduce.h"
 #include "deltaflow/runtime/runtime.h"
 #include "deltaflow/runtime/worker.h"
@@ -215,6 +218,43 @@ Result PageRank(int64_t n, uint32_t workers) {
   return r;
 }
 
+// n distinct keys (the sequence of deltaflow_dd_bench) in closed-loop batches of 10k into
+// input -> exchange -> arrange -> probe: the arrangement's batch formation and trace upkeep,
+// on the runtime, with the dataflow around it (as the reference's `arrange`). A reader of
+// each worker's trace, in an operator after it, advances its logical and physical compaction
+// to that operator's input frontier, as the reference does after each batch, so each
+// worker's spine merges as it goes (on its own thread).
+Result ArrangeKeys(int64_t n, uint32_t workers) {
+  Rounds<uint64_t> rounds(workers, [](const Collection<uint64_t, Time, int64_t>& keys) {
+    auto arranged = ArrangeBySelf(keys);
+    using Arranged = decltype(arranged);
+    auto reader = std::make_shared<typename Arranged::Handle>(arranged.NewHandle());
+    Collection<typename Arranged::BatchPtr, Time, int64_t> batches(&arranged.worker(), arranged.batches());
+    auto compacted = batches.template Unary<typename Arranged::BatchPtr>("Compact", [reader](auto& input, auto&, auto& op) {
+      input.ForEach([](const Time&, auto&) {});
+      const time::Antichain<Time>& frontier = op.InputFrontier(0);
+      if (frontier.IsEmpty()) return;
+      reader->SetLogicalCompaction(frontier);
+      reader->SetPhysicalCompaction(frontier);
+    });
+    return compacted.Probe();
+  });
+  std::vector<std::pair<uint64_t, int64_t>> batch;
+  Result r;
+  double cpu = ProcessCpuSeconds();
+  double start = Now();
+  for (int64_t begin = 0; begin < n; begin += kBatchSize) {
+    batch.clear();
+    for (int64_t i = begin; i < std::min(n, begin + kBatchSize); ++i) batch.push_back({SplitMix64(kSeed + static_cast<uint64_t>(i)), 1});
+    rounds.Round(batch);
+  }
+  r.seconds = Now() - start;
+  r.cpu_seconds = ProcessCpuSeconds() - cpu;
+  r.updates_per_s = static_cast<double>(n) / r.seconds;
+  rounds.Close();
+  return r;
+}
+
 Result Idle(int64_t, uint32_t workers) {
   Rounds<uint64_t> rounds(workers, [](const Collection<uint64_t, Time, int64_t>& keys) { return Count(keys).Probe(); });
   std::vector<std::pair<uint64_t, int64_t>> batch;
@@ -260,7 +300,7 @@ Result Chain(int64_t n, uint32_t workers) {
 int main(int argc, char** argv) {
   namespace dd = deltaflow::dd;
   if (argc != 4) {
-    std::fprintf(stderr, "usage: deltaflow_graph_bench <degree|pagerank|idle|chain> <n> <workers>\n");
+    std::fprintf(stderr, "usage: deltaflow_graph_bench <arrange|degree|pagerank|idle|chain> <n> <workers>\n");
     return 2;
   }
   std::string workload = argv[1];
@@ -271,7 +311,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   dd::Result r;
-  if (workload == "degree") {
+  if (workload == "arrange") {
+    r = dd::ArrangeKeys(n, workers);
+  } else if (workload == "degree") {
     r = dd::Degree(n, workers);
   } else if (workload == "pagerank") {
     r = dd::PageRank(n, workers);

@@ -70,8 +70,8 @@ class Case:
 
 
 CASES = [
-    Case("arrange", 1, "arrangement maintenance"),
-    Case("arrange", 2, "arrangement maintenance"),
+    Case("arrange", 1, "arrangement maintenance (input, exchange, arrange, probe)"),
+    Case("arrange", 2, "arrangement maintenance (input, exchange, arrange, probe)"),
     Case("count", 1, "maintained count; deltaflow on one bare Worker"),
     Case("count-runtime", 1, "maintained count; deltaflow on the oneTBB runtime"),
     Case("count-runtime", 2, "maintained count; deltaflow on the oneTBB runtime"),
@@ -171,7 +171,9 @@ class System:
 
 
 class Deltaflow(System):
-    """deltaflow_dd_bench (Google Benchmark), one case per process via --benchmark_filter.
+    """deltaflow_dd_bench (Google Benchmark; the count cases), one case per process via
+    --benchmark_filter, and deltaflow_graph_bench (one JSON line; arrange and the graph and
+    runtime cases).
 
     Times: Google Benchmark's real_time (wall clock, excluding the paused set-up and
     tear-down). Its items_per_second is kept as `gbench_items_per_second`: for the
@@ -186,14 +188,11 @@ class Deltaflow(System):
         self.graph_binary = build_dir / "benchmarks" / "deltaflow_graph_bench"
 
     FILTERS = {
-        ("arrange", 1): r"^BM_ArrangementUpkeep/",
         ("count", 1): r"^BM_MaintainedCount/",
         ("count-runtime", 1): r"^BM_MaintainedCountWorkers/.*workers:1/",
         ("count-runtime", 2): r"^BM_MaintainedCountWorkers/.*workers:2/",
     }
-    WHY_NOT = {
-        ("arrange", 2): "no multi-worker arrangement case in deltaflow_dd_bench",
-    }
+    WHY_NOT: dict = {}
 
     def build(self, jobs: int) -> float:
         return timed_build([
@@ -212,7 +211,7 @@ class Deltaflow(System):
             return {}
 
     def run(self, case: Case, keys: int, timeout: float) -> Measurement:
-        if case.workload in GRAPH_WORKLOADS:
+        if case.workload in GRAPH_WORKLOADS or case.workload == "arrange":
             cmd = [str(self.graph_binary), case.workload, str(case.size(keys)), str(case.workers)]
             return json_line_measurement(cmd, timeout)
         key = (case.workload, case.workers)
