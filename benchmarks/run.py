@@ -14,7 +14,10 @@ from the same fixed seed; nothing is generated here.
 --only NAME: keep only the cases or systems named NAME (a case id such as `count/w2`, a
 workload such as `count`, or a system such as `differential-dataflow`); repeatable.
 
-Python 3.11 standard library only. To add a system, write a class with `name`, `build()` and
+Systems: deltaflow (C++ programs, and its Python package for the Table-API cases),
+differential-dataflow (the Rust reference), Pathway (its own virtualenv, Table-API cases).
+Python 3.11 standard library only (the Table-API inputs are generated with the project's
+.venv, which has numpy). To add a system, write a class with `name`, `build()` and
 `run(case, keys, timeout)` (see `System` below) and add an instance in `make_systems`; a case it cannot
 run raises `Unsupported("why")`, which becomes the text of its cell.
 """
@@ -34,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the Table-API benchmark modules
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "benchmarks"
@@ -66,7 +71,16 @@ class Case:
             return max(1_000, keys // 1_000)
         if self.workload == "idle":
             return 1
+        if self.workload == "sliding":
+            return max(10_000, keys // 5)
+        if self.workload.startswith("nexmark-"):
+            return max(10_000, keys // 2)
         return keys
+
+    @property
+    def python_api(self) -> bool:
+        """Whether the case is a Table-API program (deltaflow against Pathway)."""
+        return self.workload == "sliding" or self.workload.startswith("nexmark-")
 
 
 CASES = [
@@ -82,6 +96,9 @@ CASES = [
     Case("idle", 1, "idle second after loading a count: process CPU ms (lower is better)"),
     Case("idle", 2, "idle second after loading a count: process CPU ms (lower is better)"),
     Case("chain", 1, "1,000 map operators, one update per round (keys/1000 rounds)"),
+    Case("sliding", 1, "Python API: sliding-window aggregation over keys/5 events from CSV"),
+    *[Case(f"nexmark-{q}", 1, f"Python API: Nexmark {q} over keys/2 generated events")
+      for q in ("q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8")],
 ]
 
 # The workloads of deltaflow_graph_bench / the reference's graph.rs (one JSON line each).
@@ -211,6 +228,11 @@ class Deltaflow(System):
             return {}
 
     def run(self, case: Case, keys: int, timeout: float) -> Measurement:
+        if case.python_api:
+            python = ROOT / ".venv" / "bin" / "python"
+            if not python.exists():
+                raise Unsupported("no .venv with deltaflow installed (run the README's setup first)")
+            return python_api_measurement(str(python), "deltaflow", case, keys, timeout)
         if case.workload in GRAPH_WORKLOADS or case.workload == "arrange":
             cmd = [str(self.graph_binary), case.workload, str(case.size(keys)), str(case.workers)]
             return json_line_measurement(cmd, timeout)
@@ -276,6 +298,8 @@ class DifferentialDataflow(System):
         return found
 
     def run(self, case: Case, keys: int, timeout: float) -> Measurement:
+        if case.python_api:
+            raise Unsupported("a Table-API program; differential-dataflow is a Rust library")
         if case.workload not in self.PROGRAM:
             raise Unsupported(f"no reference program for {case.workload}")
         cmd = [str(self.binary), self.PROGRAM[case.workload], str(case.size(keys)), "-w", str(case.workers)]
@@ -299,10 +323,88 @@ def json_line_measurement(cmd: list[str], timeout: float) -> Measurement:
     return Measurement(r["seconds"], r["updates_per_s"], r.get("peak_rss_kb") or rss, r.get("cpu_seconds"), extra)
 
 
-# Append a System here to compare it too (Pathway comes next, from its own virtualenv).
+class Pathway(System):
+    """Pathway from PyPI in its own virtualenv (benchmarks/results/pathway-venv, created by the
+    build step), running the Table-API cases: the same program as deltaflow's with
+    `import pathway as pw`, on the same generated files, one worker (PATHWAY_THREADS=1)."""
+
+    name = "pathway"
+
+    def __init__(self) -> None:
+        self.python: str | None = None
+
+    def build(self, jobs: int) -> float:
+        from table_bench import pathway_python
+
+        start = time.monotonic()
+        self.python = pathway_python(None)
+        if self.python is None:
+            raise RuntimeError("could not create the Pathway virtualenv (pip install pathway)")
+        return time.monotonic() - start
+
+    def versions(self) -> dict:
+        python = RESULTS_DIR / "pathway-venv" / "bin" / "python"
+        try:
+            out = subprocess.run([str(python), "-c", "import pathway; print(pathway.__version__)"],
+                                 capture_output=True, text=True, timeout=120).stdout.strip()
+            return {"pathway": out} if out else {}
+        except (OSError, subprocess.TimeoutExpired):
+            return {}
+
+    def run(self, case: Case, keys: int, timeout: float) -> Measurement:
+        if not case.python_api:
+            raise Unsupported("a C++/Rust dataflow program; Pathway is used through its Python API")
+        python = self.python or str(RESULTS_DIR / "pathway-venv" / "bin" / "python")
+        if not Path(python).exists():
+            raise Unsupported("no Pathway virtualenv (the build step creates it)")
+        return python_api_measurement(python, "pathway", case, keys, timeout)
+
+
+def python_api_input(case: Case, keys: int) -> Path:
+    """The generated input of a Table-API case (written once, fixed seeds, reused)."""
+    n = case.size(keys)
+    if case.workload == "sliding":
+        from temporal_bench import events_csv
+
+        return events_csv(n)
+    data = RESULTS_DIR / "data" / f"nexmark-{n}"
+    if not (data / "bids.csv").exists():
+        python = ROOT / ".venv" / "bin" / "python"  # numpy is there
+        subprocess.run([str(python if python.exists() else sys.executable),
+                        str(BENCH_DIR / "nexmark_gen.py"), str(n), str(data)], check=True)
+    return data
+
+
+def python_api_measurement(python: str, module: str, case: Case, keys: int, timeout: float) -> Measurement:
+    """Runs a Table-API case's program with `import <module> as pw`; its time is what the
+    program reports (pipeline built to the end of pw.run()), its RSS its own VmHWM."""
+    from table_bench import run_child as run_program
+
+    source = python_api_input(case, keys)
+    if case.workload == "sliding":
+        from temporal_bench import SLIDING
+
+        program = SLIDING.format(module=module)
+        args = [str(source), str(RESULTS_DIR / f"sliding-{module}.csv")]
+    else:
+        from nexmark import program as nexmark_program
+
+        program = nexmark_program(case.workload.removeprefix("nexmark-"), module)
+        args = [str(source), "-"]
+    env = dict(os.environ, PATHWAY_THREADS="1", DELTAFLOW_THREADS="1")
+    try:
+        out, _, peak_kib = run_program(python, program, args, timeout, env)
+    except RuntimeError as error:
+        raise RuntimeError(str(error)) from None
+    seconds = float(out)
+    return Measurement(seconds, case.size(keys) / seconds, peak_kib, None, {})
+
+
+# Append a System here to compare it too.
 def make_systems(args: argparse.Namespace) -> list[System]:
     return [Deltaflow(args.build_dir.resolve()),
-            DifferentialDataflow(args.cargo_target_dir.resolve())]
+            DifferentialDataflow(args.cargo_target_dir.resolve()),
+            Pathway()]
 
 
 BASELINE = "deltaflow"  # ratios are BASELINE / other
