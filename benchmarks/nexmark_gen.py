@@ -22,9 +22,10 @@ follows the specification's model:
   person id rounded down to a multiple of 100, plus one);
 - prices are ``round(10 ** (u * 6) * 100)`` cents for uniform ``u``; an auction expires a
   random time within twice the span in which the next 100 auctions are created; categories
-  are 10..14; persons live in one of six US states and ten cities; bids carry one of
-  10,000 channels and a URL; each record is padded with ``extra`` text towards the
-  specification's average sizes (person 200 bytes, auction 500, bid 100).
+  are 10..14; persons live in one of six US states and ten cities; half the bids come from
+  one of four hot channels, the others from one of 10,000, each with its URL; each record is
+  padded with ``extra`` text towards the specification's average sizes (person 200 bytes,
+  auction 500, bid 100).
 
 Vectorised with numpy and seeded: the same arguments give the same files, byte for byte.
 """
