@@ -72,6 +72,13 @@ class Recorder final : public OutputHandler {
   std::map<Key, std::map<std::string, int64_t>> state_;
 };
 
+// Runs `g` on `workers` workers with `recorder` as its only output.
+absl::StatusOr<RunResult> RunOnWorkers(const TableGraph& g, Recorder& recorder, uint32_t workers) {
+  RunOptions options;
+  options.workers = workers;
+  return RunTableGraph(g, {&recorder}, options);
+}
+
 // A random update stream over rows (id, [a, b]): inserts and deletes of live rows.
 std::vector<TableUpdate> RandomStream(std::mt19937_64& rng, int rows, int key_range, int times, int64_t id_base) {
   std::vector<TableUpdate> out;
@@ -144,9 +151,7 @@ TEST_P(TableOracle, GroupByReduceMatchesRecomputationAtEveryTime) {
   int gb = g.GroupByReduce(in, {Expression::Column(0)}, reducers);
   g.Output(gb);
   Recorder recorder;
-  RunOptions options;
-  options.workers = GetParam();
-  auto result = RunTableGraph(g, {&recorder}, options);
+  auto result = RunOnWorkers(g, recorder, GetParam());
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_GE(recorder.snapshots_.size(), 8u);
   for (const auto& [t, got] : recorder.snapshots_) {
@@ -178,9 +183,7 @@ TEST_P(TableOracle, JoinsMatchRecomputationAtEveryTime) {
     int s = g.Select(j, {Expression::Column(0), Expression::Column(1), Expression::Column(2), Expression::Column(3)});
     g.Output(s);
     Recorder recorder;
-    RunOptions options;
-    options.workers = GetParam();
-    auto result = RunTableGraph(g, {&recorder}, options);
+    auto result = RunOnWorkers(g, recorder, GetParam());
     ASSERT_TRUE(result.ok()) << result.status();
     ASSERT_GE(recorder.snapshots_.size(), 4u);
     for (const auto& [t, got] : recorder.snapshots_) {
@@ -223,9 +226,7 @@ TEST_P(TableOracle, UpdateRowsMatchesRecomputationAtEveryTime) {
   int u = g.StaticInput(updates, 2);
   g.Output(g.UpdateRows(b, u));
   Recorder recorder;
-  RunOptions options;
-  options.workers = GetParam();
-  auto result = RunTableGraph(g, {&recorder}, options);
+  auto result = RunOnWorkers(g, recorder, GetParam());
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_GE(recorder.snapshots_.size(), 4u);
   for (const auto& [t, got] : recorder.snapshots_) {
@@ -254,9 +255,7 @@ TEST_P(TableOracle, SortMatchesRecomputationAtEveryTime) {
   int in = g.StaticInput(stream, 2);
   g.Output(g.Sort(in, Expression::Column(1), Expression::Column(0)));
   Recorder recorder;
-  RunOptions options;
-  options.workers = GetParam();
-  auto result = RunTableGraph(g, {&recorder}, options);
+  auto result = RunOnWorkers(g, recorder, GetParam());
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_GE(recorder.snapshots_.size(), 6u);
   for (const auto& [t, got] : recorder.snapshots_) {
@@ -295,9 +294,7 @@ void CheckIterate(uint32_t workers, std::optional<uint32_t> limit) {
   int it = g.Iterate({in}, std::make_shared<const TableGraph>(body), {step}, 1, limit);
   g.Output(g.IterateOutput(it, 0, 2));
   Recorder recorder;
-  RunOptions options;
-  options.workers = workers;
-  auto result = RunTableGraph(g, {&recorder}, options);
+  auto result = RunOnWorkers(g, recorder, workers);
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_GE(recorder.snapshots_.size(), 4u);
   for (const auto& [t, got] : recorder.snapshots_) {
