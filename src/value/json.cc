@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "deltaflow/value/row.h"
 #include "fmt/format.h"
@@ -70,19 +71,33 @@ void Emit(simdjson::dom::element element, std::string& out) {
       return;
     }
     case simdjson::dom::element_type::OBJECT: {
+      // Fields keep the order they were written in; a repeated key keeps its first place
+      // and takes its last value.
       std::vector<std::pair<std::string_view, simdjson::dom::element>> fields;
+      absl::flat_hash_map<std::string_view, size_t> place;  // filled for large objects only
+      constexpr size_t kLinearScan = 16;
       for (simdjson::dom::key_value_pair field : simdjson::dom::object(element)) {
-        fields.emplace_back(field.key, field.value);
+        size_t at = fields.size();
+        if (fields.size() <= kLinearScan) {
+          for (size_t i = 0; i < fields.size(); ++i) {
+            if (fields[i].first == field.key) at = i;
+          }
+          if (at == fields.size() && fields.size() == kLinearScan) {
+            for (size_t i = 0; i < fields.size(); ++i) place.emplace(fields[i].first, i);
+          }
+        } else if (auto it = place.find(field.key); it != place.end()) {
+          at = it->second;
+        }
+        if (at == fields.size()) {
+          if (!place.empty()) place.emplace(field.key, at);
+          fields.emplace_back(field.key, field.value);
+        } else {
+          fields[at].second = field.value;
+        }
       }
-      // Stable, so among duplicate keys the last one is last; keep only it.
-      std::stable_sort(fields.begin(), fields.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
       out.push_back('{');
-      bool first = true;
       for (size_t i = 0; i < fields.size(); ++i) {
-        if (i + 1 < fields.size() && fields[i + 1].first == fields[i].first) continue;
-        if (!first) out.push_back(',');
-        first = false;
+        if (i > 0) out.push_back(',');
         AppendJsonString(out, fields[i].first);
         out.push_back(':');
         Emit(fields[i].second, out);

@@ -66,3 +66,24 @@ def test_json_errors():
         pw.debug.compute_and_print(t.select(v=t.data).flatten(pw.this.v))
     with pytest.raises(TypeError, match="operator add"):
         t.select(v=t.data.as_int() + 1)  # as_int() is Optional: unwrap first
+
+
+def test_objects_keep_the_field_order_they_were_written_in(tmp_path, capsys):
+    (tmp_path / "in.jsonl").write_text('{"data": {"z": 1, "a": [2, {"y": 3, "b": 4}], "z": 5}}\n')
+
+    class S(pw.Schema):
+        data: pw.Json
+
+    t = pw.io.jsonlines.read(tmp_path / "in.jsonl", schema=S, mode="static")
+    t = t.select(data=pw.this.data, inner=pw.this.data["a"][1])
+    pw.io.jsonlines.write(t, tmp_path / "out.jsonl")
+    pw.debug.compute_and_print(t, include_id=False)
+    assert capsys.readouterr().out == dedent(
+        """
+        data                                 | inner
+        {"z": 5, "a": [2, {"y": 3, "b": 4}]} | {"y": 3, "b": 4}
+        """
+    )
+    pw.run()
+    written = (tmp_path / "out.jsonl").read_text()
+    assert written.startswith('{"data":{"z":5,"a":[2,{"y":3,"b":4}]},"inner":{"y":3,"b":4},')

@@ -21,7 +21,7 @@
 // | Float            | 8 bytes IEEE-754, -0.0 stored as 0.0, every NaN as one NaN  |
 // | Key              | 16 bytes: high word, low word (little-endian)               |
 // | String, Bytes    | varint length, bytes (strings are UTF-8)                    |
-// | Json             | varint length, canonical JSON text (sorted keys, no spaces) |
+// | Json             | varint length, canonical JSON text (fields in written order, no spaces) |
 // | Tuple            | varint count, varint payload length, values                 |
 // | Int/FloatArray   | varint ndim, ndim varint dims, elements as 8-byte LE        |
 // | DateTime*, Dur.  | 8 bytes: signed nanoseconds (since the epoch, or a span)    |
@@ -532,10 +532,11 @@ class RowBuilder {
   uint64_t count_ = 0;  // values in the innermost open sequence
 };
 
-/// Canonical JSON: parsed and re-written with object keys sorted (bytewise; the last of
-/// duplicate keys wins), no whitespace, integers as integers, floats in shortest round-trip
-/// form always carrying a fraction or exponent, -0.0 as 0.0. Fails with InvalidArgument on
-/// invalid JSON or numbers outside the 64-bit range.
+/// Canonical JSON: parsed and re-written with object fields in the order written (a repeated
+/// key keeps its first place and its last value), no whitespace, integers as integers, floats
+/// in shortest round-trip form always carrying a fraction or exponent, -0.0 as 0.0. Json
+/// values compare by this text, so field order is part of a value. Fails with
+/// InvalidArgument on invalid JSON or numbers outside the 64-bit range.
 absl::StatusOr<std::string> CanonicalJson(std::string_view text);
 
 /// Appends `text` as a JSON string literal (quoted, with JSON escapes).

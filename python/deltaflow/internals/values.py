@@ -9,8 +9,10 @@ from typing import Any
 class Json:
     """A JSON value (null, bool, number, string, array or object) stored in a table cell.
 
-    deltaflow stores JSON canonically: object keys are sorted and whitespace dropped, so two
-    Json values are equal exactly when they hold the same data.
+    deltaflow stores JSON compactly: whitespace is dropped and object fields keep the order
+    they were written in, which is the order they print in. In a table, two Json values are
+    the same value when their text is the same, so objects with the same fields in another
+    order group apart; in Python, ``==`` compares the data, as for dicts.
     """
 
     __slots__ = ("_value",)
