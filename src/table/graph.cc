@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "deltaflow/dd/collection.h"
 #include "deltaflow/dd/driver_input.h"
 #include "deltaflow/dd/exchange.h"
@@ -548,13 +549,15 @@ C LowerReindex(const C& input, const TableGraph::Node& node, std::shared_ptr<Run
   });
 }
 
-// Rows keyed by a row of key values, valued by [id, cells...]: the shape joins arrange.
-using KeyedData = std::pair<Row, Row>;
+// Rows keyed by the id of their key values (`IdFromValues`, as Pathway derives it), valued by
+// [id, cells...]: the shape joins arrange. Arranging by a 128-bit id instead of the row of key
+// values makes the arrangement's sorting and seeking compare integers.
+using KeyedData = std::pair<Key, Row>;
 template <typename T>
 using KeyedCollT = dd::Collection<KeyedData, T>;
 
 template <typename T>
-KeyedCollT<T> KeyBy(const dd::Collection<Data, T>& input, std::vector<Expression> keys, std::string operation,
+KeyedCollT<T> KeyByUncached(const dd::Collection<Data, T>& input, std::vector<Expression> keys, std::string operation,
                 std::shared_ptr<RunContext> ctx) {
   auto state = std::make_shared<RowEvaluator>();
   state->exprs = std::move(keys);
@@ -575,23 +578,61 @@ KeyedCollT<T> KeyBy(const dd::Collection<Data, T>& input, std::vector<Expression
           }
           continue;
         }
+        Key key_id = value::IdFromValues(key.view().values());
         state->builder.Pointer(u.data.first);
         Row val = ConcatRows({u.data.second.view()}, state->builder);
-        keyed.push_back({KeyedData(std::move(key), std::move(val)), u.time, u.diff});
+        keyed.push_back({KeyedData(key_id, std::move(val)), u.time, u.diff});
       }
       out.Send(t, std::move(keyed));
     });
   });
 }
 
+// An expression tree written out whole (operations, cells, constants), for telling when two
+// joins key a table alike.
+void AppendFingerprint(const Expression& e, std::string& out) {
+  absl::StrAppend(&out, static_cast<int>(e.op), ":", e.index, ":");
+  std::span<const uint8_t> constant = e.constant.bytes();
+  absl::StrAppend(&out, constant.size(), ":");
+  out.append(reinterpret_cast<const char*>(constant.data()), constant.size());
+  absl::StrAppend(&out, "(", e.args.size(), ":");
+  for (const Expression& arg : e.args) AppendFingerprint(arg, out);
+  out.push_back(')');
+}
+
+// The keyed collections built from one table, by key expressions: joins that key a table by
+// the same expressions share one keyed collection, and so one arrangement (arranging a
+// collection twice returns the first arrangement). PageRank's steps all join the edges on
+// their source.
+template <typename T>
+struct KeyedBy {
+  absl::flat_hash_map<std::string, KeyedCollT<T>> by_keys;
+};
+
+template <typename T>
+KeyedCollT<T> KeyBy(const dd::Collection<Data, T>& input, std::vector<Expression> keys, std::string operation,
+                std::shared_ptr<RunContext> ctx) {
+  std::string fingerprint;
+  for (const Expression& key : keys) AppendFingerprint(key, fingerprint);
+  auto cache = input.port()->template Attachment<KeyedBy<T>>();
+  if (!cache) {
+    cache = std::make_shared<KeyedBy<T>>();
+    input.port()->SetAttachment(cache);
+  }
+  if (auto it = cache->by_keys.find(fingerprint); it != cache->by_keys.end()) return it->second;
+  KeyedCollT<T> keyed = KeyByUncached(input, std::move(keys), std::move(operation), std::move(ctx));
+  cache->by_keys.emplace(std::move(fingerprint), keyed);
+  return keyed;
+}
+
 // Pathway's join ids: the pair of joined ids, sharded by the join key's values.
-Key JoinResultId(JoinId mode, RowView join_key, const std::optional<Key>& left, const std::optional<Key>& right) {
+Key JoinResultId(JoinId mode, const Key& join_key, const std::optional<Key>& left, const std::optional<Key>& right) {
   if (mode == JoinId::kLeft && left) return *left;
   if (mode == JoinId::kRight && right) return *right;
   std::vector<Value> ids;
   ids.push_back(left ? Value::Pointer(*left) : Value::None());
   ids.push_back(right ? Value::Pointer(*right) : Value::None());
-  return value::WithShard(expr::IdFromValues(ids), value::IdFromValues(join_key.values()));
+  return value::WithShard(expr::IdFromValues(ids), join_key);
 }
 
 template <typename C>
@@ -607,7 +648,7 @@ C LowerJoin(const C& left, const C& right, const TableGraph::Node& node, std::sh
 
   auto builder = std::make_shared<RowBuilder>();
   C inner = dd::JoinCore(dd::Arrange(left_keyed), dd::Arrange(right_keyed),
-                            [builder, id_mode](RowView key, RowView lv, RowView rv) {
+                            [builder, id_mode](const Key& key, RowView lv, RowView rv) {
                               Key lid = lv[0].AsKey();
                               Key rid = rv[0].AsKey();
                               bool first = true;
@@ -643,10 +684,10 @@ C LowerJoin(const C& left, const C& right, const TableGraph::Node& node, std::sh
       if (side_is_left) {
         for (int i = 0; i < right_arity; ++i) b->Null();
         b->Pointer(id).Null();
-        return Data(JoinResultId(id_mode, d.first.view(), id, std::nullopt), b->Finish());
+        return Data(JoinResultId(id_mode, d.first, id, std::nullopt), b->Finish());
       }
       b->Null().Pointer(id);
-      return Data(JoinResultId(id_mode, d.first.view(), std::nullopt, id), b->Finish());
+      return Data(JoinResultId(id_mode, d.first, std::nullopt, id), b->Finish());
     });
   };
   if (node.join_kind == JoinKind::kLeft || node.join_kind == JoinKind::kOuter) {
