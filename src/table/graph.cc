@@ -629,10 +629,7 @@ KeyedCollT<T> KeyBy(const dd::Collection<Data, T>& input, std::vector<Expression
 Key JoinResultId(JoinId mode, const Key& join_key, const std::optional<Key>& left, const std::optional<Key>& right) {
   if (mode == JoinId::kLeft && left) return *left;
   if (mode == JoinId::kRight && right) return *right;
-  std::vector<Value> ids;
-  ids.push_back(left ? Value::Pointer(*left) : Value::None());
-  ids.push_back(right ? Value::Pointer(*right) : Value::None());
-  return value::WithShard(expr::IdFromValues(ids), join_key);
+  return value::WithShard(value::IdFromPointerPair(left, right), join_key);
 }
 
 template <typename C>

@@ -705,6 +705,24 @@ Key IdFromValues(ValueSequence values) {
   return StableHash128(bytes.data(), bytes.size());
 }
 
+Key IdFromPointerPair(const std::optional<Key>& first, const std::optional<Key>& second) {
+  // The bytes `IdFromValues` hashes for [first, second]: a pointer as tag 4 and its two
+  // halves, a missing one as None (tag 0).
+  uint8_t bytes[2 * 17];
+  size_t size = 0;
+  for (const std::optional<Key>* k : {&first, &second}) {
+    if (!*k) {
+      bytes[size++] = 0;
+      continue;
+    }
+    bytes[size++] = 4;
+    uint64_t halves[2] = {(*k)->low(), (*k)->high()};
+    std::memcpy(bytes + size, halves, 16);
+    size += 16;
+  }
+  return StableHash128(bytes, size);
+}
+
 Key WithShard(Key key, Key shard) {
   return Key(key.high(), (key.low() & ~0xFFFFULL) | (shard.low() & 0xFFFFULL));
 }

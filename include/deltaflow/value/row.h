@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -367,6 +368,10 @@ Key HashRow(RowView row);
 /// and their items). It matches the ids Pathway derives from the same values, so ids print
 /// identically in both. No values give a fixed constant.
 Key IdFromValues(ValueSequence values);
+
+/// `IdFromValues` of two pointers, either of which may be None (missing), without building
+/// a row: the ids of joined pairs.
+Key IdFromPointerPair(const std::optional<Key>& first, const std::optional<Key>& second);
 
 /// `key` with its low 16 bits (the part that picks a shard) taken from `shard`: how join
 /// results and instance-partitioned groups stay close to their join key or instance.

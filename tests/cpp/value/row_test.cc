@@ -124,6 +124,27 @@ TEST(RowTest, FloatsAreCanonical) {
   EXPECT_EQ(b.FloatArray(shape, a).Finish(), b.FloatArray(shape, c).Finish());
 }
 
+TEST(RowTest, IdFromPointerPairIsTheIdOfThePairRow) {
+  const Key a(0x0123456789abcdefULL, 0xfedcba9876543210ULL);
+  const Key b(7, 9);
+  auto id_of_row = [](std::optional<Key> x, std::optional<Key> y) {
+    RowBuilder builder;
+    for (const auto& k : {x, y}) {
+      if (k) {
+        builder.Pointer(*k);
+      } else {
+        builder.Null();
+      }
+    }
+    return IdFromValues(builder.Finish().values());
+  };
+  for (auto [x, y] : std::vector<std::pair<std::optional<Key>, std::optional<Key>>>{
+           {a, b}, {b, a}, {a, std::nullopt}, {std::nullopt, b}, {std::nullopt, std::nullopt}}) {
+    EXPECT_EQ(IdFromPointerPair(x, y), id_of_row(x, y));
+  }
+  EXPECT_NE(IdFromPointerPair(a, b), IdFromPointerPair(b, a));
+}
+
 TEST(RowTest, EqualityIsByteEqualityAndHashFollows) {
   std::mt19937_64 rng(11);
   std::vector<Row> rows;
