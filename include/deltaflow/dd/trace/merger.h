@@ -229,6 +229,18 @@ class Merger {
       for (std::size_t i = 0; i < times_a.size(); ++i) builder_.PushUpdate(times_a[i], diffs_a[i]);
       return times_a.size();
     }
+    if (b == nullptr && times_a.size() == 1) {
+      // One update (most vals of a large trace): advance it, nothing to consolidate.
+      T time = times_a[0];
+      AdvanceBy(time, frontier_);
+      if (!key_pushed) {
+        builder_.PushKey(key);
+        key_pushed = true;
+      }
+      builder_.PushVal(val);
+      builder_.PushUpdate(time, diffs_a[0]);
+      return 1;
+    }
     updates_.clear();
     bool sorted = Collect(times_a, diffs_a);
     std::size_t work = times_a.size();
