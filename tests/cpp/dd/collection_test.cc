@@ -119,6 +119,24 @@ TEST(CollectionTest, ConsolidateOracleEmitsEachChangeOnceWhenItsTimeIsComplete) 
   }
 }
 
+TEST(CollectionTest, ConsolidateStreamSumsEachMessageWithoutWaitingForItsTime) {
+  Worker<Time> worker;
+  auto [input, records] = NewInput<int64_t>(worker);
+  auto captured = records.ConsolidateStream().Capture();
+  ASSERT_TRUE(worker.Finalize().ok());
+  for (int64_t x : {1, 2, 1, 1, 3, 2}) input->UpdateAt(x, 0, 1);
+  input->UpdateAt(3, 0, -1);
+  input->UpdateAt(2, 2, 1);
+  input->Flush();  // the input's time stays at 0: time 0 is not complete
+  worker.StepUntilIdle();
+  std::map<std::pair<int64_t, Time>, int64_t> out;
+  for (const auto& u : *captured) {
+    EXPECT_NE(u.diff, 0) << "record " << u.data;
+    EXPECT_TRUE(out.emplace(std::pair(u.data, u.time), u.diff).second) << "record " << u.data << " sent twice";
+  }
+  EXPECT_EQ(out, (std::map<std::pair<int64_t, Time>, int64_t>{{{1, 0}, 3}, {{2, 0}, 2}, {{2, 2}, 1}}));
+}
+
 TEST(CollectionTest, ConsolidateOracleOnRows) {
   for (uint64_t seed = 0; seed < 10; ++seed) {
     Worker<Time> worker;

@@ -2,8 +2,10 @@
 //! (benchmarks/graph_bench.cc), written against differential-dataflow:
 //!
 //!   degree    n edges in closed-loop batches of 10k into out-degrees, then nodes per degree
-//!             (count_total twice); then update batches of 1, 1,000 and (n >= 1M) 1M changes,
-//!             each retracting the oldest live edge and inserting a new one: median latency.
+//!             (count_total twice; the degrees summed per message by consolidate_stream before
+//!             the second, as deltaflow's DegreeDistribution does); then update batches of 1,
+//!             1,000 and (n >= 1M) 1M changes, each retracting the oldest live edge and
+//!             inserting a new one: median latency.
 //!   pagerank  the same edges into PageRank, 5 unrolled steps of exact integer arithmetic
 //!             (each step: ranks joined with the edges annotated with their source's
 //!             out-degree, then summed per node with the 15% reset), batches of 10k; then
@@ -69,6 +71,7 @@ pub fn run(workload: &str, n: usize, timely_args: Vec<String>, workers: usize) {
                             .map(|(src, _dst)| src)
                             .count_total()
                             .map(|(_node, degree)| degree)
+                            .consolidate_stream()
                             .count_total()
                             .probe_with(&probe);
                     }

@@ -30,7 +30,9 @@ Collection<std::pair<Node, int64_t>, T> OutDegrees(const Collection<Edge, T>& ed
 /// `(degree, number of nodes with that out-degree)` for every out-degree >= 1 that occurs.
 template <typename T>
 Collection<std::pair<int64_t, int64_t>, T> DegreeDistribution(const Collection<Edge, T>& edges) {
-  return Count(OutDegrees(edges).Map([](const std::pair<Node, int64_t>& d) { return d.second; }));
+  // Each change of a node's degree is a (-old, +new) pair on the few small degrees: summed
+  // where they are made, before the exchange sends every update of a degree to its worker.
+  return Count(OutDegrees(edges).Map([](const std::pair<Node, int64_t>& d) { return d.second; }).ConsolidateStream());
 }
 
 }  // namespace deltaflow::dd::algorithms
