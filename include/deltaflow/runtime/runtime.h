@@ -120,8 +120,9 @@ class Runtime final : private Waker {
     Wake(w);
   }
 
-  /// Blocks until `done()` holds or a worker fails; `done` is evaluated on this thread,
-  /// again after every step any worker completes. Returns the failure, if any.
+  /// Blocks until `done()` holds or a worker fails; `done` is evaluated on this thread, again
+  /// whenever the workers run out of work (and at most every millisecond while they are
+  /// busy). Returns the failure, if any.
   absl::Status WaitUntil(const std::function<bool()>& done) {
     return WaitUntil(done, absl::InfiniteDuration());
   }
@@ -207,7 +208,8 @@ class Runtime final : private Waker {
       ready_.push_back(w);
       ready_hint_.store(ready_.size(), std::memory_order_release);
       // Up to one pump per thread: a pump busy with a long step must not hold up others.
-      if (pumps_ < threads_) {
+      // Lingering pumps take ready workers without a new task.
+      if (pumps_ < threads_ && ready_.size() > lingering_) {
         ++pumps_;
         start_pump = true;
       }
@@ -232,29 +234,36 @@ class Runtime final : private Waker {
   };
 
   void Pump() {
+    std::unique_lock<std::mutex> lock(wait_mutex_);
     while (true) {
-      uint32_t w;
-      // Linger briefly before leaving: in a busy dataflow the next wake-up is usually
-      // microseconds away, and a thread that leaves the arena comes back slowly.
-      auto linger_until = std::chrono::steady_clock::now() + kLinger;
-      while (ready_hint_.load(std::memory_order_acquire) == 0 &&
-             std::chrono::steady_clock::now() < linger_until) {
-        std::this_thread::yield();
-      }
-      {
-        std::unique_lock<std::mutex> lock(wait_mutex_);
-        if (ready_.empty() || stopped_ || !failure_.ok()) {
-          // Last: once no pump runs the runtime may be destroyed, so notify under the lock
-          // and touch nothing afterwards.
-          --pumps_;
-          idle_.notify_all();
-          return;
+      if (ready_.empty() && !stopped_ && failure_.ok()) {
+        // Linger briefly before leaving: in a busy dataflow the next wake-up is usually
+        // microseconds away, and a thread that leaves the arena comes back slowly. A
+        // lingering pump takes the next ready worker, so `Wake` starts no pump for it.
+        ++lingering_;
+        lock.unlock();
+        auto linger_until = std::chrono::steady_clock::now() + kLinger;
+        while (ready_hint_.load(std::memory_order_acquire) == 0 &&
+               std::chrono::steady_clock::now() < linger_until) {
+          std::this_thread::yield();
         }
-        w = ready_.front();
-        ready_.pop_front();
-        ready_hint_.store(ready_.size(), std::memory_order_release);
+        lock.lock();
+        --lingering_;
       }
+      if (ready_.empty() || stopped_ || !failure_.ok()) {
+        // Last: once no pump runs the runtime may be destroyed, so notify under the lock
+        // and touch nothing afterwards.
+        --pumps_;
+        idle_.notify_all();
+        return;
+      }
+      const uint32_t w = ready_.front();
+      ready_.pop_front();
+      ready_hint_.store(ready_.size(), std::memory_order_release);
+      ++stepping_;
+      lock.unlock();
       RunStep(w);
+      lock.lock();
     }
   }
 
@@ -326,7 +335,12 @@ class Runtime final : private Waker {
     {
       std::lock_guard<std::mutex> lock(slot.mutex);
       try {
+        // Steps while the worker has operators to run, for up to `kSlice`: a change moving
+        // down a pipeline activates one operator per step, and going back to the queue
+        // between them would pay a wake-up per operator.
+        const auto slice_end = std::chrono::steady_clock::now() + kSlice;
         again = slot.worker->Step();
+        while (again && std::chrono::steady_clock::now() < slice_end) again = slot.worker->Step();
         again = again || slot.worker->HasExternalInput();
       } catch (const std::exception& e) {
         slot.worker->Fail(absl::InternalError(std::string("worker ") + std::to_string(w) +
@@ -344,8 +358,17 @@ class Runtime final : private Waker {
     {
       std::lock_guard<std::mutex> lock(wait_mutex_);
       ++steps_;
+      --stepping_;
       if (!failure.ok() && failure_.ok()) failure_ = std::move(failure);
-      stepped_.notify_all();
+      // Waiters re-check their condition when every worker has run out of work, on a failure,
+      // and otherwise at most once per `kNotifyInterval` of steps: waking the waiting thread
+      // after every step would take a core from the workers.
+      const bool quiescent = !again && ready_.empty() && stepping_ == 0;
+      const auto now = std::chrono::steady_clock::now();
+      if (quiescent || !failure_.ok() || now - last_notify_ >= kNotifyInterval) {
+        last_notify_ = now;
+        stepped_.notify_all();
+      }
     }
     if (again) Wake(w);
   }
@@ -369,8 +392,13 @@ class Runtime final : private Waker {
 
   std::deque<uint32_t> ready_;  // workers with a step queued, in wake order
   uint32_t pumps_ = 0;          // running PumpTasks
+  uint32_t stepping_ = 0;       // steps in progress
+  uint32_t lingering_ = 0;      // pumps waiting briefly for a ready worker
+  std::chrono::steady_clock::time_point last_notify_;  // of `stepped_`
+  static constexpr std::chrono::microseconds kNotifyInterval{1000};
   std::atomic<size_t> ready_hint_{0};  // ready_.size(), readable without the lock
   static constexpr std::chrono::microseconds kLinger{200};
+  static constexpr std::chrono::microseconds kSlice{500};
   bool stopped_ = false;
   absl::Status failure_;
 };
