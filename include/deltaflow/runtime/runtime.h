@@ -335,12 +335,9 @@ class Runtime final : private Waker {
     {
       std::lock_guard<std::mutex> lock(slot.mutex);
       try {
-        // Steps while the worker has operators to run, for up to `kSlice`: a change moving
-        // down a pipeline activates one operator per step, and going back to the queue
-        // between them would pay a wake-up per operator.
-        const auto slice_end = std::chrono::steady_clock::now() + kSlice;
+        // One step, then back to the queue: a worker stepping on would hold its lock while
+        // another pump, taking it from the queue for a wake-up, waits for it.
         again = slot.worker->Step();
-        while (again && std::chrono::steady_clock::now() < slice_end) again = slot.worker->Step();
         again = again || slot.worker->HasExternalInput();
       } catch (const std::exception& e) {
         slot.worker->Fail(absl::InternalError(std::string("worker ") + std::to_string(w) +
@@ -398,7 +395,6 @@ class Runtime final : private Waker {
   static constexpr std::chrono::microseconds kNotifyInterval{1000};
   std::atomic<size_t> ready_hint_{0};  // ready_.size(), readable without the lock
   static constexpr std::chrono::microseconds kLinger{200};
-  static constexpr std::chrono::microseconds kSlice{500};
   bool stopped_ = false;
   absl::Status failure_;
 };
