@@ -2,6 +2,7 @@
 // each written the same way in benchmarks/reference/dd against differential-dataflow:
 //
 //   deltaflow_graph_bench <arrange|degree|pagerank|idle|chain> <n> <workers>
+//   deltaflow_graph_bench pagerank-csv <edges.csv> <workers>
 //
 //   arrange   n distinct keys in closed-loop batches of 10k into an arrangement (exchange,
 //             batch formation, trace upkeep) and a probe.
@@ -15,6 +16,8 @@
 //             second: the process's CPU time over that second.
 //   chain     a chain of 1,000 Map operators; n rounds of one update each, every round waited
 //             for: rounds/s and time per operator per round.
+//   pagerank-csv  the edges of a file of benchmarks/pagerank_bench.py into PageRank as one
+//             batch (the C++ side of that benchmark's batch mode).
 //
 // Node ids: splitmix64 of a fixed seed plus a counter, squared into [0, nodes) (many small ids:
 // a skewed, power-law-like degree distribution); the same integer and double arithmetic as
@@ -218,6 +221,35 @@ Result PageRank(int64_t n, uint32_t workers) {
   return r;
 }
 
+// The edges of a CSV file written by benchmarks/pagerank_bench.py (header `a,b`) into
+// PageRank as one batch: the C++ side of that benchmark's batch mode (the cost of the Python
+// layer). Reading the file is not timed.
+Result PageRankCsv(const std::string& path, uint32_t workers) {
+  std::ifstream f(path);
+  if (!f) Die(absl::NotFoundError("cannot read " + path));
+  std::vector<std::pair<Edge, int64_t>> edges;
+  std::string line;
+  std::getline(f, line);  // header
+  while (std::getline(f, line)) {
+    char* end = nullptr;
+    uint64_t a = std::strtoull(line.c_str(), &end, 10);
+    uint64_t b = std::strtoull(end + 1, nullptr, 10);
+    edges.push_back({{a, b}, 1});
+  }
+  Rounds<Edge> rounds(workers, [](const Collection<Edge, Time, int64_t>& input) {
+    return algorithms::PageRank(input, 5).Probe();
+  });
+  Result r;
+  double cpu = ProcessCpuSeconds();
+  double start = Now();
+  rounds.Round(edges);
+  r.seconds = Now() - start;
+  r.cpu_seconds = ProcessCpuSeconds() - cpu;
+  r.updates_per_s = static_cast<double>(edges.size()) / r.seconds;
+  rounds.Close();
+  return r;
+}
+
 // n distinct keys (the sequence of deltaflow_dd_bench) in closed-loop batches of 10k into
 // input -> exchange -> arrange -> probe: the arrangement's batch formation and trace upkeep,
 // on the runtime, with the dataflow around it (as the reference's `arrange`). A reader of
@@ -304,6 +336,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string workload = argv[1];
+  if (workload == "pagerank-csv") {
+    dd::Result r = dd::PageRankCsv(argv[2], static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)));
+    std::printf("{\"system\": \"deltaflow\", \"workload\": \"pagerank-csv\", \"seconds\": %.6f, "
+                "\"cpu_seconds\": %.2f, \"edges_per_s\": %.1f, \"peak_rss_kb\": %llu}\n",
+                r.seconds, r.cpu_seconds, r.updates_per_s, static_cast<unsigned long long>(dd::PeakRssKb()));
+    return 0;
+  }
   int64_t n = std::strtoll(argv[2], nullptr, 10);
   uint32_t workers = static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10));
   if (n < 1 || workers < 1) {
