@@ -234,6 +234,10 @@ class Runtime final : private Waker {
   };
 
   void Pump() {
+    // Pairs with the release store of the `Wake` that started this pump, so that what the
+    // waker did (the runtime's construction included) is visibly ordered before this thread
+    // touches the runtime: oneTBB's hand-over orders it too, but is not built for TSan.
+    (void)ready_hint_.load(std::memory_order_acquire);
     std::unique_lock<std::mutex> lock(wait_mutex_);
     while (true) {
       if (ready_.empty() && !stopped_ && failure_.ok()) {
