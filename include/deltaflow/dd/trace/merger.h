@@ -221,11 +221,7 @@ class Merger {
     const auto diffs_a = a.Diffs();
     if (!advance_ && b == nullptr) {
       // A batch is consolidated already: copy straight through.
-      if (!key_pushed) {
-        builder_.PushKey(key);
-        key_pushed = true;
-      }
-      builder_.PushVal(val);
+      PushKeyVal(key, val, key_pushed);
       for (std::size_t i = 0; i < times_a.size(); ++i) builder_.PushUpdate(times_a[i], diffs_a[i]);
       return times_a.size();
     }
@@ -233,11 +229,7 @@ class Merger {
       // One update (most vals of a large trace): advance it, nothing to consolidate.
       T time = times_a[0];
       AdvanceBy(time, frontier_);
-      if (!key_pushed) {
-        builder_.PushKey(key);
-        key_pushed = true;
-      }
-      builder_.PushVal(val);
+      PushKeyVal(key, val, key_pushed);
       builder_.PushUpdate(time, diffs_a[0]);
       return 1;
     }
@@ -251,13 +243,18 @@ class Merger {
     }
     ConsolidateUpdates(updates_, sorted);
     if (updates_.empty()) return work;
+    PushKeyVal(key, val, key_pushed);
+    for (const auto& [time, diff] : updates_) builder_.PushUpdate(time, diff);
+    return work;
+  }
+
+  // Pushes `val`, and `key` first if this is its first surviving val.
+  void PushKeyVal(Borrowed<K> key, Borrowed<V> val, bool& key_pushed) {
     if (!key_pushed) {
       builder_.PushKey(key);
       key_pushed = true;
     }
     builder_.PushVal(val);
-    for (const auto& [time, diff] : updates_) builder_.PushUpdate(time, diff);
-    return work;
   }
 
   // Appends advanced copies of the updates; returns whether they stayed in time order.
