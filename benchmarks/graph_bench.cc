@@ -125,21 +125,7 @@ class Rounds {
 
   // Sends `changes` (data, diff) as one round and waits for it; returns its seconds.
   double Round(const std::vector<std::pair<D, int64_t>>& changes) {
-    double start = Now();
-    const size_t share = (changes.size() + workers_ - 1) / workers_;
-    for (uint32_t w = 0; w < workers_; ++w) {
-      runtime_->WithWorker(w, [&](Worker<Time>&) {
-        for (size_t i = w * share; i < std::min(changes.size(), (w + 1) * share); ++i) {
-          inputs_[w]->Update(changes[i].first, changes[i].second);
-        }
-        inputs_[w]->AdvanceTo(time_ + 1);
-      });
-    }
-    absl::Status s = runtime_->WaitUntil(
-        [&] { return std::none_of(probes_.begin(), probes_.end(), [&](const auto& p) { return p.LessThan(time_ + 1); }); });
-    if (!s.ok()) Die(s);
-    ++time_;
-    return Now() - start;
+    return RoundOf(changes.size(), [&](size_t i) { return changes[i]; });
   }
 
   // As `Round`, for `count` changes made by `change(i)`: each worker's share is made and fed
@@ -158,8 +144,15 @@ class Rounds {
         inputs_[w]->AdvanceTo(time_ + 1);
       });
     };
+    // A thread costs tens of microseconds: small rounds (latency probes) are fed in turn.
     std::vector<std::thread> feeders;
-    for (uint32_t w = 1; w < workers_; ++w) feeders.emplace_back(feed, w);
+    for (uint32_t w = 1; w < workers_; ++w) {
+      if (count >= static_cast<size_t>(kBatchSize)) {
+        feeders.emplace_back(feed, w);
+      } else {
+        feed(w);
+      }
+    }
     feed(0);
     for (auto& t : feeders) t.join();
     absl::Status s = runtime_->WaitUntil(
