@@ -5,6 +5,8 @@
 //
 //   * most types (integers, `value::Key`, times, diffs) sit in a plain `std::vector<T>`; a
 //     cursor hands out `const T&`;
+//   * empty types (`Unit`, the val of a collection arranged by itself) take no bytes: their
+//     column is a count;
 //   * `value::Row` is variable-length, so a `RowColumn` keeps every row's bytes back to back
 //     in one arena with an offset per row and hands out `value::RowView`s into it. Pushing a
 //     row copies its bytes; no row owns a heap allocation of its own.
@@ -14,8 +16,10 @@
 // `value::CompareRows` and are equal when their (canonical) bytes are equal.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -55,6 +59,37 @@ class VectorColumn {
 
  private:
   std::vector<T> elements_;
+};
+
+/// A column of an empty type: every element is the same, so only their number is kept.
+template <typename T>
+class EmptyColumn {
+  static_assert(std::is_empty_v<T>, "EmptyColumn holds empty types only");
+
+ public:
+  using Borrowed = const T&;
+
+  void Push(const T& /*element*/) { ++size_; }
+  void PopBack() {
+    DELTAFLOW_DCHECK(size_ > 0, "PopBack on an empty column");
+    --size_;
+  }
+  std::size_t Size() const { return size_; }
+  bool Empty() const { return size_ == 0; }
+  const T& operator[](std::size_t index) const {
+    DELTAFLOW_DCHECK(index < size_, "column index out of range");
+    return kElement;
+  }
+  const T& Back() const { return kElement; }
+  void Reserve(std::size_t /*count*/, std::size_t /*bytes*/ = 0) {}
+  void Clear() { size_ = 0; }
+  void ShrinkIfSparse() {}
+  std::size_t ByteSize() const { return 0; }
+  std::size_t ArenaBytes() const { return 0; }
+
+ private:
+  static constexpr T kElement{};
+  std::size_t size_ = 0;
 };
 
 /// A column of rows: one byte arena plus an offset per row. Row `i` spans
@@ -123,7 +158,7 @@ class RowColumn {
 /// `<` and `==` stored by value.
 template <typename T>
 struct Layout {
-  using Column = VectorColumn<T>;
+  using Column = std::conditional_t<std::is_empty_v<T>, EmptyColumn<T>, VectorColumn<T>>;
   using Borrowed = const T&;
 
   static bool Less(const T& a, const T& b) { return a < b; }
@@ -159,12 +194,25 @@ using ColumnFor = typename Layout<T>::Column;
 template <typename T>
 using Borrowed = typename Layout<T>::Borrowed;
 
-/// A list of offsets into another column, stored as 32-bit values while they fit and as
-/// 64-bit values after, so that the common case (batches under 4G entries) pays 4 bytes per
-/// offset. Offsets are pushed in non-decreasing order.
+/// A list of offsets into another column, pushed in non-decreasing order.
+///
+/// While the offsets are `0, s, 2s, 3s, ...` — every key of the batch with one val, or every
+/// val with one update, the usual shape of a consolidated batch and always that of a
+/// collection arranged by itself — the list is just the stride `s` and a count: no memory,
+/// and no load when a cursor reads it. The first offset off the stride stores the list:
+/// 32-bit values while they fit and 64-bit values after, so batches under 4G entries pay 4
+/// bytes per offset.
 class OffsetList {
  public:
   void Push(uint64_t offset) {
+    if (strided_) {
+      if (count_ == 0 ? offset == 0 : (count_ == 1 || offset == count_ * stride_)) {
+        if (count_ == 1) stride_ = offset;
+        ++count_;
+        return;
+      }
+      Store();
+    }
     if (large_.empty() && offset <= UINT32_MAX) {
       small_.push_back(static_cast<uint32_t>(offset));
     } else {
@@ -172,26 +220,53 @@ class OffsetList {
     }
   }
   void PopBack() {
-    if (!large_.empty()) {
+    if (strided_) {
+      DELTAFLOW_DCHECK(count_ > 0, "PopBack on an empty offset list");
+      --count_;
+    } else if (!large_.empty()) {
       large_.pop_back();
     } else {
       small_.pop_back();
     }
   }
   uint64_t operator[](std::size_t index) const {
+    if (strided_) return index * stride_;
     return index < small_.size() ? small_[index] : large_[index - small_.size()];
   }
-  uint64_t Back() const { return large_.empty() ? small_.back() : large_.back(); }
-  std::size_t Size() const { return small_.size() + large_.size(); }
-  void Reserve(std::size_t count) { small_.reserve(count); }
+  uint64_t Back() const {
+    if (strided_) return (count_ - 1) * stride_;
+    return large_.empty() ? small_.back() : large_.back();
+  }
+  std::size_t Size() const { return strided_ ? count_ : small_.size() + large_.size(); }
+  /// Expects about `count` offsets: reserved if and when they stop following a stride.
+  void Reserve(std::size_t count) {
+    if (strided_) {
+      reserve_ = count;
+    } else {
+      small_.reserve(count);
+    }
+  }
   void ShrinkIfSparse() {
     if (small_.size() < small_.capacity() / 2) small_.shrink_to_fit();
   }
   std::size_t ByteSize() const {
     return small_.capacity() * sizeof(uint32_t) + large_.capacity() * sizeof(uint64_t);
   }
+  /// Whether the offsets are stored as a stride (for tests and memory accounting).
+  bool IsStrided() const { return strided_; }
 
  private:
+  // Writes out the strided offsets, which the next push does not continue.
+  void Store() {
+    strided_ = false;
+    small_.reserve(std::max(reserve_, count_ + 1));
+    for (std::size_t i = 0; i < count_; ++i) Push(i * stride_);
+  }
+
+  bool strided_ = true;
+  std::size_t count_ = 0;    // while strided: offsets pushed
+  uint64_t stride_ = 0;      // while strided: the difference between neighbours
+  std::size_t reserve_ = 0;  // offsets expected, reserved when stored
   std::vector<uint32_t> small_;
   std::vector<uint64_t> large_;
 };
