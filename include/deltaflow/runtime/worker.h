@@ -353,16 +353,22 @@ class Worker {
       if (has_input()) Activate(op);
     }
     PropagateProgress();
-    std::vector<uint32_t> running;
-    running.swap(active_list_);
-    for (uint32_t op : running) active_[op] = false;
-    for (uint32_t op : running) operators_[op]->Run();
+    // One sweep in operator order. Operators are added after those they read from, so what
+    // an operator sends on is mostly taken up by its consumers later in the same sweep; an
+    // operator activated at or before the sweep's position (itself, or the head of a
+    // feedback loop) runs in the next step. Each operator runs at most once per step.
+    for (uint32_t op = 0; op < active_.size() && active_count_ > 0; ++op) {
+      if (!active_[op]) continue;
+      active_[op] = false;
+      --active_count_;
+      operators_[op]->Run();
+    }
     PropagateProgress();
-    return !active_list_.empty();
+    return active_count_ > 0;
   }
 
   /// True if some operator is waiting to run.
-  bool HasActive() const { return !active_list_.empty(); }
+  bool HasActive() const { return active_count_ > 0; }
 
   /// Steps until nothing is left to do.
   void StepUntilIdle() {
@@ -384,7 +390,7 @@ class Worker {
   void Activate(uint32_t op) {
     if (!active_[op]) {
       active_[op] = true;
-      active_list_.push_back(op);
+      ++active_count_;
     }
   }
 
@@ -411,7 +417,7 @@ class Worker {
   /// process: nothing will ever happen again in this dataflow. Does not step or propagate
   /// (a driver may ask from another thread while the worker is idle).
   bool Done() const {
-    if (!active_list_.empty() || !outgoing_.empty() || tracker_->HasPendingUpdates() ||
+    if (active_count_ > 0 || !outgoing_.empty() || tracker_->HasPendingUpdates() ||
         HasExternalInput()) {
       return false;
     }
@@ -429,7 +435,7 @@ class Worker {
   /// progress, and operators whose inputs are not yet complete.
   std::string DebugState() const {
     std::ostringstream out;
-    out << "active=" << active_list_.size() << " outgoing=" << outgoing_.size()
+    out << "active=" << active_count_ << " outgoing=" << outgoing_.size()
         << " tracker_pending=" << tracker_->HasPendingUpdates()
         << " external=" << HasExternalInput() << " open inputs:";
     for (const auto& op : operators_) {
@@ -512,8 +518,8 @@ class Worker {
   std::vector<std::pair<time::Source, time::Target>> edges_;
   std::optional<time::Tracker<T, Summary>> tracker_;
   std::vector<std::unique_ptr<Operator<T>>> operators_;
-  std::vector<bool> active_;
-  std::vector<uint32_t> active_list_;
+  std::vector<bool> active_;  // by operator: to run in this step's sweep or the next step
+  uint32_t active_count_ = 0;
   std::map<std::pair<uint32_t, uint32_t>, std::function<void(Capability<T>)>> initial_takers_;
 };
 
