@@ -238,6 +238,7 @@ class Runtime final : private Waker {
     // waker did (the runtime's construction included) is visibly ordered before this thread
     // touches the runtime: oneTBB's hand-over orders it too, but is not built for TSan.
     (void)ready_hint_.load(std::memory_order_acquire);
+    const uint64_t pump = ThisThreadId();
     std::unique_lock<std::mutex> lock(wait_mutex_);
     while (true) {
       if (ready_.empty() && !stopped_ && failure_.ok()) {
@@ -261,8 +262,15 @@ class Runtime final : private Waker {
         idle_.notify_all();
         return;
       }
-      const uint32_t w = ready_.front();
-      ready_.pop_front();
+      // Prefer a worker this thread stepped last: its batches and buffers are likely still
+      // in this core's caches (a worker that moves between cores refetches them from memory
+      // on every move). Otherwise the longest-waiting one.
+      auto next = std::find_if(ready_.begin(), ready_.end(),
+                               [&](uint32_t w) { return slots_[w].last_pump == pump; });
+      if (next == ready_.end()) next = ready_.begin();
+      const uint32_t w = *next;
+      ready_.erase(next);
+      slots_[w].last_pump = pump;
       ready_hint_.store(ready_.size(), std::memory_order_release);
       ++stepping_;
       lock.unlock();
@@ -275,7 +283,15 @@ class Runtime final : private Waker {
     std::unique_ptr<Worker<T>> worker;
     std::mutex mutex;  // held while the worker steps, and by WithWorker
     std::atomic<bool> queued{false};
+    uint64_t last_pump = 0;  // the thread that last stepped it (`ThisThreadId`); under wait_mutex_
   };
+
+  // A number for the calling thread, unique in the process and never 0.
+  static uint64_t ThisThreadId() {
+    static std::atomic<uint64_t> next{1};
+    thread_local const uint64_t id = next.fetch_add(1, std::memory_order_relaxed);
+    return id;
+  }
 
   // Remembers that worker `w` wants to be woken at `deadline` (its earliest timer).
   void ScheduleTimer(uint32_t w, absl::Time deadline) {
