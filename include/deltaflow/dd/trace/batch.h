@@ -41,20 +41,33 @@ namespace deltaflow::dd {
 
 /// The first index in `[lo, hi)` at which `pred` is false, or `hi`; `pred` must be true on a
 /// prefix of the range and false after. Exponential search from `lo`, then binary search:
-/// O(log d) calls where d is the distance to the answer.
-template <typename Pred>
-std::size_t Gallop(std::size_t lo, std::size_t hi, Pred&& pred) {
+/// O(log d) calls where d is the distance to the answer. `prefetch(i)` is told, one probe
+/// ahead, of the indices the search may read next: in a large batch each probe is a cache
+/// miss, and without it the misses come one after another.
+template <typename Pred, typename Prefetch>
+std::size_t Gallop(std::size_t lo, std::size_t hi, Pred&& pred, Prefetch&& prefetch) {
   if (lo >= hi || !pred(lo)) return lo;
   // Invariant: pred(lo) holds; the answer is in (lo, lo + step] (capped at hi).
   std::size_t step = 1;
-  while (lo + step < hi && pred(lo + step)) {
+  while (lo + step < hi) {
+    if (lo + 3 * step < hi) prefetch(lo + 3 * step);
+    if (!pred(lo + step)) break;
     lo += step;
     step <<= 1;
   }
   for (step >>= 1; step > 0; step >>= 1) {
+    if (step > 1) {
+      if (lo + step / 2 < hi) prefetch(lo + step / 2);
+      if (lo + step + step / 2 < hi) prefetch(lo + step + step / 2);
+    }
     if (lo + step < hi && pred(lo + step)) lo += step;
   }
   return lo + 1;
+}
+
+template <typename Pred>
+std::size_t Gallop(std::size_t lo, std::size_t hi, Pred&& pred) {
+  return Gallop(lo, hi, std::forward<Pred>(pred), [](std::size_t) {});
 }
 
 /// An immutable batch of updates; see the file comment.
@@ -265,7 +278,8 @@ class OrdBatch {
     void SeekKey(KeyRef key) {
       const auto& keys = batch_->keys_;
       const std::size_t at =
-          Gallop(key_, keys.Size(), [&](std::size_t i) { return Layout<K>::Less(keys[i], key); });
+          Gallop(key_, keys.Size(), [&](std::size_t i) { return Layout<K>::Less(keys[i], key); },
+                 [&](std::size_t i) { keys.Prefetch(i); });
       if (at != key_) SetKey(at);
     }
     /// Moves to the next val of the current key.

@@ -44,6 +44,8 @@ class VectorColumn {
     return elements_[index];
   }
   const T& Back() const { return elements_.back(); }
+  /// Asks the processor to start loading element `index` (a hint; no effect on results).
+  void Prefetch(std::size_t index) const { __builtin_prefetch(elements_.data() + index); }
   /// Prepares for `count` elements (whose encoded size totals about `bytes`; unused here).
   void Reserve(std::size_t count, std::size_t /*bytes*/ = 0) { elements_.reserve(count); }
   void Clear() { elements_.clear(); }
@@ -81,6 +83,7 @@ class EmptyColumn {
     return kElement;
   }
   const T& Back() const { return kElement; }
+  void Prefetch(std::size_t /*index*/) const {}
   void Reserve(std::size_t /*count*/, std::size_t /*bytes*/ = 0) {}
   void Clear() { size_ = 0; }
   void ShrinkIfSparse() {}
@@ -127,6 +130,8 @@ class RowColumn {
     return value::RowView(bytes_.data() + begin, offsets_[index + 1] - begin);
   }
   value::RowView Back() const { return (*this)[Size() - 1]; }
+  /// Asks the processor to start loading row `index`'s offset (its bytes follow from it).
+  void Prefetch(std::size_t index) const { __builtin_prefetch(offsets_.data() + index); }
   void Reserve(std::size_t count, std::size_t bytes = 0) {
     offsets_.reserve(count + 1);
     bytes_.reserve(bytes);
