@@ -39,6 +39,9 @@ Collection<D, T, R> Exchange(const Collection<D, T, R>& collection, H hash) {
           InputPort<D, T, R>& input, OutputPort<D, T, R>& output, Operator<T>& op) {
         time::Target remote{op.index(), 1};
         input.ForEach([&](const T& time, std::vector<Update<D, T, R>>& updates) {
+          // Room for an even share and some: one allocation per part, not a doubling series.
+          const std::size_t expected = updates.size() / peers + updates.size() / (4 * peers) + 8;
+          for (auto& part : state->parts) part.reserve(expected);
           for (auto& u : updates) state->parts[hash(u.data) % peers].push_back(std::move(u));
           for (uint32_t w = 0; w < peers; ++w) {
             auto& part = state->parts[w];
