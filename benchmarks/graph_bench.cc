@@ -28,12 +28,14 @@
 // {system, workload, keys, workers, seconds, cpu_seconds, updates_per_s, peak_rss_kb, ...}.
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -105,6 +107,61 @@ uint64_t PeakRssKb() {
   std::exit(1);
 }
 
+// One thread per worker after the first, kept for the whole run (as each reference worker
+// is a thread of its own): `Run(f)` calls `f(w)` on thread w for w >= 1 and `f(0)` on the
+// caller, and returns when all have returned.
+class Feeders {
+ public:
+  explicit Feeders(uint32_t workers) {
+    for (uint32_t w = 1; w < workers; ++w) threads_.emplace_back([this, w] { Loop(w); });
+  }
+  ~Feeders() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopped_ = true;
+    }
+    start_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  void Run(const std::function<void(uint32_t)>& f) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      task_ = &f;
+      running_ = threads_.size();
+      ++generation_;
+    }
+    start_.notify_all();
+    f(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return running_ == 0; });
+  }
+
+ private:
+  void Loop(uint32_t w) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      start_.wait(lock, [&] { return stopped_ || generation_ != seen; });
+      if (stopped_) return;
+      seen = generation_;
+      const auto* task = task_;
+      lock.unlock();
+      (*task)(w);
+      lock.lock();
+      if (--running_ == 0) done_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  const std::function<void(uint32_t)>* task_ = nullptr;
+  size_t running_ = 0;
+  uint64_t generation_ = 0;
+  bool stopped_ = false;
+};
+
 // A dataflow on `workers` workers of the oneTBB runtime, fed round by round: each round's
 // changes are spread over the workers' inputs, and the round ends when every probe has
 // passed its time.
@@ -113,7 +170,7 @@ class Rounds {
  public:
   using Dataflow = std::function<ProbeHandle<Time>(const Collection<D, Time, int64_t>&)>;
 
-  Rounds(uint32_t workers, const Dataflow& dataflow) : workers_(workers) {
+  Rounds(uint32_t workers, const Dataflow& dataflow) : workers_(workers), feeders_(workers) {
     runtime_ = std::make_unique<runtime::Runtime<Time>>(runtime::RuntimeOptions{.workers = workers, .threads = workers});
     runtime_->Build([&](Worker<Time>& worker) {
       auto [input, collection] = NewInput<D>(worker);
@@ -135,7 +192,7 @@ class Rounds {
   double RoundOf(size_t count, const F& change) {
     double start = Now();
     const size_t share = (count + workers_ - 1) / workers_;
-    auto feed = [&](uint32_t w) {
+    const std::function<void(uint32_t)> feed = [&](uint32_t w) {
       runtime_->WithWorker(w, [&](Worker<Time>&) {
         for (size_t i = w * share; i < std::min(count, (w + 1) * share); ++i) {
           auto [data, diff] = change(i);
@@ -144,17 +201,12 @@ class Rounds {
         inputs_[w]->AdvanceTo(time_ + 1);
       });
     };
-    // A thread costs tens of microseconds: small rounds (latency probes) are fed in turn.
-    std::vector<std::thread> feeders;
-    for (uint32_t w = 1; w < workers_; ++w) {
-      if (count >= static_cast<size_t>(kBatchSize)) {
-        feeders.emplace_back(feed, w);
-      } else {
-        feed(w);
-      }
+    // Small rounds (latency probes) are fed in turn: handing work to a thread costs more.
+    if (count >= static_cast<size_t>(kBatchSize)) {
+      feeders_.Run(feed);
+    } else {
+      for (uint32_t w = 0; w < workers_; ++w) feed(w);
     }
-    feed(0);
-    for (auto& t : feeders) t.join();
     absl::Status s = runtime_->WaitUntil(
         [&] { return std::none_of(probes_.begin(), probes_.end(), [&](const auto& p) { return p.LessThan(time_ + 1); }); });
     if (!s.ok()) Die(s);
@@ -169,6 +221,7 @@ class Rounds {
 
  private:
   uint32_t workers_;
+  Feeders feeders_;
   std::unique_ptr<runtime::Runtime<Time>> runtime_;
   std::vector<std::unique_ptr<InputSession<D, Time, int64_t>>> inputs_;
   std::vector<ProbeHandle<Time>> probes_;
