@@ -79,6 +79,23 @@ TEST(CollectionTest, ProbeFollowsTheInputTime) {
   EXPECT_TRUE(probe.Done());
 }
 
+TEST(CollectionTest, OneStepCarriesABatchDownAChainOfOperators) {
+  // A step runs active operators in the order they were added, so what an operator sends
+  // is taken up by the operators after it in the same step, not one operator per step.
+  Worker<Time> worker;
+  auto [input, numbers] = NewInput<int64_t>(worker);
+  Collection<int64_t, Time, int64_t> chain = numbers;
+  for (int i = 0; i < 10; ++i) chain = chain.Map([](int64_t x) { return x + 1; });
+  auto captured = chain.Capture();
+  ASSERT_TRUE(worker.Finalize().ok());
+  worker.StepUntilIdle();
+  input->Insert(5);
+  input->Flush();
+  worker.Step();
+  ASSERT_EQ(captured->size(), 1u);
+  EXPECT_EQ((*captured)[0].data, 15);
+}
+
 TEST(CollectionTest, ConsolidateOracleEmitsEachChangeOnceWhenItsTimeIsComplete) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
     Worker<Time> worker;
