@@ -4,16 +4,17 @@
 
 #include <memory>
 
-#include "deltaflow/table/graph.h"
+#include "deltaflow/io/sink.h"
+#include "deltaflow/io/source.h"
 
 namespace deltaflow::python {
 
 struct NativeSource {
-  std::shared_ptr<table::Source> source;
+  std::shared_ptr<io::Source> source;
 };
 
 struct NativeSink {
-  std::shared_ptr<table::OutputHandler> handler;
+  std::shared_ptr<io::Sink> handler;
 };
 
 }  // namespace deltaflow::python

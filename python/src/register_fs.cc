@@ -45,9 +45,9 @@ connectors::fs::Format ParseFormat(const std::string& name) {
 }
 
 // Computes an output and discards it (pw.io.null.write): no conversion to Python.
-class NullSink final : public table::OutputHandler {
+class NullSink final : public io::Sink {
  public:
-  absl::Status OnTime(table::Time, std::vector<table::OutputChange>&) override { return absl::OkStatus(); }
+  absl::Status Write(io::Time, std::vector<io::Change>&) override { return absl::OkStatus(); }
 };
 
 }  // namespace
@@ -94,7 +94,7 @@ void RegisterFs(py::module_& m) {
           if (absl::IsNotFound(source.status())) throw py::value_error(std::string(source.status().message()));
           throw py::value_error(std::string(source.status().message()));
         }
-        return NativeSource{std::shared_ptr<table::Source>(std::move(*source))};
+        return NativeSource{std::shared_ptr<io::Source>(std::move(*source))};
       },
       py::arg("path"), py::arg("format"), py::arg("streaming"), py::arg("columns"), py::arg("primary_key"),
       py::arg("with_metadata"), py::arg("glob"), py::arg("delimiter"), py::arg("quote"), py::arg("has_header"),
@@ -109,7 +109,7 @@ void RegisterFs(py::module_& m) {
                                                                    : connectors::fs::SinkFormat::kJson,
                                                    std::move(columns));
         if (!sink.ok()) throw py::value_error(std::string(sink.status().message()));
-        return NativeSink{std::shared_ptr<table::OutputHandler>(std::move(*sink))};
+        return NativeSink{std::shared_ptr<io::Sink>(std::move(*sink))};
       },
       py::arg("path"), py::arg("format"), py::arg("columns"), "A file output handler for run_graph.");
 }

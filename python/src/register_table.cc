@@ -98,7 +98,7 @@ struct PyErrorSlot {
 // called from worker threads store their exception here, to be re-raised by `run_graph`.
 std::shared_ptr<PyErrorSlot> g_run_errors;
 
-class PyOutputHandler final : public table::OutputHandler {
+class PyOutputHandler final : public io::Sink {
  public:
   PyOutputHandler(py::object on_time, py::object on_end, std::shared_ptr<PyErrorSlot> errors)
       : on_time_(std::move(on_time)), on_end_(std::move(on_end)), errors_(std::move(errors)) {}
@@ -108,7 +108,7 @@ class PyOutputHandler final : public table::OutputHandler {
     on_end_ = py::object();
   }
 
-  absl::Status OnTime(table::Time time, std::vector<table::OutputChange>& changes) override {
+  absl::Status Write(io::Time time, std::vector<io::Change>& changes) override {
     py::gil_scoped_acquire gil;
     try {
       ReleasePendingObjects();
@@ -124,7 +124,7 @@ class PyOutputHandler final : public table::OutputHandler {
     }
     return absl::OkStatus();
   }
-  absl::Status OnEnd() override {
+  absl::Status End() override {
     if (on_end_.is_none()) return absl::OkStatus();
     py::gil_scoped_acquire gil;
     try {
@@ -143,7 +143,7 @@ class PyOutputHandler final : public table::OutputHandler {
 };
 
 // A Python object with `poll() -> (list[(Pointer, tuple, diff)], more: bool)`.
-class PySource final : public table::Source {
+class PySource final : public io::Source {
  public:
   explicit PySource(py::object source) : source_(std::move(source)) {}
   ~PySource() override {
@@ -151,12 +151,12 @@ class PySource final : public table::Source {
     source_ = py::object();
   }
   void SetErrors(std::shared_ptr<PyErrorSlot> errors) { errors_ = std::move(errors); }
-  void DrainErrors(std::vector<table::ErrorLogEntry>& errors) override {
+  void DrainErrors(std::vector<io::SourceError>& errors) override {
     py::gil_scoped_acquire gil;
     if (!py::hasattr(source_, "drain_errors")) return;
     try {
       for (py::handle message : source_.attr("drain_errors")()) {
-        errors.push_back({"python source", message.cast<std::string>(), value::Key(), ""});
+        errors.push_back({"python source", message.cast<std::string>()});
       }
     } catch (py::error_already_set& e) {
       if (errors_) errors_->Store(e);
@@ -171,22 +171,22 @@ class PySource final : public table::Source {
       source_.attr("set_wakeup")(py::none());
     }
   }
-  bool Poll(std::vector<table::TableUpdate>& out) override {
+  absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out) override {
     py::gil_scoped_acquire gil;
     try {
       py::tuple result = source_.attr("poll")();
       for (py::handle item : result[0]) {
         auto t = item.cast<py::tuple>();
-        table::TableUpdate u;
+        io::Change u;
         u.id = t[0].cast<PyPointer>().key;
         u.row = EncodeValues(t[1], "source row");
         u.diff = t[2].cast<int64_t>();
         out.push_back(std::move(u));
       }
-      return result[1].cast<bool>();
+      return result[1].cast<bool>() ? io::PollResult::kMore : io::PollResult::kFinished;
     } catch (py::error_already_set& e) {
       if (errors_) errors_->Store(e);
-      return false;
+      return absl::CancelledError("python source failed");
     }
   }
 
@@ -259,16 +259,16 @@ void RegisterTable(py::module_& m) {
           py::arg("rows"), py::arg("arity"), py::arg("name"))
       .def(
           "source_input",
-          [](TableGraph& g, py::object source, int arity, std::string name) {
-            return g.SourceInput(std::make_shared<PySource>(std::move(source)), arity, std::move(name));
+          [](TableGraph& g, py::object source, int arity, std::string name, size_t max_backlog) {
+            return g.SourceInput(std::make_shared<PySource>(std::move(source)), arity, std::move(name), max_backlog);
           },
-          py::arg("source"), py::arg("arity"), py::arg("name"))
+          py::arg("source"), py::arg("arity"), py::arg("name"), py::arg("max_backlog") = 0)
       .def(
           "native_source_input",
-          [](TableGraph& g, const NativeSource& source, int arity, std::string name) {
-            return g.SourceInput(source.source, arity, std::move(name));
+          [](TableGraph& g, const NativeSource& source, int arity, std::string name, size_t max_backlog) {
+            return g.SourceInput(source.source, arity, std::move(name), max_backlog);
           },
-          py::arg("source"), py::arg("arity"), py::arg("name"))
+          py::arg("source"), py::arg("arity"), py::arg("name"), py::arg("max_backlog") = 0)
       .def("select", [](TableGraph& g, int input, const py::list& exprs, std::string name) {
         return g.Select(input, ToExpressions(exprs), std::move(name));
       })
@@ -404,8 +404,8 @@ void RegisterTable(py::module_& m) {
       [](TableGraph& graph, const py::list& handlers, uint32_t workers, bool terminate_on_error, double timeout_s) {
         auto errors = std::make_shared<PyErrorSlot>();
         std::vector<std::unique_ptr<PyOutputHandler>> owned;
-        std::vector<table::OutputHandler*> raw;
-        std::vector<std::shared_ptr<table::OutputHandler>> native;
+        std::vector<io::Sink*> raw;
+        std::vector<std::shared_ptr<io::Sink>> native;
         for (py::handle h : handlers) {
           if (h.is_none()) {
             raw.push_back(nullptr);

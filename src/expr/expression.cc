@@ -130,44 +130,6 @@ double FloatFloorMod(double a, double b) {
   return r;
 }
 
-// Python's repr of a float: shortest round trip, always with a fraction or an exponent.
-std::string FloatRepr(double d) {
-  if (std::isnan(d)) return "nan";
-  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  double magnitude = std::fabs(d);
-  std::string s;
-  if (magnitude != 0 && (magnitude >= 1e16 || magnitude < 1e-4)) {
-    s = fmt::format("{:e}", d);
-    // Python writes the shortest mantissa: re-render with the shortest form.
-    std::string shortest = fmt::format("{}", d);
-    if (shortest.find('e') != std::string::npos) s = shortest;
-    auto e = s.find('e');
-    if (e != std::string::npos) {
-      // Python: at least two exponent digits, explicit sign.
-      std::string mantissa = s.substr(0, e);
-      std::string exponent = s.substr(e + 1);
-      char sign = '+';
-      if (!exponent.empty() && (exponent[0] == '-' || exponent[0] == '+')) {
-        sign = exponent[0];
-        exponent = exponent.substr(1);
-      }
-      while (exponent.size() > 1 && exponent[0] == '0') exponent.erase(0, 1);
-      if (exponent.size() < 2) exponent.insert(0, "0");
-      s = fmt::format("{}e{}{}", mantissa, sign, exponent);
-    }
-    return s;
-  }
-  s = fmt::format("{}", d);
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
-  if (auto e = s.find('e'); e != std::string::npos) {
-    // fmt chose an exponent inside Python's positional range: write it positionally.
-    s = fmt::format("{:f}", d);
-    while (!s.empty() && s.back() == '0') s.pop_back();
-    if (!s.empty() && s.back() == '.') s += '0';
-  }
-  return s;
-}
-
 // Python's `str` of a string-like value inside a container (repr) vs. top level (text).
 void AppendRepr(const Value& v, std::string& out);
 
@@ -239,7 +201,7 @@ void AppendText(const Value& v, std::string& out) {
       out += fmt::format("{}", v.AsInt());
       return;
     case Kind::kFloat:
-      out += FloatRepr(v.AsFloat());
+      out += value::FloatRepr(v.AsFloat());
       return;
     case Kind::kKey:
       out += v.AsKey().ToString();
@@ -848,7 +810,7 @@ Value Evaluator::EvalUnary(const Expression& node, const Value& a) {
         case Kind::kFloat: {
           double f = a.AsFloat();
           if (!std::isfinite(f) || f >= 9.2233720368547758e18 || f < -9.2233720368547758e18) {
-            return Fail(node, fmt::format("cannot cast {} to int", FloatRepr(f)));
+            return Fail(node, fmt::format("cannot cast {} to int", value::FloatRepr(f)));
           }
           return Value::Int(static_cast<int64_t>(f));
         }

@@ -50,9 +50,10 @@ int TableGraph::StaticInput(std::vector<TableUpdate> rows, int arity, std::strin
   return Add(std::move(node));
 }
 
-int TableGraph::SourceInput(std::shared_ptr<Source> source, int arity, std::string name) {
+int TableGraph::SourceInput(std::shared_ptr<io::Source> source, int arity, std::string name, size_t max_backlog) {
   Node node{Kind::kSourceInput, std::move(name)};
   node.source = std::move(source);
+  node.max_backlog = max_backlog;
   node.arity = arity;
   return Add(std::move(node));
 }
@@ -284,6 +285,8 @@ struct RunContext {
   struct OutputQueue {
     std::deque<std::pair<Time, std::vector<OutputChange>>> ready;
     bool complete = false;
+    // Every time before it is closed and in `ready` (or delivered already).
+    Time frontier = 0;
   };
   std::vector<OutputQueue> outputs;
   std::atomic<bool> output_pending{false};
@@ -378,6 +381,7 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
     std::vector<Upd> pending;
     absl::flat_hash_map<Key, int64_t> current;  // multiplicity per id, to catch duplicates
     Time min_pending = std::numeric_limits<Time>::max();
+    Time published_frontier = 0;
     bool complete = false;
   };
   auto state = std::make_shared<State>();
@@ -391,8 +395,19 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
       }
     });
     if (state->complete || !reporter) return;
+    // Tells the driver how far this output is closed, once every earlier time is queued.
+    auto publish_frontier = [&] {
+      Time now = frontier.IsEmpty() ? std::numeric_limits<Time>::max() : frontier.Elements()[0];
+      if (now == state->published_frontier) return;
+      state->published_frontier = now;
+      std::lock_guard<std::mutex> lock(ctx->mutex);
+      ctx->outputs[index].frontier = now;
+    };
     // Skip the scan while no pending time can be complete (the earliest is not passed).
-    if (!frontier.IsEmpty() && !state->pending.empty() && state->min_pending >= frontier.Elements()[0]) return;
+    if (!frontier.IsEmpty() && !state->pending.empty() && state->min_pending >= frontier.Elements()[0]) {
+      publish_frontier();
+      return;
+    }
     std::vector<Upd> ready;
     std::vector<Upd> later;
     for (auto& u : state->pending) (frontier.LessEqual(u.time) ? later : ready).push_back(std::move(u));
@@ -441,6 +456,7 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
       for (auto& b : batches) ctx->outputs[index].ready.push_back(std::move(b));
       ctx->output_pending = true;
     }
+    publish_frontier();
     if (frontier.IsEmpty() && state->pending.empty()) {
       std::lock_guard<std::mutex> lock(ctx->mutex);
       ctx->outputs[index].complete = true;
@@ -988,11 +1004,43 @@ std::vector<Coll> LowerIterate(Worker& worker, const TableGraph::Node& node, con
   return results;
 }
 
-absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vector<OutputHandler*>& handlers,
+namespace {
+
+// A live source of a run, fed from the driving thread.
+struct LiveSource {
+  std::shared_ptr<io::Source> source;
+  std::unique_ptr<dd::DriverInput<Data, Time>> input;
+  std::string name;
+  size_t max_backlog = 0;
+  bool open = true;
+  bool opened = false;
+  // Offsets the source reached by each time, oldest first, until they are committed.
+  std::deque<std::pair<Time, io::Offsets>> uncommitted;
+  // Rows polled for each time, until every output is past it (the backlog).
+  std::deque<std::pair<Time, size_t>> in_flight;
+  size_t in_flight_rows = 0;
+
+  // Whether the source must wait: its rows in processing (times not closed) fill its backlog.
+  bool BacklogFull(Time closed) {
+    while (!in_flight.empty() && in_flight.front().first < closed) {
+      in_flight_rows -= in_flight.front().second;
+      in_flight.pop_front();
+    }
+    return max_backlog > 0 && in_flight_rows >= max_backlog;
+  }
+};
+
+absl::Status Annotated(const absl::Status& status, const std::string& where) {
+  return absl::Status(status.code(), fmt::format("{}: {}", where, std::string(status.message())));
+}
+
+}  // namespace
+
+absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vector<io::Sink*>& sinks,
                                         const RunOptions& options) {
-  if (static_cast<int>(handlers.size()) != graph.OutputCount()) {
+  if (static_cast<int>(sinks.size()) != graph.OutputCount()) {
     return absl::InvalidArgumentError(
-        fmt::format("{} output handlers for a graph with {} outputs", handlers.size(), graph.OutputCount()));
+        fmt::format("{} output handlers for a graph with {} outputs", sinks.size(), graph.OutputCount()));
   }
   auto ctx = std::make_shared<RunContext>();
   ctx->terminate_on_error = options.terminate_on_error;
@@ -1000,18 +1048,16 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
 
   runtime::Runtime<Time> rt(runtime::RuntimeOptions{options.workers});
   const auto& nodes = graph.nodes();
-  // Live sources, fed from this thread.
-  struct LiveSource {
-    std::shared_ptr<Source> source;
-    std::unique_ptr<dd::DriverInput<Data, Time>> input;
-    bool open = true;
-  };
   std::map<int, LiveSource> sources;
   std::unique_ptr<dd::DriverInput<Data, Time>> error_log;
   int error_log_node = -1;
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].kind == TableGraph::Kind::kSourceInput) {
-      sources[static_cast<int>(i)] = LiveSource{nodes[i].source, std::make_unique<dd::DriverInput<Data, Time>>(rt)};
+      LiveSource& live = sources[static_cast<int>(i)];
+      live.source = nodes[i].source;
+      live.input = std::make_unique<dd::DriverInput<Data, Time>>(rt);
+      live.name = nodes[i].name;
+      live.max_backlog = nodes[i].max_backlog;
     }
     if (nodes[i].kind == TableGraph::Kind::kErrorLog) {
       error_log = std::make_unique<dd::DriverInput<Data, Time>>(rt);
@@ -1112,14 +1158,22 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       }
     }
   });
-  if (absl::Status s = rt.Start(); !s.ok()) return s;
-  // The wakeups refer to this run: withdraw them on every way out.
-  struct WithdrawWakeups {
+  // Sources open before the workers start and close on every way out, their wakeups (which
+  // refer to this run) withdrawn first.
+  struct CloseSources {
     std::map<int, LiveSource>& sources;
-    ~WithdrawWakeups() {
-      for (auto& [index, live] : sources) live.source->SetWakeup(nullptr);
+    ~CloseSources() {
+      for (auto& [index, live] : sources) {
+        live.source->SetWakeup(nullptr);
+        if (live.opened) live.source->Close();
+      }
     }
-  } withdraw_wakeups{sources};
+  } close_sources{sources};
+  for (auto& [index, live] : sources) {
+    if (absl::Status s = live.source->Open(); !s.ok()) return Annotated(s, live.name);
+    live.opened = true;
+  }
+  if (absl::Status s = rt.Start(); !s.ok()) return s;
   for (auto& [index, live] : sources) {
     live.source->SetWakeup([ctx, &rt] {
       ctx->source_ready = true;
@@ -1128,14 +1182,16 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   }
 
   // Sources commit at even, strictly increasing times: wall-clock milliseconds, the first
-  // commit included (DESIGN.md, "Time").
+  // commit included (DESIGN.md, "Time"). The error log moves with them, so that outputs
+  // reading it are delivered while the run goes on.
   Time next_commit = 2;
   if (!sources.empty()) {
     Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
     next_commit = std::max<Time>(2, now - now % 2);
     for (auto& [index, live] : sources) live.input->AdvanceTo(next_commit);
+    if (error_log) error_log->AdvanceTo(next_commit);
   }
-  std::vector<TableUpdate> polled;
+  std::vector<io::Change> polled;
   absl::Time deadline = options.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + options.timeout;
   auto outputs_complete = [&] {
     std::lock_guard<std::mutex> lock(ctx->mutex);
@@ -1174,13 +1230,18 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       error_log->Update(Data(id, std::move(row)), 1);
     }
   };
-  // An output's handler hears OnEnd as soon as its table is complete and delivered, not at the
-  // end of the whole run (a handler may feed a source that the run still waits for).
-  std::vector<bool> end_told(handlers.size(), false);
+  // Every output is past the times before `closed`, and each of those times was written to
+  // its sink.
+  Time closed = 0;
+  // A sink hears End as soon as its table is complete and written, not at the end of the
+  // whole run (a sink may feed a source that the run still waits for).
+  std::vector<bool> ended(sinks.size(), false);
+  std::vector<bool> unflushed(sinks.size(), false);
   auto deliver = [&]() -> absl::Status {
     while (true) {
       std::vector<std::pair<int, std::pair<Time, std::vector<OutputChange>>>> batch;
-      std::vector<int> ended;
+      std::vector<int> complete;
+      Time frontier = std::numeric_limits<Time>::max();
       {
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->output_pending = false;
@@ -1190,21 +1251,67 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
             batch.emplace_back(static_cast<int>(o), std::move(q.ready.front()));
             q.ready.pop_front();
           }
-          if (q.complete && o < end_told.size() && !end_told[o]) ended.push_back(static_cast<int>(o));
+          if (q.complete && !ended[o]) complete.push_back(static_cast<int>(o));
+          frontier = std::min(frontier, q.complete ? std::numeric_limits<Time>::max() : q.frontier);
         }
         if (!ctx->fatal.empty()) return absl::InvalidArgumentError(ctx->fatal);
       }
       for (auto& [o, item] : batch) {
-        if (handlers[static_cast<size_t>(o)] == nullptr) continue;
-        if (absl::Status s = handlers[static_cast<size_t>(o)]->OnTime(item.first, item.second); !s.ok()) return s;
+        io::Sink* sink = sinks[static_cast<size_t>(o)];
+        if (sink == nullptr) continue;
+        if (absl::Status s = sink->Write(item.first, item.second); !s.ok()) return s;
+        unflushed[static_cast<size_t>(o)] = true;
       }
-      for (int o : ended) {
-        end_told[static_cast<size_t>(o)] = true;
-        if (handlers[static_cast<size_t>(o)] == nullptr) continue;
-        if (absl::Status s = handlers[static_cast<size_t>(o)]->OnEnd(); !s.ok()) return s;
+      for (int o : complete) {
+        ended[static_cast<size_t>(o)] = true;
+        io::Sink* sink = sinks[static_cast<size_t>(o)];
+        if (sink == nullptr) continue;
+        if (absl::Status s = sink->End(); !s.ok()) return s;
+        unflushed[static_cast<size_t>(o)] = false;
       }
+      closed = std::max(closed, frontier);
       if (batch.empty()) return absl::OkStatus();
     }
+  };
+  // Offsets are committed once the outputs are past the times that reached them and every
+  // sink has flushed what it was given: a source never acknowledges input whose results a
+  // sink could still lose.
+  absl::Time next_offset_commit = absl::Now() + options.commit_interval;
+  auto commit_offsets = [&](bool now) -> absl::Status {
+    bool due = false;
+    for (auto& [index, live] : sources) due = due || (!live.uncommitted.empty() && live.uncommitted.front().first < closed);
+    if (!due || (!now && absl::Now() < next_offset_commit)) return absl::OkStatus();
+    next_offset_commit = absl::Now() + options.commit_interval;
+    for (size_t o = 0; o < sinks.size(); ++o) {
+      if (sinks[o] == nullptr || !unflushed[o]) continue;
+      if (absl::Status s = sinks[o]->Flush(); !s.ok()) return s;
+      unflushed[o] = false;
+    }
+    for (auto& [index, live] : sources) {
+      std::optional<io::Offsets> last;
+      while (!live.uncommitted.empty() && live.uncommitted.front().first < closed) {
+        last = std::move(live.uncommitted.front().second);
+        live.uncommitted.pop_front();
+      }
+      if (!last) continue;
+      if (absl::Status s = live.source->Commit(*last); !s.ok()) return Annotated(s, live.name);
+    }
+    for (size_t o = 0; o < sinks.size(); ++o) {
+      if (sinks[o] == nullptr || ended[o]) continue;
+      if (absl::Status s = sinks[o]->Commit(closed); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  };
+  auto take_source_errors = [&](LiveSource& live) {
+    std::vector<io::SourceError> source_errors;
+    live.source->DrainErrors(source_errors);
+    if (source_errors.empty()) return false;
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    for (auto& e : source_errors) {
+      fmt::print(stderr, "deltaflow: {}\n", e.message);  // as Pathway logs rejected records
+      ctx->errors.push_back({e.source.empty() ? live.name : std::move(e.source), std::move(e.message), Key(), ""});
+    }
+    return true;
   };
 
   bool sources_open = !sources.empty();
@@ -1215,6 +1322,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     ctx->source_ready = false;
     if (!waited.ok()) return waited.status();
     if (absl::Status d = deliver(); !d.ok()) return d;
+    if (absl::Status c = commit_offsets(false); !c.ok()) return c;
     if (options.poll) {
       if (absl::Status p = options.poll(); !p.ok()) return p;
     }
@@ -1228,22 +1336,25 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         bool any_data = false;
         for (auto& [index, live] : sources) {
           if (!live.open) continue;
-          polled.clear();
-          bool more = live.source->Poll(polled);
-          any_data = any_data || !polled.empty();
-          {
-            std::vector<ErrorLogEntry> source_errors;
-            live.source->DrainErrors(source_errors);
-            if (!source_errors.empty()) {
-              std::lock_guard<std::mutex> lock(ctx->mutex);
-              for (auto& e : source_errors) {
-                fmt::print(stderr, "deltaflow: {}\n", e.message);  // as Pathway logs rejected records
-                ctx->errors.push_back(std::move(e));
-              }
-            }
+          if (live.BacklogFull(closed)) {
+            sources_open = true;  // open, but waits until the engine catches up
+            continue;
           }
-          for (TableUpdate& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);
-          if (!more) {
+          polled.clear();
+          absl::StatusOr<io::PollResult> more = live.source->Poll(polled);
+          if (!more.ok()) return Annotated(more.status(), live.name);
+          bool errors = take_source_errors(live);
+          any_data = any_data || !polled.empty();
+          if (!polled.empty()) {
+            live.in_flight.emplace_back(next_commit, polled.size());
+            live.in_flight_rows += polled.size();
+          }
+          if (!polled.empty() || errors) {
+            io::Offsets offsets = live.source->CurrentOffsets();
+            if (!offsets.empty()) live.uncommitted.emplace_back(next_commit, std::move(offsets));
+          }
+          for (io::Change& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);
+          if (*more == io::PollResult::kFinished) {
             live.input->Close();
             live.open = false;
           } else {
@@ -1258,6 +1369,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           for (auto& [index, live] : sources) {
             if (live.open) live.input->AdvanceTo(next_commit);
           }
+          if (error_log) error_log->AdvanceTo(next_commit);
         }
       }
     }
@@ -1285,10 +1397,14 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   error_log.reset();
   if (absl::Status s = rt.WaitUntilDone(); !s.ok()) return s;
   if (absl::Status d = deliver(); !d.ok()) return d;
-  for (size_t o = 0; o < handlers.size(); ++o) {
-    if (handlers[o] == nullptr || end_told[o]) continue;
-    if (absl::Status s = handlers[o]->OnEnd(); !s.ok()) return s;
+  for (size_t o = 0; o < sinks.size(); ++o) {
+    if (sinks[o] == nullptr || ended[o]) continue;
+    ended[o] = true;
+    if (absl::Status s = sinks[o]->End(); !s.ok()) return s;
+    unflushed[o] = false;
   }
+  closed = std::numeric_limits<Time>::max();
+  if (absl::Status c = commit_offsets(true); !c.ok()) return c;
   RunResult result;
   {
     std::lock_guard<std::mutex> lock(ctx->mutex);

@@ -181,3 +181,29 @@ def test_commits_are_wall_clock_milliseconds(tmp_path):
     before = time.time() * 1000
     pw.run(timeout=0.5)
     assert len(times) == 1 and times[0] % 2 == 0 and times[0] >= before - 1000
+
+
+def test_invalid_utf8_rows_go_to_the_error_log_and_good_rows_are_kept(tmp_path):
+    """Text that is not UTF-8 never becomes a string: each such record is logged with its file
+    and line, and every good record still arrives (CSV, JSON lines and plaintext alike)."""
+    (tmp_path / "a.csv").write_bytes(b"word,n\nok,1\nbad\xff,2\nok2,3\n")
+    (tmp_path / "a.jsonl").write_bytes(b'{"word": "ok", "n": 1}\n{"word": "bad\xfe", "n": 2}\n{"word": "ok2", "n": 3}\n')
+    (tmp_path / "a.txt").write_bytes(b"good line\nbad \xc0\xaf line\nlast\n")
+    csv_t = pw.io.csv.read(tmp_path / "a.csv", schema=WordSchema, mode="static")
+    json_t = pw.io.jsonlines.read(tmp_path / "a.jsonl", schema=WordSchema, mode="static")
+    text_t = pw.io.plaintext.read(tmp_path / "a.txt", mode="static")
+    streams = pw.debug._capture([csv_t, json_t, text_t, pw.global_error_log()], terminate_on_error=False)
+    assert sorted(v for _, v, _, _ in streams[0]) == [("ok", 1), ("ok2", 3)]
+    assert sorted(v for _, v, _, _ in streams[1]) == [("ok", 1), ("ok2", 3)]
+    assert sorted(v for _, v, _, _ in streams[2]) == [("good line",), ("last",)]
+    messages = sorted(v[1] for _, v, _, _ in streams[3])
+    assert len(messages) == 3
+    assert any("a.csv:3" in m and "not valid UTF-8" in m for m in messages)
+    assert any("a.jsonl:2" in m and "invalid JSON" in m for m in messages)
+    assert any("a.txt:2" in m and "not valid UTF-8" in m for m in messages)
+
+
+def test_max_backlog_size_must_be_positive(tmp_path):
+    (tmp_path / "a.csv").write_text("word,n\nok,1\n")
+    with pytest.raises(ValueError, match="max_backlog_size must be positive"):
+        pw.io.csv.read(tmp_path / "a.csv", schema=WordSchema, mode="static", max_backlog_size=0)

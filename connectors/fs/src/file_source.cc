@@ -25,222 +25,17 @@ using value::Key;
 using value::Row;
 using value::RowBuilder;
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
-// Splits one CSV record (RFC 4180: quoted fields may hold delimiters, doubled quotes and
-// newlines). Returns false on an unterminated quote.
-bool SplitCsv(std::string_view record, char delimiter, char quote, char escape, std::vector<std::string>& fields) {
-  fields.clear();
-  std::string field;
-  bool quoted = false;
-  bool was_quoted = false;
-  for (size_t i = 0; i < record.size(); ++i) {
-    char c = record[i];
-    if (escape != '\0' && c == escape && i + 1 < record.size()) {
-      field += record[++i];  // the escaped character, taken literally
-      continue;
-    }
-    if (quoted) {
-      if (c == quote) {
-        if (i + 1 < record.size() && record[i + 1] == quote) {
-          field += quote;
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        field += c;
-      }
-    } else if (c == quote && field.empty()) {
-      quoted = true;
-      was_quoted = true;
-    } else if (c == delimiter) {
-      fields.push_back(field);
-      field.clear();
-      was_quoted = false;
-    } else if (c != '\r' || i + 1 != record.size()) {
-      field += c;
-    }
-  }
-  if (quoted) return false;
-  (void)was_quoted;
-  fields.push_back(field);
-  return true;
-}
-
-// Where the next complete record ends in `data` (for CSV, newlines inside quotes do not end
-// it): the index after its newline, or npos when no complete record is there.
-size_t RecordEnd(std::string_view data, bool csv, char quote, char escape) {
-  bool quoted = false;
-  for (size_t i = 0; i < data.size(); ++i) {
-    char c = data[i];
-    if (csv && escape != '\0' && c == escape && i + 1 < data.size() && data[i + 1] != '\n') {
-      ++i;  // an escaped character never starts or ends a quoted field
-      continue;
-    }
-    if (csv && c == quote) quoted = !quoted;
-    if (c == '\n' && !quoted) return i + 1;
-  }
-  return std::string_view::npos;
-}
-
-void AppendJsonValue(simdjson::dom::element e, const Column& column, RowBuilder& b, absl::Status& status) {
-  using simdjson::dom::element_type;
-  if (e.is_null()) {
-    // JSON null is None, accepted only where None is (an optional column, or Any).
-    if (column.optional || column.type == ColumnType::kAny) {
-      b.Null();
-      return;
-    }
-    status = absl::InvalidArgumentError(fmt::format("column {} is not optional but the value is null", column.name));
-    return;
-  }
-  switch (column.type) {
-    case ColumnType::kInt: {
-      int64_t i = 0;
-      if (e.get_int64().get(i) != simdjson::SUCCESS) {
-        status = absl::InvalidArgumentError(fmt::format("column {} expects an int, got {}", column.name, simdjson::minify(e)));
-        return;
-      }
-      b.Int(i);
-      return;
-    }
-    case ColumnType::kFloat: {
-      double d = 0;
-      if (e.get_double().get(d) != simdjson::SUCCESS) {
-        int64_t i = 0;
-        if (e.get_int64().get(i) != simdjson::SUCCESS) {
-          status = absl::InvalidArgumentError(fmt::format("column {} expects a float, got {}", column.name, simdjson::minify(e)));
-          return;
-        }
-        d = static_cast<double>(i);
-      }
-      b.Float(d);
-      return;
-    }
-    case ColumnType::kBool: {
-      bool v = false;
-      if (e.get_bool().get(v) != simdjson::SUCCESS) {
-        status = absl::InvalidArgumentError(fmt::format("column {} expects a bool, got {}", column.name, simdjson::minify(e)));
-        return;
-      }
-      b.Bool(v);
-      return;
-    }
-    case ColumnType::kString: {
-      std::string_view v;
-      if (e.get_string().get(v) != simdjson::SUCCESS) {
-        status = absl::InvalidArgumentError(fmt::format("column {} expects a string, got {}", column.name, simdjson::minify(e)));
-        return;
-      }
-      b.String(v);
-      return;
-    }
-    case ColumnType::kJson: {
-      absl::Status s = b.Json(simdjson::minify(e));
-      if (!s.ok()) status = s;
-      return;
-    }
-    default: {
-      // Any: the natural value for the JSON type.
-      switch (e.type()) {
-        case element_type::INT64:
-          b.Int(int64_t(e));
-          return;
-        case element_type::UINT64:
-          b.Float(static_cast<double>(uint64_t(e)));
-          return;
-        case element_type::DOUBLE:
-          b.Float(double(e));
-          return;
-        case element_type::BOOL:
-          b.Bool(bool(e));
-          return;
-        case element_type::STRING:
-          b.String(std::string_view(e));
-          return;
-        default: {
-          absl::Status s = b.Json(simdjson::minify(e));
-          if (!s.ok()) status = s;
-          return;
-        }
-      }
-    }
-  }
+bool WholeFile(Format format) {
+  return format == Format::kPlaintextByFile || format == Format::kBinary || format == Format::kOnlyMetadata;
 }
 
 }  // namespace
 
-absl::Status ParseCell(std::string_view text, const Column& column, RowBuilder& b) {
-  if (text.empty() && column.type != ColumnType::kString && column.type != ColumnType::kBytes) {
-    if (column.optional || column.type == ColumnType::kAny) {
-      b.Null();
-      return absl::OkStatus();
-    }
-    if (column.default_value) {
-      b.Value(column.default_value->view()[0]);
-      return absl::OkStatus();
-    }
-    return absl::InvalidArgumentError(fmt::format("column {} has no value", column.name));
-  }
-  switch (column.type) {
-    case ColumnType::kInt: {
-      int64_t v = 0;
-      std::string_view t = text;
-      const char* begin = t.data() + (!t.empty() && t[0] == '+');
-      auto [p, ec] = std::from_chars(begin, t.data() + t.size(), v);
-      if (ec != std::errc() || p != t.data() + t.size() || t.empty()) {
-        return absl::InvalidArgumentError(fmt::format("cannot parse \"{}\" as int for column {}", text, column.name));
-      }
-      b.Int(v);
-      return absl::OkStatus();
-    }
-    case ColumnType::kFloat: {
-      std::string t(text);
-      char* end = nullptr;
-      double v = std::strtod(t.c_str(), &end);
-      bool hex = t.find_first_of("xX") != std::string::npos;
-      if (t.empty() || end != t.c_str() + t.size() || hex || std::isspace(static_cast<unsigned char>(t[0]))) {
-        return absl::InvalidArgumentError(fmt::format("cannot parse \"{}\" as float for column {}", text, column.name));
-      }
-      b.Float(v);
-      return absl::OkStatus();
-    }
-    case ColumnType::kBool: {
-      std::string t(Trim(text));
-      for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (t == "true" || t == "1" || t == "yes" || t == "on" || t == "t" || t == "y") {
-        b.Bool(true);
-      } else if (t == "false" || t == "0" || t == "no" || t == "off" || t == "f" || t == "n") {
-        b.Bool(false);
-      } else {
-        return absl::InvalidArgumentError(fmt::format("cannot parse \"{}\" as bool for column {}", text, column.name));
-      }
-      return absl::OkStatus();
-    }
-    case ColumnType::kJson: {
-      absl::Status s = b.Json(text);
-      if (!s.ok()) return absl::InvalidArgumentError(fmt::format("invalid Json for column {}: {}", column.name, std::string(s.message())));
-      return absl::OkStatus();
-    }
-    case ColumnType::kBytes:
-      b.Bytes({reinterpret_cast<const uint8_t*>(text.data()), text.size()});
-      return absl::OkStatus();
-    case ColumnType::kPointer: {
-      auto key = Key::Parse(Trim(text));
-      if (!key.ok()) return key.status();
-      b.Pointer(*key);
-      return absl::OkStatus();
-    }
-    default:
-      b.String(text);
-      return absl::OkStatus();
-  }
-}
+FileSource::FileSource(FileSourceOptions options)
+    : options_(std::move(options)),
+      dsv_(options_.columns, io::DsvDialect{options_.delimiter, options_.quote, options_.escape, options_.comment},
+           options_.has_header),
+      json_(options_.columns, options_.json_paths) {}
 
 absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Make(FileSourceOptions options) {
   std::error_code ec;
@@ -257,29 +52,46 @@ absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Make(FileSourceOptions o
   return std::unique_ptr<FileSource>(new FileSource(std::move(options)));
 }
 
-void FileSource::Error(const std::string& path, uint64_t line, std::string reason) {
-  errors_.push_back({options_.name, fmt::format("{}:{}: {}", path, line, reason), Key(), ""});
+void FileSource::Error(const std::string& path, uint64_t line, std::string_view reason) {
+  errors_.push_back({options_.name, fmt::format("{}:{}: {}", path, line, reason)});
 }
 
-void FileSource::DrainErrors(std::vector<table::ErrorLogEntry>& errors) {
+void FileSource::DrainErrors(std::vector<io::SourceError>& errors) {
   for (auto& e : errors_) errors.push_back(std::move(e));
   errors_.clear();
 }
 
-bool FileSource::Poll(std::vector<table::TableUpdate>& out) {
-  if (done_) return false;
+absl::StatusOr<io::PollResult> FileSource::Poll(std::vector<io::Change>& out) {
+  if (done_) return io::PollResult::kFinished;
   if (!options_.streaming) {
     // Static: every file present at the start, each read whole as its own commit.
     if (!static_paths_) static_paths_ = ListPaths();
     if (static_next_ < static_paths_->size()) ReadPath((*static_paths_)[static_next_++], out);
     done_ = static_next_ >= static_paths_->size();
-    return !done_;
+    return done_ ? io::PollResult::kFinished : io::PollResult::kMore;
   }
   int64_t now = absl::GetCurrentTimeNanos();
-  if (now - last_scan_ns_ < static_cast<int64_t>(options_.refresh_ms) * 1000000) return true;
+  if (now - last_scan_ns_ < static_cast<int64_t>(options_.refresh_ms) * 1000000) return io::PollResult::kMore;
   last_scan_ns_ = now;
   Scan(out);
-  return true;
+  return io::PollResult::kMore;
+}
+
+io::Offsets FileSource::CurrentOffsets() const {
+  io::Offsets offsets;
+  for (const auto& [path, state] : files_) offsets[path] = io::Offset{state.offset, state.next_line, state.fingerprint};
+  return offsets;
+}
+
+absl::Status FileSource::Seek(const io::Offsets& offsets) {
+  for (const auto& [path, offset] : offsets) {
+    FileState& state = files_[path];
+    state.offset = offset.position;
+    state.next_line = offset.sequence;
+    state.fingerprint = offset.fingerprint;
+    state.resumed = true;
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> FileSource::ListPaths() const {
@@ -310,7 +122,7 @@ std::vector<std::string> FileSource::ListPaths() const {
   return paths;
 }
 
-void FileSource::Scan(std::vector<table::TableUpdate>& out) {
+void FileSource::Scan(std::vector<io::Change>& out) {
   std::vector<std::string> paths = ListPaths();
   // Deleted files: retract what they contributed.
   for (auto it = files_.begin(); it != files_.end();) {
@@ -324,17 +136,24 @@ void FileSource::Scan(std::vector<table::TableUpdate>& out) {
   for (const std::string& path : paths) ReadPath(path, out);
 }
 
-void FileSource::ReadPath(const std::string& path, std::vector<table::TableUpdate>& out) {
+void FileSource::ReadPath(const std::string& path, std::vector<io::Change>& out) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return;
   uint64_t size = static_cast<uint64_t>(st.st_size);
   int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   auto [it, inserted] = files_.try_emplace(path);
   FileState& state = it->second;
+  if (state.resumed) {
+    // Offsets from an earlier run: read on after them if the file still begins the same way.
+    state.resumed = false;
+    if (size < state.offset || WholeFile(options_.format) || Fingerprint(path, state.offset) != state.fingerprint) {
+      state = FileState{};
+    }
+    inserted = true;
+  }
   if (!inserted && size == state.size && mtime == state.mtime_ns) return;
-  bool whole_file = options_.format == Format::kPlaintextByFile || options_.format == Format::kBinary ||
-                    options_.format == Format::kOnlyMetadata;
-  bool rewritten = !inserted && (size < state.offset || whole_file || (size == state.size && mtime != state.mtime_ns) ||
+  bool rewritten = !inserted && (size < state.offset || WholeFile(options_.format) ||
+                                 (size == state.size && mtime != state.mtime_ns) ||
                                  Fingerprint(path, state.offset) != state.fingerprint);
   if (rewritten) {
     // Rewritten: retract the old rows, read it again.
@@ -346,7 +165,7 @@ void FileSource::ReadPath(const std::string& path, std::vector<table::TableUpdat
   ReadFile(path, state, out);
 }
 
-void FileSource::Retract(FileState& state, std::vector<table::TableUpdate>& out) {
+void FileSource::Retract(FileState& state, std::vector<io::Change>& out) {
   for (auto& [key, row] : state.rows) {
     if (!options_.primary_key.empty()) {
       // Under a primary key the row may have been replaced since: retract only if current.
@@ -354,13 +173,13 @@ void FileSource::Retract(FileState& state, std::vector<table::TableUpdate>& out)
       if (it == by_key_.end() || !(it->second.first == row)) continue;
       by_key_.erase(it);
     }
-    out.push_back({key, row, 0, -1});
+    out.push_back({key, row, -1});
   }
   state.rows.clear();
 }
 
 void FileSource::Emit(const std::string& path, FileState& state, uint64_t line, Row row,
-                      std::vector<table::TableUpdate>& out) {
+                      std::vector<io::Change>& out) {
   if (options_.with_metadata) {
     RowBuilder b;
     for (value::ValueView v : row.values()) b.Value(v);
@@ -388,7 +207,7 @@ void FileSource::Emit(const std::string& path, FileState& state, uint64_t line, 
     auto it = by_key_.find(key);
     if (it != by_key_.end()) {
       // An upsert: the new row replaces the old one under the same key.
-      out.push_back({key, it->second.first, 0, -1});
+      out.push_back({key, it->second.first, -1});
       it->second.first = row;
     } else {
       by_key_.emplace(key, std::pair(row, 1));
@@ -396,126 +215,63 @@ void FileSource::Emit(const std::string& path, FileState& state, uint64_t line, 
   }
   // Only a watched file can be rewritten or deleted: only then keep what it contributed.
   if (options_.streaming) state.rows.emplace_back(key, row);
-  out.push_back({key, std::move(row), 0, +1});
+  out.push_back({key, std::move(row), +1});
 }
 
 bool FileSource::ParseRecord(const std::string& path, FileState& state, uint64_t line, std::string_view record,
-                             std::vector<table::TableUpdate>& out) {
-  RowBuilder b;
-  const auto& columns = options_.columns;
+                             std::vector<io::Change>& out) {
+  RowBuilder& b = builder_;
+  b.Clear();
+  absl::Status status;
   switch (options_.format) {
     case Format::kCsv: {
-      if (options_.comment != '\0' && !record.empty() && record[0] == options_.comment) return true;
-      std::vector<std::string> fields;
-      if (!SplitCsv(record, options_.delimiter, options_.quote, options_.escape, fields)) {
-        Error(path, line, "unterminated quoted field");
-        return false;
-      }
-      if (options_.has_header && state.header.empty()) {
-        state.header = std::move(fields);
+      absl::StatusOr<io::DsvParser::Outcome> outcome = dsv_.Parse(record, state.header, b);
+      if (!outcome.ok()) {
+        status = outcome.status();
+      } else if (*outcome == io::DsvParser::Outcome::kSkipped) {
         return true;
-      }
-      if (fields.size() == 1 && fields[0].empty()) return true;  // a blank line
-      for (const Column& c : columns) {
-        std::optional<size_t> at;
-        if (!state.header.empty()) {
-          auto it = std::find(state.header.begin(), state.header.end(), c.name);
-          if (it != state.header.end()) at = static_cast<size_t>(it - state.header.begin());
-        } else {
-          size_t index = static_cast<size_t>(&c - columns.data());
-          if (index < fields.size()) at = index;
-        }
-        if (!at || *at >= fields.size()) {
-          if (at && *at >= fields.size() && fields.size() < state.header.size()) {
-            Error(path, line, fmt::format("expected {} fields, found {}", state.header.size(), fields.size()));
-            return false;
-          }
-          if (c.default_value) {
-            b.Value(c.default_value->view()[0]);
-            continue;
-          }
-          if (c.optional) {
-            b.Null();
-            continue;
-          }
-          Error(path, line, fmt::format("no field for column {}", c.name));
-          return false;
-        }
-        if (absl::Status s = ParseCell(fields[*at], c, b); !s.ok()) {
-          Error(path, line, std::string(s.message()));
-          return false;
-        }
-      }
-      if (!state.header.empty() && fields.size() < state.header.size()) {
-        Error(path, line, fmt::format("expected {} fields, found {}", state.header.size(), fields.size()));
-        return false;
       }
       break;
     }
     case Format::kJson: {
-      if (Trim(record).empty()) return true;
-      simdjson::dom::parser parser;
-      simdjson::padded_string padded(record);
-      simdjson::dom::element doc;
-      if (auto error = parser.parse(padded).get(doc); error != simdjson::SUCCESS) {
-        Error(path, line, fmt::format("invalid JSON: {}", simdjson::error_message(error)));
-        return false;
-      }
-      simdjson::dom::object object;
-      if (doc.get_object().get(object) != simdjson::SUCCESS) {
-        Error(path, line, "a JSON line must be an object");
-        return false;
-      }
-      for (const Column& c : columns) {
-        simdjson::dom::element field;
-        auto path_it = options_.json_paths.find(c.name);
-        bool found = path_it != options_.json_paths.end()
-                         ? doc.at_pointer(path_it->second).get(field) == simdjson::SUCCESS
-                         : object.at_key(c.name).get(field) == simdjson::SUCCESS;
-        if (!found) {
-          if (c.default_value) {
-            b.Value(c.default_value->view()[0]);
-            continue;
-          }
-          Error(path, line, fmt::format("missing field {}", c.name));
-          return false;
-        }
-        absl::Status status;
-        AppendJsonValue(field, c, b, status);
-        if (!status.ok()) {
-          Error(path, line, std::string(status.message()));
-          return false;
-        }
-      }
+      std::string_view text = record;
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+      if (text.empty()) return true;
+      status = json_.Parse(text, b);
       break;
     }
     case Format::kPlaintext: {
       std::string_view text = record;
       while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-      b.String(text);
+      status = io::ParsePlaintext(text, b);
       break;
     }
     case Format::kPlaintextByFile: {
       std::string_view text = record;
       if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
       if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      b.String(text);
+      status = io::ParsePlaintext(text, b);
       break;
     }
     case Format::kBinary:
-      b.Bytes({reinterpret_cast<const uint8_t*>(record.data()), record.size()});
+      io::ParseRaw(record, b);
       break;
     case Format::kOnlyMetadata:
       break;
+  }
+  if (!status.ok()) {
+    Error(path, line, std::string(status.message()));
+    return false;
   }
   Emit(path, state, line, b.Finish(), out);
   return true;
 }
 
-void FileSource::ReadFile(const std::string& path, FileState& state, std::vector<table::TableUpdate>& out) {
+void FileSource::ReadFile(const std::string& path, FileState& state, std::vector<io::Change>& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    Error(path, 0, "cannot open the file");
+    Error(path, 0, fmt::format("cannot open the file: {}", std::strerror(errno)));
     return;
   }
   in.seekg(static_cast<std::streamoff>(state.offset));
@@ -524,18 +280,18 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
   if (state.offset == 0 && data.size() >= 3 && data.compare(0, 3, "\xEF\xBB\xBF") == 0) {
     bom = 3;  // a UTF-8 byte order mark is not data
   }
-  bool whole_file = options_.format == Format::kPlaintextByFile || options_.format == Format::kBinary ||
-                    options_.format == Format::kOnlyMetadata;
-  if (whole_file) {
+  if (WholeFile(options_.format)) {
     ParseRecord(path, state, 1, data, out);
     state.offset = state.offset + data.size();
     return;
   }
-  bool csv = options_.format == Format::kCsv;
+  // Only CSV records may span lines (a newline inside quotes).
+  io::DsvDialect dialect{options_.delimiter, options_.format == Format::kCsv ? options_.quote : '\0',
+                         options_.format == Format::kCsv ? options_.escape : '\0', '\0'};
   std::string_view rest = std::string_view(data).substr(bom);
   size_t consumed = bom;
   while (!rest.empty()) {
-    size_t end = RecordEnd(rest, csv, options_.quote, options_.escape);
+    size_t end = io::DsvRecordEnd(rest, dialect);
     if (end == std::string_view::npos) {
       // An incomplete last line: in streaming mode wait for the rest; in static mode it is
       // the file's last record.

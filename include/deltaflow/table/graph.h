@@ -29,6 +29,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "deltaflow/expr/expression.h"
+#include "deltaflow/io/sink.h"
+#include "deltaflow/io/source.h"
 #include "deltaflow/value/key.h"
 #include "deltaflow/value/row.h"
 
@@ -46,11 +48,7 @@ struct TableUpdate {
 };
 
 /// One change delivered to an output for a completed time.
-struct OutputChange {
-  value::Key id;
-  value::Row row;
-  int64_t diff;
-};
+using OutputChange = io::Change;
 
 /// A row a user function failed on: its position in the batch and the reason.
 struct RowFailure {
@@ -65,8 +63,6 @@ struct RowFailure {
 using BatchFunction = std::function<absl::Status(const std::vector<value::Row>& args, std::vector<value::Row>& results,
                                                  std::vector<RowFailure>& failures)>;
 
-
-class Source;
 
 enum class ReducerKind : uint8_t {
   kCount,
@@ -165,7 +161,8 @@ class TableGraph {
     std::vector<expr::Expression> exprs;
     std::vector<Reducer> reducers;
     std::vector<TableUpdate> rows;          // kStaticInput
-    std::shared_ptr<Source> source;          // kSourceInput
+    std::shared_ptr<io::Source> source;      // kSourceInput
+    size_t max_backlog = 0;                  // kSourceInput: rows in processing at most (0: unbounded)
     std::shared_ptr<BatchFunction> function; // kApply
     bool deterministic = false;              // kApply
     JoinKind join_kind = JoinKind::kInner;
@@ -184,8 +181,9 @@ class TableGraph {
 
   /// A table holding `rows` (each with its time and diff), closed after the last time.
   int StaticInput(std::vector<TableUpdate> rows, int arity, std::string name = "input");
-  /// A table fed by `source` while the graph runs.
-  int SourceInput(std::shared_ptr<Source> source, int arity, std::string name = "input");
+  /// A table fed by `source` while the graph runs. With `max_backlog`, the source is not
+  /// polled while that many of its rows are still in processing (not yet past every output).
+  int SourceInput(std::shared_ptr<io::Source> source, int arity, std::string name = "input", size_t max_backlog = 0);
   /// Each row becomes the values of `exprs`; ids are kept.
   int Select(int input, std::vector<expr::Expression> exprs, std::string name = "select");
   /// Rows for which `predicate` is true.
@@ -295,37 +293,12 @@ class TableGraph {
   std::vector<int> output_nodes_;
 };
 
-/// Receives the changes of one output, on the thread that called `RunTableGraph`.
-class OutputHandler {
- public:
-  virtual ~OutputHandler() = default;
-  /// The consolidated changes of the completed time `time` (never empty), in id order.
-  virtual absl::Status OnTime(Time time, std::vector<OutputChange>& changes) = 0;
-  /// Called once, as soon as the output is complete and delivered (other outputs and sources
-  /// may still be running).
-  virtual absl::Status OnEnd() { return absl::OkStatus(); }
-};
-
 /// A failure of an expression or operation on one row, for the error log.
 struct ErrorLogEntry {
   std::string operation;
   std::string message;
   value::Key id;
   std::string expression;  // the failing expression, when one failed
-};
-
-/// A live source, polled from the thread driving the run (never from a worker).
-class Source {
- public:
-  virtual ~Source() = default;
-  /// Appends changes to `out`; all changes of one call share the next commit time. Returns
-  /// false when the source is finished (its last changes included).
-  virtual bool Poll(std::vector<TableUpdate>& out) = 0;
-  /// Moves records the source could not read (with where and why) into `errors`.
-  virtual void DrainErrors(std::vector<ErrorLogEntry>& errors) { (void)errors; }
-  /// Receives a function the source may call (from any thread) when it has committed new
-  /// data, so that the run polls it at once instead of at its next regular poll.
-  virtual void SetWakeup(std::function<void()> wakeup) { (void)wakeup; }
 };
 
 struct RunOptions {
@@ -340,6 +313,9 @@ struct RunOptions {
   absl::Duration poll_interval = absl::Milliseconds(50);
   /// Stop (cleanly, flushing what completed) after this long; infinite by default.
   absl::Duration timeout = absl::InfiniteDuration();
+  /// How often sources are told which offsets are durable (`io::Source::Commit`), after every
+  /// sink was flushed; also once at the end of the run.
+  absl::Duration commit_interval = absl::Seconds(1);
 };
 
 /// The state an operator held on one worker: entries after its last run, and at most.
@@ -357,8 +333,11 @@ struct RunResult {
 };
 
 /// Runs `graph` to completion: until every input is closed and every output has received
-/// every completed time. `handlers[i]` receives output `i` (null: discarded).
-absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vector<OutputHandler*>& handlers,
+/// every completed time. `sinks[i]` receives output `i` (null: discarded), on the calling
+/// thread, one closed time at a time (io/sink.h). Sources are opened at the start and closed
+/// at the end, on every way out; their offsets are committed once every output is past the
+/// times built from them and every sink is flushed.
+absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vector<io::Sink*>& sinks,
                                         const RunOptions& options);
 
 }  // namespace deltaflow::table

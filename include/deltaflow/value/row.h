@@ -547,4 +547,8 @@ absl::StatusOr<std::string> CanonicalJson(std::string_view text);
 /// Appends `text` as a JSON string literal (quoted, with JSON escapes).
 void AppendJsonString(std::string& out, std::string_view text);
 
+/// Python's repr of a float: the shortest text that reads back the same, always with a
+/// fraction or an exponent ("1.0", "1e+16", "nan", "inf").
+std::string FloatRepr(double v);
+
 }  // namespace deltaflow::value

@@ -81,9 +81,12 @@ def read(
     autocommit_duration_ms: int | None = 1500,
     name: str | None = None,
     json_field_paths: dict[str, str] | None = None,
+    max_backlog_size: int | None = None,
     **kwargs: Any,
 ) -> Table:
     global _counter
+    if max_backlog_size is not None and max_backlog_size <= 0:
+        raise ValueError(f"max_backlog_size must be positive, got {max_backlog_size}")
     path = os.fspath(path)
     if mode not in ("static", "streaming"):
         raise ValueError(f"mode must be 'static' or 'streaming', got {mode!r}")
@@ -134,7 +137,7 @@ def read(
             min(50, autocommit_duration_ms) if autocommit_duration_ms else 50,
             settings.escape, settings.comment, dict(json_field_paths or {}),
         )
-        return g.native_source_input(source, arity, f"{source_name} at {location}")
+        return g.native_source_input(source, arity, f"{source_name} at {location}", max_backlog_size or 0)
 
     node = LogicalNode([], build, arity)
     if with_metadata:

@@ -311,6 +311,8 @@ def read(
     primary_key = schema.primary_key_columns()
     defaults = schema.default_values()
     if max_backlog_size is not None:
+        if max_backlog_size <= 0:
+            raise ValueError(f"max_backlog_size must be positive, got {max_backlog_size}")
         subject._max_backlog = max_backlog_size
     _source_counter += 1
     source_name = name or f"python-{_source_counter}"
@@ -319,7 +321,7 @@ def read(
 
     def build(g: Any, ins: list[int]) -> int:
         source = _SubjectSource(subject, columns, primary_key, defaults, autocommit_duration_ms, source_name)
-        return g.source_input(source, arity, f"python source at {location}")
+        return g.source_input(source, arity, f"python source at {location}", max_backlog_size or 0)
 
     return Table(columns, LogicalNode([], build, arity), Universe())
 

@@ -41,7 +41,7 @@ FileSourceOptions WordOptions(const std::string& path, Format format, bool strea
 }
 
 // Live rows as "word:n" -> multiplicity.
-std::map<std::string, int64_t> Apply(std::map<std::string, int64_t> state, const std::vector<table::TableUpdate>& updates) {
+std::map<std::string, int64_t> Apply(std::map<std::string, int64_t> state, const std::vector<io::Change>& updates) {
   for (const auto& u : updates) {
     std::string key = std::string(u.row[0].AsString()) + ":" + std::to_string(u.row[1].AsInt());
     state[key] += u.diff;
@@ -55,11 +55,11 @@ TEST(FileSourceTest, ReadsQuotedCsvAndReportsBadLines) {
   Write(dir + "/a.csv", "word,n\nhello,1\n\"a,b\",2\n\"say \"\"hi\"\"\",3\nbad,x\nshort\n");
   auto source = FileSource::Make(WordOptions(dir, Format::kCsv, false));
   ASSERT_TRUE(source.ok()) << source.status();
-  std::vector<table::TableUpdate> out;
-  EXPECT_FALSE((*source)->Poll(out));  // static: everything at once, then done
+  std::vector<io::Change> out;
+  EXPECT_EQ(*(*source)->Poll(out), io::PollResult::kFinished);  // static: everything at once, then done
   auto state = Apply({}, out);
   EXPECT_EQ(state, (std::map<std::string, int64_t>{{"hello:1", 1}, {"a,b:2", 1}, {"say \"hi\":3", 1}}));
-  std::vector<table::ErrorLogEntry> errors;
+  std::vector<io::SourceError> errors;
   (*source)->DrainErrors(errors);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors[0].message.find("a.csv:5: cannot parse \"x\" as int"), std::string::npos) << errors[0].message;
@@ -71,10 +71,10 @@ TEST(FileSourceTest, JsonLinesWithMissingFieldsAndInvalidJson) {
   Write(dir + "/a.jsonl", "{\"word\": \"x\", \"n\": 1}\n{\"word\": \"y\"}\nnot json\n{\"n\": 3, \"word\": \"z\"}\n");
   auto source = FileSource::Make(WordOptions(dir + "/a.jsonl", Format::kJson, false));
   ASSERT_TRUE(source.ok());
-  std::vector<table::TableUpdate> out;
-  (*source)->Poll(out);
+  std::vector<io::Change> out;
+  ASSERT_TRUE((*source)->Poll(out).ok());
   EXPECT_EQ(Apply({}, out), (std::map<std::string, int64_t>{{"x:1", 1}, {"z:3", 1}}));
-  std::vector<table::ErrorLogEntry> errors;
+  std::vector<io::SourceError> errors;
   (*source)->DrainErrors(errors);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors[0].message.find("a.jsonl:2: missing field n"), std::string::npos) << errors[0].message;
@@ -87,8 +87,8 @@ TEST(FileSourceTest, StreamingFollowsAppendsRewritesAndDeletions) {
   ASSERT_TRUE(source.ok());
   std::map<std::string, int64_t> state;
   auto poll = [&] {
-    std::vector<table::TableUpdate> out;
-    EXPECT_TRUE((*source)->Poll(out));
+    std::vector<io::Change> out;
+    EXPECT_EQ(*(*source)->Poll(out), io::PollResult::kMore);
     state = Apply(state, out);
   };
   Write(dir + "/1.csv", "word,n\na,1\nb,2");  // the last line is incomplete: not read yet
@@ -121,11 +121,11 @@ TEST(FileSourceTest, PrimaryKeyUpserts) {
   auto source = FileSource::Make(options);
   ASSERT_TRUE(source.ok());
   std::map<std::string, int64_t> state;
-  std::vector<table::TableUpdate> out;
+  std::vector<io::Change> out;
   Write(dir + "/1.csv", "word,n\na,1\n");
-  (*source)->Poll(out);
+  ASSERT_TRUE((*source)->Poll(out).ok());
   Write(dir + "/2.csv", "word,n\na,7\n");
-  (*source)->Poll(out);
+  ASSERT_TRUE((*source)->Poll(out).ok());
   EXPECT_EQ(Apply({}, out), (std::map<std::string, int64_t>{{"a:7", 1}}));
 }
 
@@ -141,10 +141,10 @@ TEST(FileSinkTest, WritesCsvAndJsonLinesWithTimeAndDiff) {
   ASSERT_TRUE(csv.ok() && json.ok());
   value::RowBuilder b;
   b.String("a,\"q\"").Int(3);
-  std::vector<table::OutputChange> changes{{value::Key(), b.Finish(), -1}};
+  std::vector<io::Change> changes{{value::Key(), b.Finish(), -1}};
   auto copy = changes;
-  ASSERT_TRUE((*csv)->OnTime(4, changes).ok());
-  ASSERT_TRUE((*json)->OnTime(4, copy).ok());
+  ASSERT_TRUE((*csv)->Write(4, changes).ok());
+  ASSERT_TRUE((*json)->Write(4, copy).ok());
   csv->reset();
   json->reset();
   std::ifstream c(dir + "/out.csv"), j(dir + "/out.jsonl");

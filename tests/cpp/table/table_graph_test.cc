@@ -37,9 +37,9 @@ Key IdOf(int64_t n) {
 }
 
 // Collects an output's changes per time and checks each time's snapshot against `expected`.
-class Recorder final : public OutputHandler {
+class Recorder final : public io::Sink {
  public:
-  absl::Status OnTime(Time time, std::vector<OutputChange>& changes) override {
+  absl::Status Write(Time time, std::vector<OutputChange>& changes) override {
     EXPECT_TRUE(times_.empty() || times_.back() < time) << "times out of order";
     times_.push_back(time);
     for (auto& c : changes) {
@@ -383,8 +383,8 @@ TEST(TableGraphTest, GroupIdsArePointerFromGroupValues) {
   int in = g.StaticInput({{IdOf(1), Ints({7, 1}), 0, 1}, {IdOf(2), Ints({7, 2}), 0, 1}}, 2);
   std::vector<Reducer> reducers(1);
   g.Output(g.GroupByReduce(in, {Expression::Column(0)}, reducers));
-  struct Ids final : OutputHandler {
-    absl::Status OnTime(Time, std::vector<OutputChange>& changes) override {
+  struct Ids final : io::Sink {
+    absl::Status Write(Time, std::vector<OutputChange>& changes) override {
       for (auto& c : changes) ids.push_back(c.id);
       return absl::OkStatus();
     }

@@ -1,6 +1,9 @@
 // File sinks: a table's changes written as CSV or JSON lines, one line per change with the
 // change's `time` and `diff` (as Pathway writes them: CSV fields all quoted, the header with
-// the first change), flushed after every completed time.
+// the first change), through the IO layer's formatters (deltaflow/io/format.h).
+//
+// `Write` buffers a closed time's lines and hands them to the file; `Flush` (and `End`)
+// flush the file to the operating system.
 #pragma once
 
 #include <cstdio>
@@ -9,21 +12,21 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "deltaflow/table/graph.h"
+#include "deltaflow/io/sink.h"
 
 namespace deltaflow::connectors::fs {
 
 enum class SinkFormat : uint8_t { kCsv, kJson };
 
 /// Writes an output's changes to a file. Formatting in C++, no Python per row.
-class FileSink final : public table::OutputHandler {
+class FileSink final : public io::Sink {
  public:
   static absl::StatusOr<std::unique_ptr<FileSink>> Make(std::string path, SinkFormat format,
                                                         std::vector<std::string> columns);
   ~FileSink() override;
 
-  absl::Status OnTime(table::Time time, std::vector<table::OutputChange>& changes) override;
-  absl::Status OnEnd() override;
+  absl::Status Write(io::Time time, std::vector<io::Change>& changes) override;
+  absl::Status Flush() override;
 
  private:
   FileSink(std::string path, SinkFormat format, std::vector<std::string> columns, std::FILE* file)
@@ -36,9 +39,5 @@ class FileSink final : public table::OutputHandler {
   std::string buffer_;
   bool header_written_ = false;
 };
-
-/// A value as CSV field text / as JSON.
-void AppendCsvField(value::ValueView v, std::string& out);
-void AppendJson(value::ValueView v, std::string& out);
 
 }  // namespace deltaflow::connectors::fs

@@ -4,14 +4,19 @@
 // record into a row typed by the source's columns. In static mode it reads everything once
 // and finishes; in streaming mode it keeps watching: a new file is read, lines appended to a
 // file arrive as they are written (complete lines only), and a file that is rewritten or
-// deleted has its old rows retracted (and its new content read). Parsing happens in C++:
-// CSV with a hand-written RFC 4180 reader, JSON lines with simdjson.
+// deleted has its old rows retracted (and its new content read). Parsing is the IO layer's
+// (deltaflow/io/parse.h): DSV for CSV, simdjson for JSON lines, validated UTF-8 for text.
 //
-// A record that cannot be parsed (a malformed CSV line, invalid JSON, a value that does not
-// fit its column's type) is skipped and reported with its file, line and reason through
-// `DrainErrors`; the source goes on.
+// A record that cannot be parsed (a malformed CSV line, invalid JSON, text that is not UTF-8,
+// a value that does not fit its column's type) is skipped and reported with its file, line
+// and reason through `DrainErrors`; the source goes on.
 //
-// Threading: `Poll` and `DrainErrors` are called from the thread driving the run only.
+// Offsets: one per file read, its path as the partition: `position` is the bytes consumed,
+// `sequence` the next line number, `fingerprint` a hash of the consumed bytes' first and last
+// 4 KiB. `Seek` resumes each file after its offset when the file still begins with the same
+// bytes, and reads it whole otherwise.
+//
+// Threading: the `io::Source` contract; the source reads on the driving thread only.
 #pragma once
 
 #include <cstdint>
@@ -23,20 +28,14 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "deltaflow/table/graph.h"
+#include "deltaflow/io/parse.h"
+#include "deltaflow/io/source.h"
 #include "deltaflow/value/row.h"
 
 namespace deltaflow::connectors::fs {
 
-/// The type a column's text is parsed into.
-enum class ColumnType : uint8_t { kAny, kInt, kFloat, kBool, kString, kBytes, kJson, kPointer };
-
-struct Column {
-  std::string name;
-  ColumnType type = ColumnType::kAny;
-  bool optional = false;
-  std::optional<value::Row> default_value;  // a one-value row
-};
+using io::Column;
+using io::ColumnType;
 
 enum class Format : uint8_t { kCsv, kJson, kPlaintext, kPlaintextByFile, kBinary, kOnlyMetadata };
 
@@ -59,15 +58,17 @@ struct FileSourceOptions {
 };
 
 /// Reads files into table rows; see the file comment.
-class FileSource final : public table::Source {
+class FileSource final : public io::Source {
  public:
   static absl::StatusOr<std::unique_ptr<FileSource>> Make(FileSourceOptions options);
 
-  bool Poll(std::vector<table::TableUpdate>& out) override;
-  void DrainErrors(std::vector<table::ErrorLogEntry>& errors) override;
+  absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out) override;
+  io::Offsets CurrentOffsets() const override;
+  absl::Status Seek(const io::Offsets& offsets) override;
+  void DrainErrors(std::vector<io::SourceError>& errors) override;
 
  private:
-  explicit FileSource(FileSourceOptions options) : options_(std::move(options)) {}
+  explicit FileSource(FileSourceOptions options);
 
   struct FileState {
     uint64_t size = 0;
@@ -75,37 +76,37 @@ class FileSource final : public table::Source {
     uint64_t offset = 0;      // bytes consumed (up to the last complete line)
     uint64_t fingerprint = 0; // of the consumed bytes' first and last 4 KiB: tells appends from rewrites
     uint64_t next_line = 1;   // line number of the next record
-    std::vector<std::string> header;
+    bool resumed = false;     // offset restored by Seek: check the fingerprint before reading on
+    std::vector<std::string> header;  // CSV: the file's header
     std::vector<std::pair<value::Key, value::Row>> rows;  // what this file contributed
   };
 
-  void Scan(std::vector<table::TableUpdate>& out);
+  void Scan(std::vector<io::Change>& out);
   // The files the path names now (a file, or every matching file below a directory), sorted.
   std::vector<std::string> ListPaths() const;
   // Reads what is new in one file (all of it the first time; retracts and rereads it when
   // rewritten).
-  void ReadPath(const std::string& path, std::vector<table::TableUpdate>& out);
-  void ReadFile(const std::string& path, FileState& state, std::vector<table::TableUpdate>& out);
-  void Retract(FileState& state, std::vector<table::TableUpdate>& out);
-  void Emit(const std::string& path, FileState& state, uint64_t line, value::Row row,
-            std::vector<table::TableUpdate>& out);
+  void ReadPath(const std::string& path, std::vector<io::Change>& out);
+  void ReadFile(const std::string& path, FileState& state, std::vector<io::Change>& out);
+  void Retract(FileState& state, std::vector<io::Change>& out);
+  void Emit(const std::string& path, FileState& state, uint64_t line, value::Row row, std::vector<io::Change>& out);
   bool ParseRecord(const std::string& path, FileState& state, uint64_t line, std::string_view record,
-                   std::vector<table::TableUpdate>& out);
-  void Error(const std::string& path, uint64_t line, std::string reason);
+                   std::vector<io::Change>& out);
+  void Error(const std::string& path, uint64_t line, std::string_view reason);
   static uint64_t Fingerprint(const std::string& path, uint64_t consumed);
 
   FileSourceOptions options_;
+  io::DsvParser dsv_;
+  io::JsonParser json_;
+  value::RowBuilder builder_;
   std::map<std::string, FileState> files_;
   absl::flat_hash_map<value::Key, std::pair<value::Row, int64_t>> by_key_;  // live rows, for primary-key upserts
-  std::vector<table::ErrorLogEntry> errors_;
+  std::vector<io::SourceError> errors_;
   bool done_ = false;
   // Static mode: the files still to read, one per poll (each file is its own commit).
   std::optional<std::vector<std::string>> static_paths_;
   size_t static_next_ = 0;
   int64_t last_scan_ns_ = 0;
 };
-
-/// Parses `text` as a value of `column` into `builder`. Fails with the reason.
-absl::Status ParseCell(std::string_view text, const Column& column, value::RowBuilder& builder);
 
 }  // namespace deltaflow::connectors::fs

@@ -1,0 +1,51 @@
+// Sinks: how a table's changes leave a dataflow.
+//
+// A `Sink` receives an output table's changes one closed time at a time: the consolidated
+// changes of that time, in id order, an id's retraction before its insertion. It writes them
+// to the system it serves (a file, a Kafka topic, a database table, a Python callback).
+//
+// Durability is explicit. `Write` may buffer; `Flush` returns only once everything written
+// before it is durable in the target (flushed to the file, acknowledged by the broker,
+// committed by the server), or with the error that prevents it. The run flushes every sink
+// before it commits source offsets, so a source never acknowledges input whose results a sink
+// could still lose. `Commit` is the hook for exactly-once output (the persistence layer): it
+// names the time through which the run has taken a consistent checkpoint, for a sink that
+// records its own committed position with its data.
+//
+// Threading. Every method is called from the thread that drives the run, one call at a time,
+// never concurrently. Ordering: `Write` with strictly increasing times; `Flush` and `Commit`
+// at any point between writes; `End` once, when the table is complete and every change has
+// been written (other outputs and sources may still be running); after a failed call, no
+// further calls but the destructor.
+#pragma once
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "deltaflow/io/source.h"
+
+namespace deltaflow::io {
+
+/// An output; see the file comment for the contract.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  /// The changes of the closed time `time` (never empty), in id order, retractions of an id
+  /// first. The sink may take the changes (move out of them).
+  virtual absl::Status Write(Time time, std::vector<Change>& changes) = 0;
+
+  /// Returns once everything written so far is durable in the target.
+  virtual absl::Status Flush() { return absl::OkStatus(); }
+
+  /// Every time before `frontier` is part of a consistent checkpoint (exactly-once outputs).
+  virtual absl::Status Commit(Time frontier) {
+    (void)frontier;
+    return absl::OkStatus();
+  }
+
+  /// The table is complete and every change was written: flush and finish.
+  virtual absl::Status End() { return Flush(); }
+};
+
+}  // namespace deltaflow::io
