@@ -8,4 +8,5 @@ PYBIND11_MODULE(_engine, m) {
   deltaflow::python::RegisterValue(m);
   deltaflow::python::RegisterTable(m);
   deltaflow::python::RegisterFs(m);
+  deltaflow::python::RegisterKafka(m);
 }

@@ -8,5 +8,6 @@ namespace deltaflow::python {
 void RegisterValue(pybind11::module_& m);
 void RegisterTable(pybind11::module_& m);
 void RegisterFs(pybind11::module_& m);
+void RegisterKafka(pybind11::module_& m);
 
 }  // namespace deltaflow::python

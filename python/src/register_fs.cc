@@ -20,19 +20,6 @@ namespace deltaflow::python {
 
 namespace {
 
-using connectors::fs::ColumnType;
-
-ColumnType ParseType(const std::string& name) {
-  if (name == "int") return ColumnType::kInt;
-  if (name == "float") return ColumnType::kFloat;
-  if (name == "bool") return ColumnType::kBool;
-  if (name == "str") return ColumnType::kString;
-  if (name == "bytes") return ColumnType::kBytes;
-  if (name == "json") return ColumnType::kJson;
-  if (name == "pointer") return ColumnType::kPointer;
-  return ColumnType::kAny;
-}
-
 connectors::fs::Format ParseFormat(const std::string& name) {
   using connectors::fs::Format;
   if (name == "csv") return Format::kCsv;
@@ -64,19 +51,7 @@ void RegisterFs(py::module_& m) {
         options.path = std::move(path);
         options.format = ParseFormat(format);
         options.streaming = streaming;
-        for (py::handle c : columns) {
-          auto t = c.cast<py::tuple>();
-          connectors::fs::Column column;
-          column.name = t[0].cast<std::string>();
-          column.type = ParseType(t[1].cast<std::string>());
-          column.optional = t[2].cast<bool>();
-          if (t[3].cast<bool>()) {
-            PyRowEncoder encoder;
-            if (absl::Status s = encoder.Append(t[4]); !s.ok()) throw py::value_error(std::string(s.message()));
-            column.default_value = encoder.Finish();
-          }
-          options.columns.push_back(std::move(column));
-        }
+        options.columns = ColumnsFromPy(columns);
         options.primary_key = std::move(primary_key);
         options.with_metadata = with_metadata;
         options.glob = std::move(glob);
@@ -104,6 +79,7 @@ void RegisterFs(py::module_& m) {
   m.def(
       "file_sink",
       [](std::string path, const std::string& format, std::vector<std::string> columns) {
+        if (format != "csv" && format != "json") throw py::value_error("unknown file sink format '" + format + "'");
         auto sink = connectors::fs::FileSink::Make(std::move(path),
                                                    format == "csv" ? connectors::fs::SinkFormat::kCsv
                                                                    : connectors::fs::SinkFormat::kJson,

@@ -5,6 +5,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,6 +95,9 @@ struct PyErrorSlot {
     if (!error) error.emplace(std::move(e));
   }
 };
+
+// Set by `request_stop` (from any thread): the run in progress stops as at its timeout.
+std::atomic<bool> g_stop_requested{false};
 
 // The error slot of the run in progress (read and written under the GIL): user functions
 // called from worker threads store their exception here, to be re-raised by `run_graph`.
@@ -400,6 +405,9 @@ void RegisterTable(py::module_& m) {
       .def("__len__", [](const TableGraph& g) { return g.nodes().size(); });
 
   m.def(
+      "request_stop", [] { g_stop_requested = true; },
+      "Stops the run in progress cleanly, as its timeout would (callable from any thread).");
+  m.def(
       "run_graph",
       [](TableGraph& graph, const py::list& handlers, uint32_t workers, bool terminate_on_error, double timeout_s) {
         auto errors = std::make_shared<PyErrorSlot>();
@@ -428,6 +436,8 @@ void RegisterTable(py::module_& m) {
         options.workers = workers;
         options.terminate_on_error = terminate_on_error;
         if (timeout_s > 0) options.timeout = absl::Seconds(timeout_s);
+        g_stop_requested = false;
+        options.should_stop = [] { return g_stop_requested.load(); };
         options.poll = [errors]() -> absl::Status {
           py::gil_scoped_acquire gil;
           if (PyErr_CheckSignals() != 0) {

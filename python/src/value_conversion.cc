@@ -1,5 +1,8 @@
 #include "value_conversion.h"
 
+#include <map>
+#include <string>
+
 #include <Python.h>
 #include <pybind11/numpy.h>
 
@@ -328,5 +331,31 @@ py::tuple RowToPy(value::RowView row) {
 py::object KeyToPy(Key key) { return py::cast(PyPointer{key}); }
 
 void ReleasePendingObjects() { Releaser().DrainPending(); }
+
+std::vector<io::Column> ColumnsFromPy(const py::list& columns) {
+  static const std::map<std::string, io::ColumnType> kTypes = {
+      {"int", io::ColumnType::kInt},       {"float", io::ColumnType::kFloat}, {"bool", io::ColumnType::kBool},
+      {"str", io::ColumnType::kString},    {"bytes", io::ColumnType::kBytes}, {"json", io::ColumnType::kJson},
+      {"pointer", io::ColumnType::kPointer}, {"any", io::ColumnType::kAny},
+  };
+  std::vector<io::Column> out;
+  for (py::handle c : columns) {
+    auto t = c.cast<py::tuple>();
+    io::Column column;
+    column.name = t[0].cast<std::string>();
+    std::string type = t[1].cast<std::string>();
+    auto it = kTypes.find(type);
+    if (it == kTypes.end()) throw py::value_error("unknown column type '" + type + "'");
+    column.type = it->second;
+    column.optional = t[2].cast<bool>();
+    if (t[3].cast<bool>()) {
+      PyRowEncoder encoder;
+      if (absl::Status s = encoder.Append(t[4]); !s.ok()) throw py::value_error(std::string(s.message()));
+      column.default_value = encoder.Finish();
+    }
+    out.push_back(std::move(column));
+  }
+  return out;
+}
 
 }  // namespace deltaflow::python

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "deltaflow/io/parse.h"
 #include "deltaflow/value/row.h"
 
 namespace deltaflow::python {
@@ -43,6 +44,11 @@ pybind11::tuple RowToPy(value::RowView row);
 
 /// The Python `Pointer` for a key.
 pybind11::object KeyToPy(value::Key key);
+
+/// A source's columns from Python: a list of (name, type name, optional, has default,
+/// default) tuples, the type name one of "int", "float", "bool", "str", "bytes", "json",
+/// "pointer" or "any". Raises ValueError on an unknown type name.
+std::vector<io::Column> ColumnsFromPy(const pybind11::list& columns);
 
 /// Disposes of Python objects whose last row reference went away on a thread without the GIL.
 void ReleasePendingObjects();

@@ -132,7 +132,23 @@ bool IsValidUtf8(std::string_view text) {
   return simdjson::validate_utf8(text.data(), text.size());
 }
 
+// Whether `text` stands for None in an optional column: "", "none" or "null" (any case), as
+// Pathway reads them; "null" in a Json column is the Json value null.
+bool IsNullText(std::string_view text, ColumnType type) {
+  std::string_view t = Trim(text);
+  if (t.size() > 4) return false;
+  std::string lower(t);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.empty() || lower == "none") return true;
+  return lower == "null" && type != ColumnType::kJson;
+}
+
 absl::Status ParseCell(std::string_view text, const Column& column, RowBuilder& b) {
+  if (column.optional && column.type != ColumnType::kString && column.type != ColumnType::kBytes &&
+      column.type != ColumnType::kAny && IsNullText(text, column.type)) {
+    b.Null();
+    return absl::OkStatus();
+  }
   if (text.empty() && column.type != ColumnType::kString && column.type != ColumnType::kBytes) {
     if (column.optional || column.type == ColumnType::kAny) {
       b.Null();

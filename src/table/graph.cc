@@ -1170,7 +1170,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     }
   } close_sources{sources};
   for (auto& [index, live] : sources) {
-    if (absl::Status s = live.source->Open(); !s.ok()) return Annotated(s, live.name);
+    if (absl::Status s = live.source->Open(io::SourceContext{options.workers}); !s.ok()) {
+      return Annotated(s, live.name);
+    }
     live.opened = true;
   }
   if (absl::Status s = rt.Start(); !s.ok()) return s;
@@ -1384,7 +1386,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       }
     }
     if (!sources_open && !error_log && outputs_complete()) break;
-    if (absl::Now() >= deadline) {
+    if (absl::Now() >= deadline || (options.should_stop && options.should_stop())) {
       // Stop cleanly: close the sources, then let what they sent complete.
       sources_open = false;
       for (auto& [index, live] : sources) {

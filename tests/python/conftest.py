@@ -1,5 +1,7 @@
 import os
+import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -14,3 +16,48 @@ def _release_objects():
     from deltaflow import _engine
 
     _engine.release_pending_objects()
+
+
+class KafkaBroker:
+    """The test broker (scripts/kafka.sh): its listeners and the CA of its TLS certificate."""
+
+    def __init__(self, env: dict) -> None:
+        self.bootstrap = env["DELTAFLOW_KAFKA_BOOTSTRAP"]
+        self.ssl_bootstrap = env["DELTAFLOW_KAFKA_SSL_BOOTSTRAP"]
+        self.sasl_bootstrap = env["DELTAFLOW_KAFKA_SASL_BOOTSTRAP"]
+        self.ca = env["DELTAFLOW_KAFKA_CA"]
+        self.other_ca = env["DELTAFLOW_KAFKA_OTHER_CA"]
+        self._script = os.path.join(_ROOT, "scripts", "kafka.sh")
+
+    def restart(self) -> None:
+        subprocess.run([self._script, "restart"], check=True)
+
+    def create_topic(self, partitions: int = 1, **config: str) -> str:
+        """A new topic with a unique name."""
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        name = f"test-{uuid.uuid4().hex[:12]}"
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        futures = admin.create_topics([NewTopic(name, partitions, 1, config=dict(config))])
+        futures[name].result(30)
+        return name
+
+
+_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A Kafka broker for the session: the running one, or one started here (and stopped at
+    the end), so that `pytest -k kafka` works on its own."""
+    script = os.path.join(_ROOT, "scripts", "kafka.sh")
+    started = subprocess.run([script, "status"]).returncode != 0
+    if started:
+        subprocess.run([script, "start"], check=True)
+    out = subprocess.run([script, "env"], check=True, capture_output=True, text=True).stdout
+    env = dict(line.split("=", 1) for line in out.split())
+    try:
+        yield KafkaBroker(env)
+    finally:
+        if started:
+            subprocess.run([script, "stop"], check=True)

@@ -42,8 +42,8 @@ def test_features_of_later_issues_raise_not_implemented():
 
     t = pw.debug.table_from_markdown("a\n1")
     for call in (
-        lambda: pw.io.kafka.read("broker", topic="t"),
         lambda: pw.io.postgres.write(t, {}, "table"),
+        lambda: pw.io.kafka.read({"bootstrap.servers": "x"}, "t", schema_registry_settings=object()),
     ):
         with pytest.raises(NotImplementedError):
             call()

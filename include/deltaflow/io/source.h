@@ -65,6 +65,12 @@ struct Offset {
 /// Offsets by partition name ("orders/3" for partition 3 of topic orders; a file's path).
 using Offsets = std::map<std::string, Offset>;
 
+/// What a source is told when it opens: the run it belongs to.
+struct SourceContext {
+  /// The run's worker count: a source that reads partitions in parallel sizes itself by it.
+  uint32_t workers = 1;
+};
+
 enum class PollResult : uint8_t {
   kMore,      ///< The source is open: poll it again.
   kFinished,  ///< Nothing more will come (this poll's changes included).
@@ -77,7 +83,10 @@ class Source {
 
   /// Connects and starts reading (threads of the source start here). It is an error to call
   /// it twice.
-  virtual absl::Status Open() { return absl::OkStatus(); }
+  virtual absl::Status Open(const SourceContext& context) {
+    (void)context;
+    return absl::OkStatus();
+  }
 
   /// Appends the changes read since the last call to `out`; all of them form one commit. A
   /// poll may return no changes. Retractions of an id come before its insertions.

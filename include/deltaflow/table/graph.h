@@ -313,6 +313,9 @@ struct RunOptions {
   absl::Duration poll_interval = absl::Milliseconds(50);
   /// Stop (cleanly, flushing what completed) after this long; infinite by default.
   absl::Duration timeout = absl::InfiniteDuration();
+  /// Checked with `poll`: once it returns true, the run stops as at its timeout (the sources
+  /// close, and what they sent completes).
+  std::function<bool()> should_stop;
   /// How often sources are told which offsets are durable (`io::Source::Commit`), after every
   /// sink was flushed; also once at the end of the run.
   absl::Duration commit_interval = absl::Seconds(1);

@@ -149,6 +149,13 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
     return RunResult(errors)
 
 
+def request_stop() -> None:
+    """Stops the run in progress cleanly, as its ``timeout`` would: the sources close and what
+    they already sent is computed and written. Callable from any thread (a callback, a
+    connector subject)."""
+    _engine.request_stop()
+
+
 def run(
     *,
     debug: bool = False,

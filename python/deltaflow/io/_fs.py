@@ -52,6 +52,14 @@ def _type_name(t: dt.DType) -> str:
     return "any"
 
 
+def column_specs(schema: Any) -> list[tuple]:
+    """The columns of ``schema`` as the engine's sources take them: (name, type name,
+    optional, has default, default)."""
+    dtypes = schema._dtypes()
+    defaults = schema.default_values()
+    return [(n, _type_name(t), t.is_optional() or t == dt.NONE, n in defaults, defaults.get(n)) for n, t in dtypes.items()]
+
+
 def _header_schema(path: str, settings: CsvParserSettings, pattern: str) -> Any:
     files = [path]
     if os.path.isdir(path):
@@ -113,11 +121,7 @@ def read(
         if not (any(c in path for c in "*?[") and _glob.glob(path)):
             raise FileNotFoundError(f"no such file or directory: {path}")
     dtypes = schema._dtypes()
-    defaults = schema.default_values()
-    columns = []
-    for n, t in dtypes.items():
-        has_default = n in defaults
-        columns.append((n, _type_name(t), t.is_optional() or t == dt.NONE, has_default, defaults.get(n)))
+    columns = column_specs(schema)
     pk = schema.primary_key_columns() or []
     primary_key = [list(dtypes).index(k) for k in pk]
     out_columns = dict(dtypes)

@@ -48,6 +48,21 @@ TEST(ParseTest, DsvMapsFieldsByHeaderAndReportsShortRecords) {
   EXPECT_EQ(parser.Parse("\"open,1", header, b).status().message(), "unterminated quoted field");
 }
 
+TEST(ParseTest, OptionalCellsReadNoneAndNullAsNone) {
+  Column maybe{"maybe", ColumnType::kInt, true, std::nullopt};
+  Column json{"j", ColumnType::kJson, true, std::nullopt};
+  for (std::string_view text : {"", "None", "null", " NULL "}) {
+    RowBuilder b;
+    ASSERT_TRUE(ParseCell(text, maybe, b).ok()) << text;
+    EXPECT_TRUE(b.Finish()[0].IsNull()) << text;
+  }
+  RowBuilder b;
+  ASSERT_TRUE(ParseCell("null", json, b).ok());
+  EXPECT_EQ(b.Finish()[0].AsJson(), "null");  // in a Json column, null is a Json value
+  Column required{"n", ColumnType::kInt, false, std::nullopt};
+  EXPECT_FALSE(ParseCell("None", required, b).ok());
+}
+
 TEST(ParseTest, DsvWithoutHeaderTakesColumnsInOrder) {
   DsvParser parser(WordColumns(), DsvDialect{';'}, /*has_header=*/false);
   std::vector<std::string> header;

@@ -1,0 +1,639 @@
+#include "deltaflow/connectors/kafka/kafka_source.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "client_internal.h"
+#include "deltaflow/io/format.h"
+#include "fmt/format.h"
+
+namespace deltaflow::connectors::kafka {
+
+namespace {
+
+using value::Key;
+using value::Row;
+using value::RowBuilder;
+
+constexpr std::string_view kCommitLiteral = "*COMMIT*";
+constexpr int kConsumeTimeoutMs = 100;
+constexpr absl::Duration kMetadataRefresh = absl::Seconds(5);
+
+// The offset key of a partition: "topic/partition".
+std::string PartitionName(const std::string& topic, int32_t partition) { return fmt::format("{}/{}", topic, partition); }
+
+std::string RandomGroupId() {
+  std::random_device device;
+  return fmt::format("deltaflow-{:016x}{:08x}", (uint64_t{device()} << 32) | device(), device());
+}
+
+// The `_metadata` Json of a message, as Pathway writes it.
+void AppendMetadata(const RdKafka::Message& message, std::string& out) {
+  out += '{';
+  RdKafka::MessageTimestamp ts = message.timestamp();
+  if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+    out += fmt::format("\"timestamp_millis\":{},", ts.timestamp);
+  }
+  out += "\"topic\":";
+  value::AppendJsonString(out, message.topic_name());
+  out += fmt::format(",\"partition\":{},\"offset\":{},\"headers\":[", message.partition(), message.offset());
+  if (const RdKafka::Headers* headers = const_cast<RdKafka::Message&>(message).headers()) {
+    bool first = true;
+    for (const RdKafka::Headers::Header& h : headers->get_all()) {
+      if (!first) out += ',';
+      first = false;
+      out += '[';
+      value::AppendJsonString(out, h.key());
+      out += ',';
+      if (h.value() == nullptr) {
+        out += "null";
+      } else {
+        std::string encoded;
+        io::AppendBase64({static_cast<const uint8_t*>(h.value()), h.value_size()}, encoded);
+        value::AppendJsonString(out, encoded);
+      }
+      out += ']';
+    }
+  }
+  out += "]}";
+}
+
+}  // namespace
+
+// State the readers share with the source: the run's wakeup.
+struct KafkaSource::Shared {
+  std::mutex mutex;
+  std::function<void()> wakeup;
+
+  void Wake() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (wakeup) wakeup();
+  }
+};
+
+// One consumer on a thread of its own, reading partitions p with p % count == index.
+class KafkaSource::Reader {
+ public:
+  // The rows read between two commits (a `*COMMIT*` message closes one), and how far.
+  struct Chunk {
+    std::vector<io::Change> rows;
+    std::vector<bool> keyed;  // whether the row's id comes from a key (an upsert)
+    std::map<int32_t, int64_t> next_offsets;
+    std::vector<io::SourceError> errors;
+    bool closed = false;
+  };
+
+  Reader(const KafkaSourceOptions& options, std::shared_ptr<Shared> shared, int index, int count,
+         std::map<int32_t, int64_t> seek)
+      : options_(options), shared_(std::move(shared)), index_(index), count_(count), seek_(std::move(seek)),
+        events_(options.name), default_start_(DefaultStart(options.settings)) {}
+
+  // Where a partition starts without a restored offset or a timestamp: the consumer group's
+  // committed offset when the user named a group (else `auto.offset.reset`); without a group,
+  // where `auto.offset.reset` says, with no round trip to a group coordinator.
+  static int64_t DefaultStart(const Settings& settings) {
+    if (!FindSetting(settings, "group.id").empty()) return RdKafka::Topic::OFFSET_STORED;
+    std::string_view reset = FindSetting(settings, "auto.offset.reset");
+    if (reset == "earliest" || reset == "beginning" || reset == "smallest") return RdKafka::Topic::OFFSET_BEGINNING;
+    return RdKafka::Topic::OFFSET_END;  // librdkafka's default, "latest"
+  }
+
+  ~Reader() { Stop(); }
+
+  absl::Status Open(const std::string& group_id) {
+    Settings forced = {{"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+                       {"enable.partition.eof", "true"}};
+    if (FindSetting(options_.settings, "group.id").empty()) forced.emplace_back("group.id", group_id);
+    auto conf = internal::MakeConf(options_.settings, {}, forced, &events_);
+    if (!conf.ok()) return conf.status();
+    std::string error;
+    consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
+    if (!consumer_) {
+      return absl::InvalidArgumentError(
+          fmt::format("cannot create a Kafka consumer: {}", internal::Redacted(error, options_.settings)));
+    }
+    thread_ = std::thread([this] { Run(); });
+    return absl::OkStatus();
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (consumer_) {
+      consumer_->close();
+      consumer_.reset();
+    }
+  }
+
+  // Driver side: the oldest chunk, if it has anything.
+  bool Take(Chunk& out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (chunks_.empty()) return false;
+    Chunk& front = chunks_.front();
+    if (front.rows.empty() && front.next_offsets.empty() && front.errors.empty()) {
+      if (chunks_.size() > 1) chunks_.pop_front();
+      return false;
+    }
+    out = std::move(front);
+    buffered_ -= out.rows.size();
+    chunks_.pop_front();
+    cv_.notify_all();  // a paused reader may go on
+    return true;
+  }
+
+  bool Finished() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return finished_ && chunks_.empty();
+  }
+
+  absl::Status Fatal() const {
+    if (absl::Status s = events_.Fatal(); !s.ok()) return s;
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fatal_;
+  }
+
+  // Commits the offsets of this reader's partitions that `offsets` names.
+  void Commit(const io::Offsets& offsets) {
+    std::vector<RdKafka::TopicPartition*> list;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (int32_t p : assigned_) {
+        auto it = offsets.find(PartitionName(options_.topic, p));
+        if (it == offsets.end()) continue;
+        list.push_back(RdKafka::TopicPartition::create(options_.topic, p, static_cast<int64_t>(it->second.position)));
+      }
+    }
+    if (!list.empty() && consumer_) {
+      RdKafka::ErrorCode code = consumer_->commitAsync(list);
+      if (code != RdKafka::ERR_NO_ERROR) {
+        std::fprintf(stderr, "deltaflow: %s: committing offsets failed: %s\n", options_.name.c_str(),
+                     RdKafka::err2str(code).c_str());
+      }
+    }
+    RdKafka::TopicPartition::destroy(list);
+  }
+
+ private:
+  void Run() {
+    absl::Time next_refresh = absl::InfinitePast();
+    bool warned_missing = false;
+    while (!Stopping()) {
+      if (absl::Now() >= next_refresh) {
+        next_refresh = absl::Now() + kMetadataRefresh;
+        absl::Status assigned = AssignNewPartitions(warned_missing);
+        if (!assigned.ok()) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          fatal_ = assigned;
+          break;
+        }
+      }
+      if (!WaitForRoom()) break;
+      if (assigned_count_ == 0) {
+        if (!options_.streaming && metadata_seen_) break;  // nothing of the topic is ours
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; });
+        continue;
+      }
+      std::unique_ptr<RdKafka::Message> message(consumer_->consume(kConsumeTimeoutMs));
+      Handle(*message);
+      if (!options_.streaming && AllPartitionsDone()) break;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;
+    if (!chunks_.empty()) chunks_.back().closed = true;
+    shared_->Wake();
+  }
+
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
+  }
+
+  // Waits while the buffered rows fill the backlog, with the partitions paused. False on stop.
+  bool WaitForRoom() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (buffered_ < options_.backlog) return !stop_;
+    std::vector<RdKafka::TopicPartition*> paused = AssignedList();
+    lock.unlock();
+    consumer_->pause(paused);
+    lock.lock();
+    cv_.wait(lock, [&] { return stop_ || buffered_ < options_.backlog / 2; });
+    lock.unlock();
+    consumer_->resume(paused);
+    RdKafka::TopicPartition::destroy(paused);
+    lock.lock();
+    return !stop_;
+  }
+
+  std::vector<RdKafka::TopicPartition*> AssignedList() const {
+    std::vector<RdKafka::TopicPartition*> list;
+    for (int32_t p : assigned_) list.push_back(RdKafka::TopicPartition::create(options_.topic, p));
+    return list;
+  }
+
+  // Assigns the topic's partitions that are this reader's and not assigned yet.
+  absl::Status AssignNewPartitions(bool& warned_missing) {
+    RdKafka::Metadata* raw = nullptr;
+    std::string error;
+    std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, error));
+    RdKafka::ErrorCode code = consumer_->metadata(false, topic.get(), &raw, 5000);
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (code != RdKafka::ERR_NO_ERROR) return absl::OkStatus();  // the broker is not there yet: retried
+    std::vector<int32_t> fresh;
+    for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+      if (t->topic() != options_.topic) continue;
+      if (t->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || t->partitions()->empty()) {
+        if (!options_.streaming) {
+          return absl::NotFoundError(fmt::format("topic {} does not exist", options_.topic));
+        }
+        if (!warned_missing) {
+          std::fprintf(stderr, "deltaflow: %s: topic %s does not exist yet; waiting for it\n", options_.name.c_str(),
+                       options_.topic.c_str());
+          warned_missing = true;
+        }
+        return absl::OkStatus();
+      }
+      if (t->err() == RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED) {
+        return absl::PermissionDeniedError(fmt::format("not authorized to read topic {}", options_.topic));
+      }
+      for (const RdKafka::PartitionMetadata* p : *t->partitions()) {
+        int32_t id = p->id();
+        if (id % count_ != index_ || assigned_.count(id) > 0) continue;
+        fresh.push_back(id);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      metadata_seen_ = true;
+    }
+    if (fresh.empty()) return absl::OkStatus();
+    std::sort(fresh.begin(), fresh.end());
+    std::vector<RdKafka::TopicPartition*> list;
+    for (int32_t p : fresh) {
+      int64_t start = default_start_;
+      if (auto it = seek_.find(p); it != seek_.end()) {
+        start = it->second;
+      } else if (options_.start_from_timestamp_ms) {
+        start = *options_.start_from_timestamp_ms;  // resolved by offsetsForTimes below
+      }
+      list.push_back(RdKafka::TopicPartition::create(options_.topic, p, start));
+    }
+    if (options_.start_from_timestamp_ms) {
+      std::vector<RdKafka::TopicPartition*> by_time;
+      for (RdKafka::TopicPartition* tp : list) {
+        if (seek_.count(tp->partition()) == 0) by_time.push_back(tp);
+      }
+      if (!by_time.empty()) {
+        RdKafka::ErrorCode ec = consumer_->offsetsForTimes(by_time, 10000);
+        if (ec != RdKafka::ERR_NO_ERROR) {
+          RdKafka::TopicPartition::destroy(list);
+          return absl::OkStatus();  // retried at the next refresh
+        }
+        // No message at or after the timestamp: start at the end.
+        for (RdKafka::TopicPartition* tp : by_time) {
+          if (tp->offset() < 0) tp->set_offset(RdKafka::Topic::OFFSET_END);
+        }
+      }
+    }
+    if (!options_.streaming) {
+      // Static: read up to the end each partition has now.
+      for (int32_t p : fresh) {
+        int64_t low = 0, high = 0;
+        if (consumer_->query_watermark_offsets(options_.topic, p, &low, &high, 10000) != RdKafka::ERR_NO_ERROR) {
+          RdKafka::TopicPartition::destroy(list);
+          return absl::UnavailableError(fmt::format("cannot read the end offsets of topic {}", options_.topic));
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_at_[p] = high;
+        if (high <= low) done_.insert(p);
+      }
+    }
+    RdKafka::Error* failure = consumer_->incremental_assign(list);
+    RdKafka::TopicPartition::destroy(list);
+    if (failure != nullptr) {
+      absl::Status s = absl::InternalError(fmt::format("assigning partitions failed: {}", failure->str()));
+      delete failure;
+      return s;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (int32_t p : fresh) assigned_.insert(p);
+    assigned_count_ = assigned_.size();
+    return absl::OkStatus();
+  }
+
+  bool AllPartitionsDone() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return metadata_seen_ && done_.size() >= assigned_.size();
+  }
+
+  void Handle(RdKafka::Message& message) {
+    switch (message.err()) {
+      case RdKafka::ERR_NO_ERROR:
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+        return;
+      case RdKafka::ERR__PARTITION_EOF: {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!options_.streaming) done_.insert(message.partition());
+        return;
+      }
+      default:
+        // Transient (a broker going away and coming back): librdkafka retries by itself.
+        if (message.err() == RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED || message.err() == RdKafka::ERR__AUTHENTICATION) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          fatal_ = absl::PermissionDeniedError(fmt::format("kafka: {}", message.errstr()));
+        }
+        return;
+    }
+    int32_t partition = message.partition();
+    int64_t offset = message.offset();
+    if (!options_.streaming) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = stop_at_.find(partition);
+      if (it != stop_at_.end() && offset >= it->second) {
+        done_.insert(partition);  // written after the start: not part of a static read
+        return;
+      }
+    }
+    std::string_view payload(static_cast<const char*>(message.payload()), message.payload() ? message.len() : 0);
+    const std::string* key = message.key();
+    if (message.payload() != nullptr && payload == kCommitLiteral) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      Chunk& chunk = OpenChunk();
+      chunk.next_offsets[partition] = offset + 1;
+      chunk.closed = true;
+      return;
+    }
+    std::string where = fmt::format("topic {} partition {} offset {}", options_.topic, partition, offset);
+    absl::Status status;
+    bool keyed = false;
+    builder_.Clear();
+    switch (options_.format) {
+      case SourceFormat::kRaw:
+      case SourceFormat::kPlaintext: {
+        bool text = options_.format == SourceFormat::kPlaintext;
+        if (key == nullptr) {
+          builder_.Null();
+        } else if (text) {
+          status = io::ParsePlaintext(*key, builder_);
+        } else {
+          io::ParseRaw(*key, builder_);
+        }
+        if (!status.ok()) {
+          status = absl::InvalidArgumentError(fmt::format("the message key {}", std::string(status.message())));
+          break;
+        }
+        if (message.payload() == nullptr) {
+          builder_.Null();
+        } else if (text) {
+          status = io::ParsePlaintext(payload, builder_);
+        } else {
+          io::ParseRaw(payload, builder_);
+        }
+        keyed = key != nullptr && !options_.autogenerate_key;
+        break;
+      }
+      case SourceFormat::kJson:
+        if (payload.empty() && key == nullptr) return;  // nothing to read: not a row
+        status = json_.Parse(payload, builder_);
+        keyed = !options_.primary_key.empty();
+        break;
+      case SourceFormat::kDsv: {
+        if (payload.empty()) return;
+        std::string_view record = payload;
+        if (!record.empty() && record.back() == '\n') record.remove_suffix(1);
+        absl::StatusOr<io::DsvParser::Outcome> outcome = dsv_.Parse(record, header_, builder_);
+        if (!outcome.ok()) {
+          status = outcome.status();
+        } else if (*outcome == io::DsvParser::Outcome::kSkipped) {
+          return;
+        }
+        keyed = !options_.primary_key.empty();
+        break;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    Chunk& chunk = OpenChunk();
+    chunk.next_offsets[partition] = offset + 1;
+    if (!status.ok()) {
+      chunk.errors.push_back({options_.name, fmt::format("{}: {}", where, std::string(status.message()))});
+      return;
+    }
+    if (options_.with_metadata) {
+      metadata_.clear();
+      AppendMetadata(message, metadata_);
+      builder_.CanonicalJsonText(metadata_);
+    }
+    Row row = builder_.Finish();
+    RowBuilder& kb = key_builder_;
+    kb.Clear();
+    if (keyed && (options_.format == SourceFormat::kRaw || options_.format == SourceFormat::kPlaintext)) {
+      kb.Value(row[0]);
+    } else if (keyed) {
+      for (int k : options_.primary_key) kb.Value(row[static_cast<size_t>(k)]);
+    } else {
+      kb.String(options_.topic).Int(partition).Int(offset);
+    }
+    Key id = value::IdFromValues(kb.Finish().values());
+    bool was_empty = buffered_ == 0;
+    chunk.rows.push_back({id, std::move(row), 1});
+    chunk.keyed.push_back(keyed);
+    ++buffered_;
+    if (was_empty) shared_->Wake();
+  }
+
+  // The chunk rows go to now (under `mutex_`).
+  Chunk& OpenChunk() {
+    if (chunks_.empty() || chunks_.back().closed) chunks_.emplace_back();
+    return chunks_.back();
+  }
+
+  const KafkaSourceOptions& options_;
+  std::shared_ptr<Shared> shared_;
+  int index_;
+  int count_;
+  std::map<int32_t, int64_t> seek_;
+  internal::EventHandler events_;
+  int64_t default_start_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::thread thread_;
+
+  // Used by the reader thread only.
+  io::JsonParser json_{options_.columns, options_.json_paths};
+  io::DsvParser dsv_{options_.columns, io::DsvDialect{options_.delimiter}, true};  // the first message is the header
+  std::vector<std::string> header_;
+  RowBuilder builder_;
+  RowBuilder key_builder_;
+  std::string metadata_;
+  size_t assigned_count_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool finished_ = false;
+  bool metadata_seen_ = false;
+  absl::Status fatal_;
+  std::deque<Chunk> chunks_;
+  size_t buffered_ = 0;
+  std::set<int32_t> assigned_;
+  std::map<int32_t, int64_t> stop_at_;  // static mode: the end offset of each partition at the start
+  std::set<int32_t> done_;              // static mode: partitions read to their end
+};
+
+KafkaSource::KafkaSource(KafkaSourceOptions options)
+    : options_(std::move(options)), shared_(std::make_shared<Shared>()) {}
+
+KafkaSource::~KafkaSource() { Close(); }
+
+absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Make(KafkaSourceOptions options) {
+  if (FindSetting(options.settings, "bootstrap.servers").empty()) {
+    return absl::InvalidArgumentError("rdkafka settings must name the brokers: 'bootstrap.servers' is missing");
+  }
+  if (options.topic.empty()) return absl::InvalidArgumentError("the topic name must not be empty");
+  if (options.parallel_readers < 0) {
+    return absl::InvalidArgumentError(fmt::format("parallel_readers must be positive, got {}", options.parallel_readers));
+  }
+  for (int k : options.primary_key) {
+    if (k < 0 || k >= static_cast<int>(options.columns.size())) {
+      return absl::InvalidArgumentError(fmt::format("primary key column {} out of range", k));
+    }
+  }
+  if (options.backlog == 0) options.backlog = 1;
+  return std::unique_ptr<KafkaSource>(new KafkaSource(std::move(options)));
+}
+
+absl::Status KafkaSource::Open(const io::SourceContext& context) {
+  // A static read is a snapshot, like reading a file: running it again reads the same
+  // messages, so it leaves the group's offsets alone.
+  commit_to_group_ = options_.streaming && !FindSetting(options_.settings, "group.id").empty();
+  int readers = options_.parallel_readers > 0 ? options_.parallel_readers : static_cast<int>(context.workers);
+  readers = std::max(readers, 1);
+  // Never more readers than partitions: ask the broker how many there are (if it answers).
+  {
+    internal::EventHandler events(options_.name);
+    auto conf = internal::MakeConf(options_.settings, {}, {{"group.id", "deltaflow-metadata"}}, &events);
+    if (!conf.ok()) return conf.status();
+    std::string error;
+    std::unique_ptr<RdKafka::KafkaConsumer> probe(RdKafka::KafkaConsumer::create(conf->get(), error));
+    if (!probe) {
+      return absl::InvalidArgumentError(
+          fmt::format("cannot create a Kafka consumer: {}", internal::Redacted(error, options_.settings)));
+    }
+    RdKafka::Metadata* raw = nullptr;
+    std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(probe.get(), options_.topic, nullptr, error));
+    if (probe->metadata(false, topic.get(), &raw, 5000) == RdKafka::ERR_NO_ERROR) {
+      std::unique_ptr<RdKafka::Metadata> metadata(raw);
+      for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+        if (t->topic() == options_.topic && !t->partitions()->empty()) {
+          readers = std::min(readers, static_cast<int>(t->partitions()->size()));
+        }
+      }
+    }
+    probe->close();
+    if (absl::Status s = events.Fatal(); !s.ok()) return s;
+  }
+  std::string group_id = RandomGroupId();
+  for (int i = 0; i < readers; ++i) {
+    std::map<int32_t, int64_t> seek;
+    for (const auto& [partition, offset] : seek_) {
+      if (partition % readers == i) seek[partition] = offset;
+    }
+    readers_.push_back(std::make_unique<Reader>(options_, shared_, i, readers, std::move(seek)));
+    if (absl::Status s = readers_.back()->Open(group_id); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<io::PollResult> KafkaSource::Poll(std::vector<io::Change>& out) {
+  // A static read is one commit: rows are gathered until every reader is done.
+  std::vector<io::Change>& target = options_.streaming ? out : static_rows_;
+  absl::StatusOr<io::PollResult> result = Take(target);
+  if (!options_.streaming && result.ok() && *result == io::PollResult::kFinished) {
+    for (io::Change& change : static_rows_) out.push_back(std::move(change));
+    static_rows_.clear();
+  }
+  return result;
+}
+
+absl::StatusOr<io::PollResult> KafkaSource::Take(std::vector<io::Change>& out) {
+  bool finished = true;
+  for (auto& reader : readers_) {
+    if (absl::Status s = reader->Fatal(); !s.ok()) return s;
+    Reader::Chunk chunk;
+    if (reader->Take(chunk)) {
+      for (size_t i = 0; i < chunk.rows.size(); ++i) {
+        io::Change& change = chunk.rows[i];
+        if (chunk.keyed[i]) {
+          // An upsert: a later message with the same id replaces the row.
+          auto [it, inserted] = live_.try_emplace(change.id, change.row);
+          if (!inserted) {
+            out.push_back({change.id, std::move(it->second), -1});
+            it->second = change.row;
+          }
+        }
+        out.push_back(std::move(change));
+      }
+      for (const auto& [partition, next] : chunk.next_offsets) {
+        offsets_[PartitionName(options_.topic, partition)] = io::Offset{static_cast<uint64_t>(next), 0, 0};
+      }
+      for (auto& e : chunk.errors) errors_.push_back(std::move(e));
+    }
+    finished = finished && reader->Finished();
+  }
+  return finished ? io::PollResult::kFinished : io::PollResult::kMore;
+}
+
+io::Offsets KafkaSource::CurrentOffsets() const { return offsets_; }
+
+absl::Status KafkaSource::Seek(const io::Offsets& offsets) {
+  std::string prefix = options_.topic + "/";
+  for (const auto& [name, offset] : offsets) {
+    if (name.compare(0, prefix.size(), prefix) != 0) {
+      return absl::InvalidArgumentError(fmt::format("offset {} is not of topic {}", name, options_.topic));
+    }
+    int32_t partition = 0;
+    std::string_view digits = std::string_view(name).substr(prefix.size());
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), partition);
+    if (ec != std::errc() || end != digits.data() + digits.size()) {
+      return absl::InvalidArgumentError(fmt::format("offset {} does not name a partition", name));
+    }
+    seek_[partition] = static_cast<int64_t>(offset.position);
+    offsets_[name] = offset;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaSource::Commit(const io::Offsets& offsets) {
+  if (!commit_to_group_) return absl::OkStatus();
+  for (auto& reader : readers_) reader->Commit(offsets);
+  return absl::OkStatus();
+}
+
+void KafkaSource::DrainErrors(std::vector<io::SourceError>& errors) {
+  for (auto& e : errors_) errors.push_back(std::move(e));
+  errors_.clear();
+}
+
+void KafkaSource::SetWakeup(std::function<void()> wakeup) {
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  shared_->wakeup = std::move(wakeup);
+}
+
+void KafkaSource::Close() {
+  for (auto& reader : readers_) reader->Stop();
+  readers_.clear();
+}
+
+}  // namespace deltaflow::connectors::kafka
