@@ -8,7 +8,7 @@ VENV := .venv
 PIP_BUILD = $(VENV)/bin/pip install --no-build-isolation --no-deps -q \
 	-Cbuild-dir=$(1) -Ccmake.build-type=Release $(2) .
 
-.PHONY: setup install demo test cpp-test consumer-test py-test asan tsan format lint clean
+.PHONY: setup install demo kafka-demo test cpp-test consumer-test py-test asan tsan format lint clean
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,10 @@ install: setup
 
 demo: install
 	$(VENV)/bin/python examples/streaming_wordcount/wordcount.py
+
+# Kafka to Kafka: a word count over a topic, against the broker of scripts/kafka.sh.
+kafka-demo: install
+	$(VENV)/bin/python examples/kafka_wordcount/wordcount.py
 
 test: install
 	$(MAKE) --no-print-directory cpp-test consumer-test py-test

@@ -176,7 +176,8 @@ class PySource final : public io::Source {
       source_.attr("set_wakeup")(py::none());
     }
   }
-  absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out) override {
+  absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override {
+    (void)max_rows;  // a Python source hands over what its subject committed (its own backlog bounds it)
     py::gil_scoped_acquire gil;
     try {
       py::tuple result = source_.attr("poll")();

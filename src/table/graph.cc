@@ -1343,7 +1343,8 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
             continue;
           }
           polled.clear();
-          absl::StatusOr<io::PollResult> more = live.source->Poll(polled);
+          size_t room = live.max_backlog > 0 ? live.max_backlog - live.in_flight_rows : SIZE_MAX;
+          absl::StatusOr<io::PollResult> more = live.source->Poll(polled, room);
           if (!more.ok()) return Annotated(more.status(), live.name);
           bool errors = take_source_errors(live);
           any_data = any_data || !polled.empty();

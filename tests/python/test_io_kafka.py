@@ -367,7 +367,7 @@ def test_tls_with_certificate_verification(kafka_broker):
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256"])
-def test_sasl_authentication(kafka_broker, mechanism):
+def test_sasl_authentication(kafka_broker, mechanism, capfd):
     topic = kafka_broker.create_topic()
     sasl = {
         "bootstrap.servers": kafka_broker.sasl_bootstrap,
@@ -385,6 +385,9 @@ def test_sasl_authentication(kafka_broker, mechanism):
         pw.debug.table_to_dicts(pw.io.kafka.read(wrong, topic, format="json", schema=WordSchema, mode="static"))
     assert "uthenticat" in str(error.value)
     assert "not-the-password-9471" not in str(error.value)
+    logged = capfd.readouterr()
+    assert "uthenticat" in logged.err  # the failure is logged ...
+    assert "not-the-password-9471" not in logged.out + logged.err  # ... without the password
 
 
 def test_simple_read_and_redpanda(kafka_broker):
@@ -394,3 +397,45 @@ def test_simple_read_and_redpanda(kafka_broker):
     assert sorted(d for _, d in rows_of(t)) == ["hello", "world"]
     r = pw.io.redpanda.read(settings(kafka_broker), topic, format="plaintext", mode="static")
     assert sorted(d for _, d in rows_of(r)) == ["hello", "world"]
+
+
+def test_a_small_backlog_bounds_the_rows_in_processing_and_loses_nothing(kafka_broker):
+    topic = kafka_broker.create_topic(partitions=2)
+    produce(kafka_broker.bootstrap, topic, [(None, json.dumps({"word": "b", "n": i}).encode()) for i in range(3000)])
+    t = pw.io.kafka.read(settings(kafka_broker), topic, format="json", schema=WordSchema, max_backlog_size=50, parallel_readers=2)
+    per_time: dict = {}
+    seen = set()
+
+    def on_change(key, row, time, is_addition):
+        per_time[time] = per_time.get(time, 0) + 1
+        seen.add(row["n"])
+        if len(seen) == 3000:
+            request_stop()
+
+    pw.io.subscribe(t, on_change)
+    pw.run(timeout=30.0)
+    assert seen == set(range(3000))
+    # Each commit brings at most the backlog's room: 50 rows while nothing else is in processing.
+    assert max(per_time.values()) <= 50
+    assert len(per_time) >= 60
+
+
+def test_partitions_added_while_running_are_read(kafka_broker):
+    from confluent_kafka.admin import AdminClient, NewPartitions
+
+    topic = kafka_broker.create_topic(partitions=1)
+    produce(kafka_broker.bootstrap, topic, [(None, json.dumps({"word": "p", "n": 1}).encode())])
+
+    def grow():
+        time.sleep(1.0)
+        admin = AdminClient({"bootstrap.servers": kafka_broker.bootstrap})
+        admin.create_partitions([NewPartitions(topic, 3)])[topic].result(30)
+        produce(kafka_broker.bootstrap, topic, [(None, json.dumps({"word": "p", "n": 10}).encode())], partition=2)
+
+    grower = threading.Thread(target=grow)
+    grower.start()
+    t = pw.io.kafka.read(settings(kafka_broker), topic, format="json", schema=WordSchema)
+    expected = {(11, 2): 1}
+    state = run_streaming(t.reduce(total=pw.reducers.sum(pw.this.n), count=pw.reducers.count()), 30.0, until=expected)
+    grower.join()
+    assert state == expected

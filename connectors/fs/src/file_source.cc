@@ -61,7 +61,8 @@ void FileSource::DrainErrors(std::vector<io::SourceError>& errors) {
   errors_.clear();
 }
 
-absl::StatusOr<io::PollResult> FileSource::Poll(std::vector<io::Change>& out) {
+absl::StatusOr<io::PollResult> FileSource::Poll(std::vector<io::Change>& out, size_t max_rows) {
+  (void)max_rows;  // a poll reads whole files (static) or whatever changed (streaming)
   if (done_) return io::PollResult::kFinished;
   if (!options_.streaming) {
     // Static: every file present at the start, each read whole as its own commit.

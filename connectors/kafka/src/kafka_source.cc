@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -89,6 +90,7 @@ class KafkaSource::Reader {
     std::map<int32_t, int64_t> next_offsets;
     std::vector<io::SourceError> errors;
     bool closed = false;
+    size_t taken = 0;  // rows already given to the driver
   };
 
   Reader(const KafkaSourceOptions& options, std::shared_ptr<Shared> shared, int index, int count,
@@ -138,17 +140,33 @@ class KafkaSource::Reader {
   }
 
   // Driver side: the oldest chunk, if it has anything.
-  bool Take(Chunk& out) {
+  // Driver side: the oldest chunk, if it has anything; at most `limit` of its rows. A chunk
+  // taken in parts gives its offsets and errors with its last part (the offsets then cover
+  // every row given before).
+  bool Take(Chunk& out, size_t limit) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (chunks_.empty()) return false;
     Chunk& front = chunks_.front();
-    if (front.rows.empty() && front.next_offsets.empty() && front.errors.empty()) {
+    size_t left = front.rows.size() - front.taken;
+    if (left == 0 && front.next_offsets.empty() && front.errors.empty()) {
       if (chunks_.size() > 1) chunks_.pop_front();
       return false;
     }
-    out = std::move(front);
-    buffered_ -= out.rows.size();
-    chunks_.pop_front();
+    if (left > limit) {
+      if (limit == 0) return false;
+      auto from = front.rows.begin() + static_cast<std::ptrdiff_t>(front.taken);
+      out.rows.assign(std::make_move_iterator(from), std::make_move_iterator(from + static_cast<std::ptrdiff_t>(limit)));
+      out.keyed.assign(front.keyed.begin() + static_cast<std::ptrdiff_t>(front.taken),
+                       front.keyed.begin() + static_cast<std::ptrdiff_t>(front.taken + limit));
+      front.taken += limit;
+      buffered_ -= limit;
+    } else {
+      out = std::move(front);
+      out.rows.erase(out.rows.begin(), out.rows.begin() + static_cast<std::ptrdiff_t>(out.taken));
+      out.keyed.erase(out.keyed.begin(), out.keyed.begin() + static_cast<std::ptrdiff_t>(out.taken));
+      buffered_ -= left;
+      chunks_.pop_front();
+    }
     cv_.notify_all();  // a paused reader may go on
     return true;
   }
@@ -556,10 +574,10 @@ absl::Status KafkaSource::Open(const io::SourceContext& context) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<io::PollResult> KafkaSource::Poll(std::vector<io::Change>& out) {
+absl::StatusOr<io::PollResult> KafkaSource::Poll(std::vector<io::Change>& out, size_t max_rows) {
   // A static read is one commit: rows are gathered until every reader is done.
   std::vector<io::Change>& target = options_.streaming ? out : static_rows_;
-  absl::StatusOr<io::PollResult> result = Take(target);
+  absl::StatusOr<io::PollResult> result = Take(target, options_.streaming ? max_rows : SIZE_MAX);
   if (!options_.streaming && result.ok() && *result == io::PollResult::kFinished) {
     for (io::Change& change : static_rows_) out.push_back(std::move(change));
     static_rows_.clear();
@@ -567,12 +585,13 @@ absl::StatusOr<io::PollResult> KafkaSource::Poll(std::vector<io::Change>& out) {
   return result;
 }
 
-absl::StatusOr<io::PollResult> KafkaSource::Take(std::vector<io::Change>& out) {
+absl::StatusOr<io::PollResult> KafkaSource::Take(std::vector<io::Change>& out, size_t max_rows) {
   bool finished = true;
   for (auto& reader : readers_) {
     if (absl::Status s = reader->Fatal(); !s.ok()) return s;
     Reader::Chunk chunk;
-    if (reader->Take(chunk)) {
+    size_t room = max_rows > out.size() ? max_rows - out.size() : 0;
+    if (reader->Take(chunk, room)) {
       for (size_t i = 0; i < chunk.rows.size(); ++i) {
         io::Change& change = chunk.rows[i];
         if (chunk.keyed[i]) {

@@ -88,9 +88,11 @@ class Source {
     return absl::OkStatus();
   }
 
-  /// Appends the changes read since the last call to `out`; all of them form one commit. A
-  /// poll may return no changes. Retractions of an id come before its insertions.
-  virtual absl::StatusOr<PollResult> Poll(std::vector<Change>& out) = 0;
+  /// Appends changes read since the last call to `out`, at most about `max_rows` of them (a
+  /// source may go over by the changes of one record, or of one file, and keeps the rest for
+  /// later polls); all of them form one commit. A poll may return no changes. Retractions of
+  /// an id come before its insertions.
+  virtual absl::StatusOr<PollResult> Poll(std::vector<Change>& out, size_t max_rows) = 0;
 
   /// Where the source stands after the last `Poll`: restarting from these offsets reads what
   /// came after that poll. Empty for a source that cannot resume.

@@ -152,7 +152,8 @@ def read(
         source = _engine.kafka_source(
             settings, topic, _READ_FORMATS[format], columns, primary_key, dict(json_field_paths or {}), ",",
             with_metadata, autogenerate_key, start_from_timestamp_ms, parallel_readers or 0, streaming,
-            max_backlog_size or 0, source_name,
+            # Rows a reader buffers before it pauses its partitions: room for a few polls.
+            max(1000, 2 * max_backlog_size) if max_backlog_size else 0, source_name,
         )
         return g.native_source_input(source, arity, f"{source_name} at {location}", max_backlog_size or 0)
 

@@ -56,7 +56,7 @@ TEST(FileSourceTest, ReadsQuotedCsvAndReportsBadLines) {
   auto source = FileSource::Make(WordOptions(dir, Format::kCsv, false));
   ASSERT_TRUE(source.ok()) << source.status();
   std::vector<io::Change> out;
-  EXPECT_EQ(*(*source)->Poll(out), io::PollResult::kFinished);  // static: everything at once, then done
+  EXPECT_EQ(*(*source)->Poll(out, SIZE_MAX), io::PollResult::kFinished);  // static: everything at once, then done
   auto state = Apply({}, out);
   EXPECT_EQ(state, (std::map<std::string, int64_t>{{"hello:1", 1}, {"a,b:2", 1}, {"say \"hi\":3", 1}}));
   std::vector<io::SourceError> errors;
@@ -72,7 +72,7 @@ TEST(FileSourceTest, JsonLinesWithMissingFieldsAndInvalidJson) {
   auto source = FileSource::Make(WordOptions(dir + "/a.jsonl", Format::kJson, false));
   ASSERT_TRUE(source.ok());
   std::vector<io::Change> out;
-  ASSERT_TRUE((*source)->Poll(out).ok());
+  ASSERT_TRUE((*source)->Poll(out, SIZE_MAX).ok());
   EXPECT_EQ(Apply({}, out), (std::map<std::string, int64_t>{{"x:1", 1}, {"z:3", 1}}));
   std::vector<io::SourceError> errors;
   (*source)->DrainErrors(errors);
@@ -88,7 +88,7 @@ TEST(FileSourceTest, StreamingFollowsAppendsRewritesAndDeletions) {
   std::map<std::string, int64_t> state;
   auto poll = [&] {
     std::vector<io::Change> out;
-    EXPECT_EQ(*(*source)->Poll(out), io::PollResult::kMore);
+    EXPECT_EQ(*(*source)->Poll(out, SIZE_MAX), io::PollResult::kMore);
     state = Apply(state, out);
   };
   Write(dir + "/1.csv", "word,n\na,1\nb,2");  // the last line is incomplete: not read yet
@@ -123,9 +123,9 @@ TEST(FileSourceTest, PrimaryKeyUpserts) {
   std::map<std::string, int64_t> state;
   std::vector<io::Change> out;
   Write(dir + "/1.csv", "word,n\na,1\n");
-  ASSERT_TRUE((*source)->Poll(out).ok());
+  ASSERT_TRUE((*source)->Poll(out, SIZE_MAX).ok());
   Write(dir + "/2.csv", "word,n\na,7\n");
-  ASSERT_TRUE((*source)->Poll(out).ok());
+  ASSERT_TRUE((*source)->Poll(out, SIZE_MAX).ok());
   EXPECT_EQ(Apply({}, out), (std::map<std::string, int64_t>{{"a:7", 1}}));
 }
 

@@ -62,7 +62,7 @@ class FileSource final : public io::Source {
  public:
   static absl::StatusOr<std::unique_ptr<FileSource>> Make(FileSourceOptions options);
 
-  absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out) override;
+  absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override;
   io::Offsets CurrentOffsets() const override;
   absl::Status Seek(const io::Offsets& offsets) override;
   void DrainErrors(std::vector<io::SourceError>& errors) override;

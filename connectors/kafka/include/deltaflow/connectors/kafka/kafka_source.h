@@ -84,7 +84,7 @@ class KafkaSource final : public io::Source {
   ~KafkaSource() override;
 
   absl::Status Open(const io::SourceContext& context) override;
-  absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out) override;
+  absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override;
   io::Offsets CurrentOffsets() const override;
   absl::Status Seek(const io::Offsets& offsets) override;
   absl::Status Commit(const io::Offsets& offsets) override;
@@ -96,8 +96,8 @@ class KafkaSource final : public io::Source {
   class Reader;
   struct Shared;
   explicit KafkaSource(KafkaSourceOptions options);
-  // Moves what the readers have into `out`.
-  absl::StatusOr<io::PollResult> Take(std::vector<io::Change>& out);
+  // Moves what the readers have into `out`: about `max_rows` rows at most.
+  absl::StatusOr<io::PollResult> Take(std::vector<io::Change>& out, size_t max_rows);
 
   KafkaSourceOptions options_;
   bool commit_to_group_ = false;  // the user named a consumer group
