@@ -16,8 +16,12 @@ Two measurements, each for 1 and 2 workers:
   messages covered within 5 s after the producer stopped, and p50/p95/p99 latency. The
   sustained throughput of a system is the highest offered rate at which every message was
   covered and p95 stayed under 50 ms.
-- ``backlog``: ``--backlog`` words are in the input topic before the pipeline starts; the time
-  from the pipeline's start to the output covering every word gives the catch-up throughput.
+- ``backlog``: ``--backlog`` words, then an end marker, are in the input topic before the
+  pipeline starts; the broker timestamp of the marker's output (the pipeline has counted every
+  word before it) minus the moment the pipeline process was started gives the catch-up
+  throughput; also given from the broker timestamp of the first output message (without the
+  start-up). The harness reads the output topic only after the run, so that checking costs the
+  pipeline no CPU.
 
 Pathway reads with ``autocommit_duration_ms=10`` (its default, 1500, would put its latency at
 1.5 s); deltaflow commits whenever its readers have data (the argument is a maximum).
@@ -70,6 +74,7 @@ import json, random, sys, time
 from confluent_kafka import Producer
 
 bootstrap, topic, rate, duration, seed, vocabulary = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+marker = sys.argv[7] if len(sys.argv) > 7 else None
 rng = random.Random(seed)
 payloads = [json.dumps({"word": "w%04d" % i}).encode() for i in range(vocabulary)]
 producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "queue.buffering.max.messages": 2000000})
@@ -93,9 +98,13 @@ while True:
     if duration <= 0:
         break
     time.sleep(max(0.0, start + (count + per_tick) / rate - time.perf_counter()))
+if marker:
+    producer.produce(topic, json.dumps({"word": marker}).encode())
 producer.flush(120)
 print(count)
 """
+END_MARKER = "zz-end"
+WARM_UP = "zz-warm-up"
 
 
 def kafka_env() -> dict:
@@ -187,31 +196,24 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def wait_covered(bootstrap: str, out_topic: str, expected: int, timeout: float) -> float | None:
-    """Seconds until the output's counts add up to `expected` words, or None."""
+def wait_for_word(bootstrap: str, topic: str, word: str, timeout: float) -> int | None:
+    """Waits until `word` appears in the output topic; returns its broker timestamp (ms). The
+    output is scanned as bytes (no JSON parsing) to cost the running pipeline little."""
     from confluent_kafka import Consumer
 
+    needle = json.dumps(word).encode()
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-wait-" + uuid.uuid4().hex,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([out_topic])
-    counts: dict[str, int] = {}
-    total = 0
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        for m in consumer.consume(10000, 0.2):
-            if m.error():
-                continue
-            change = json.loads(m.value())
-            if change["diff"] > 0:
-                old = counts.get(change["word"], 0)
-                if change["count"] > old:
-                    total += change["count"] - old
-                    counts[change["word"]] = change["count"]
-        if total >= expected:
-            consumer.close()
-            return time.monotonic() - start
-    consumer.close()
-    return None
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for m in consumer.consume(10000, 0.5):
+                if not m.error() and needle in m.value():
+                    return m.timestamp()[1]
+        return None
+    finally:
+        consumer.close()
 
 
 def run_rate(python: str, module: str, bootstrap: str, rate: int, duration: float, workers: int) -> dict:
@@ -220,20 +222,23 @@ def run_rate(python: str, module: str, bootstrap: str, rate: int, duration: floa
     log = RESULTS / f"kafka-{module}-{rate}-{workers}.log"
     pipeline = start_pipeline(python, module, bootstrap, in_topic, out_topic, workers, log)
     try:
-        time.sleep(4.0)  # the pipeline connects and is idle before the load starts
+        # Warm up: the pipeline connects, and its first output is written, before the load.
+        subprocess.run([sys.executable, "-c", PRODUCER, bootstrap, in_topic, "1", "0", "3", "1", WARM_UP],
+                       check=True, capture_output=True)
+        if wait_for_word(bootstrap, out_topic, WARM_UP, 60) is None:
+            raise RuntimeError(f"{module}: no output within 60 s (see {log})")
         produced = subprocess.run([sys.executable, "-c", PRODUCER, bootstrap, in_topic, str(rate), str(duration), "7", str(VOCABULARY)],
                                   check=True, capture_output=True, text=True).stdout.strip()
         time.sleep(5.0)
     finally:
         stop(pipeline)
-    inputs = read_topic(bootstrap, in_topic)
-    outputs = read_topic(bootstrap, out_topic)
+    inputs = [m for m in read_topic(bootstrap, in_topic) if WARM_UP.encode() not in m[3]]
+    outputs = [m for m in read_topic(bootstrap, out_topic) if WARM_UP.encode() not in m[3]]
     values, missing = latencies(inputs, outputs)
-    span = (max(m[2] for m in inputs) - min(m[2] for m in inputs)) / 1000 if inputs else 0
     return {
         "offered_per_s": rate,
         "produced": int(produced),
-        "achieved_offered_per_s": round(len(inputs) / span) if span else None,
+        "produced_per_s": round(int(produced) / duration),
         "covered": len(inputs) - missing,
         "p50_ms": quantile(values, 0.5),
         "p95_ms": quantile(values, 0.95),
@@ -243,19 +248,24 @@ def run_rate(python: str, module: str, bootstrap: str, rate: int, duration: floa
 
 def run_backlog(python: str, module: str, bootstrap: str, words: int, workers: int) -> dict:
     in_topic, out_topic = f"bench-in-{uuid.uuid4().hex[:8]}", f"bench-out-{uuid.uuid4().hex[:8]}"
-    create_topics(bootstrap, [in_topic, out_topic], max(1, workers))
-    subprocess.run([sys.executable, "-c", PRODUCER, bootstrap, in_topic, str(words), "0", "11", str(VOCABULARY)],
+    create_topics(bootstrap, [in_topic, out_topic], 1)
+    subprocess.run([sys.executable, "-c", PRODUCER, bootstrap, in_topic, str(words), "0", "11", str(VOCABULARY), END_MARKER],
                    check=True, capture_output=True, text=True)
     log = RESULTS / f"kafka-{module}-backlog-{workers}.log"
-    start = time.monotonic()
+    started_ms = time.time() * 1000
     pipeline = start_pipeline(python, module, bootstrap, in_topic, out_topic, workers, log)
     try:
-        seconds = wait_covered(bootstrap, out_topic, words, timeout=600)
-        if seconds is not None:
-            seconds = time.monotonic() - start
+        end_ms = wait_for_word(bootstrap, out_topic, END_MARKER, timeout=600)
     finally:
         stop(pipeline)
-    return {"words": words, "seconds": seconds, "words_per_s": round(words / seconds) if seconds else None}
+    if end_ms is None:
+        return {"words": words, "error": f"the end marker never came out (see {log})"}
+    first_ms = min(m[2] for m in read_topic(bootstrap, out_topic, idle=1.0))
+    seconds = (end_ms - started_ms) / 1000
+    processing = (end_ms - first_ms) / 1000
+    return {"words": words, "seconds": round(seconds, 2), "words_per_s": round(words / seconds),
+            "seconds_from_first_output": round(processing, 2),
+            "words_per_s_from_first_output": round(words / processing) if processing > 0 else None}
 
 
 def main() -> int:

@@ -2,6 +2,7 @@
 // the handling of librdkafka's events (logs, errors).
 #pragma once
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <memory>
