@@ -1020,13 +1020,16 @@ struct LiveSource {
   std::deque<std::pair<Time, size_t>> in_flight;
   size_t in_flight_rows = 0;
 
-  // Whether the source must wait: its rows in processing (times not closed) fill its backlog.
-  bool BacklogFull(Time closed) {
+  // Whether the source must wait: its rows in processing (times not closed) fill its backlog,
+  // or `max_times` of its commits are in processing. The latter batches adaptively: while the
+  // engine is busy, what the source reads gathers into its next commit, so a heavy stream
+  // makes fewer, larger times (fewer output changes), and a light one still commits at once.
+  bool BacklogFull(Time closed, size_t max_times) {
     while (!in_flight.empty() && in_flight.front().first < closed) {
       in_flight_rows -= in_flight.front().second;
       in_flight.pop_front();
     }
-    return max_backlog > 0 && in_flight_rows >= max_backlog;
+    return (max_backlog > 0 && in_flight_rows >= max_backlog) || (max_times > 0 && in_flight.size() >= max_times);
   }
 };
 
@@ -1338,7 +1341,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         bool any_data = false;
         for (auto& [index, live] : sources) {
           if (!live.open) continue;
-          if (live.BacklogFull(closed)) {
+          if (live.BacklogFull(closed, options.max_times_in_flight)) {
             sources_open = true;  // open, but waits until the engine catches up
             continue;
           }

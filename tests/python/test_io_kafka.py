@@ -439,3 +439,34 @@ def test_partitions_added_while_running_are_read(kafka_broker):
     state = run_streaming(t.reduce(total=pw.reducers.sum(pw.this.n), count=pw.reducers.count()), 30.0, until=expected)
     grower.join()
     assert state == expected
+
+
+def test_start_from_timestamp_reads_only_later_messages(kafka_broker):
+    topic = kafka_broker.create_topic(partitions=2)
+    produce(kafka_broker.bootstrap, topic, [(None, json.dumps({"word": "old", "n": i}).encode()) for i in range(20)])
+    time.sleep(0.5)
+    since = int(time.time() * 1000)
+    time.sleep(0.5)
+    produce(kafka_broker.bootstrap, topic, [(None, json.dumps({"word": "new", "n": i}).encode()) for i in range(5)])
+    t = pw.io.kafka.read(settings(kafka_broker), topic, format="json", schema=WordSchema, mode="static", start_from_timestamp_ms=since)
+    assert rows_of(t) == [("new", i) for i in range(5)]
+    with pytest.raises(ValueError, match="non-negative"):
+        pw.io.kafka.read(settings(kafka_broker), topic, format="json", schema=WordSchema, start_from_timestamp_ms=-1)
+
+
+def test_dsv_with_a_delimiter_and_sort_by_within_a_time(kafka_broker):
+    topic = kafka_broker.create_topic()
+    t = pw.debug.table_from_markdown(
+        """
+        word | n
+        c    | 3
+        a    | 1
+        b    | 2
+        """
+    )
+    pw.io.kafka.write(t, settings(kafka_broker), topic, format="dsv", delimiter=";", sort_by=[t.word])
+    pw.run()
+    messages = [m.value().decode() for m in consume(kafka_broker.bootstrap, topic, 4)]
+    assert messages[0] == '"word";"n";"time";"diff"'
+    assert [m.split(";")[0] for m in messages[1:]] == ['"a"', '"b"', '"c"']
+    assert all(m.endswith(';"1"') for m in messages[1:])

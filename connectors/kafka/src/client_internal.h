@@ -35,9 +35,10 @@ class EventHandler final : public RdKafka::EventCb {
   std::string last_warning_text_;
 };
 
-/// A librdkafka configuration: `defaults` where the user did not say otherwise, then the
-/// user's `settings`, then `forced` (what the connector needs). Fails on an unknown setting
-/// or an invalid value, naming the setting but never a secret value.
+/// A librdkafka configuration: `defaults` where the user did not say otherwise (skipped where
+/// this librdkafka does not know them), then the user's `settings`, then `forced` (what the
+/// connector needs). Fails on an unknown setting or an invalid value, naming the setting but
+/// never a secret value.
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const Settings& settings, const Settings& defaults,
                                                         const Settings& forced, RdKafka::EventCb* events);
 

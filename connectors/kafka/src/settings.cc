@@ -46,8 +46,9 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const Settings& settings
     return absl::InvalidArgumentError(fmt::format("rdkafka setting '{}': {}", key, reason));
   };
   for (const auto& [key, value] : defaults) {
-    if (FindSetting(settings, key).empty()) {
-      if (absl::Status s = set(key, value); !s.ok()) return s;
+    // A default this librdkafka does not know (an older one) is left out.
+    if (FindSetting(settings, key).empty() && conf->set(key, value, error) == RdKafka::Conf::CONF_INVALID) {
+      return absl::InternalError(fmt::format("rdkafka default '{}={}': {}", key, value, error));
     }
   }
   for (const auto& [key, value] : settings) {

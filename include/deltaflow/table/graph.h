@@ -319,6 +319,9 @@ struct RunOptions {
   /// How often sources are told which offsets are durable (`io::Source::Commit`), after every
   /// sink was flushed; also once at the end of the run.
   absl::Duration commit_interval = absl::Seconds(1);
+  /// A source is not polled while this many of its commits are still in processing (0: no
+  /// limit): under load its records gather into larger commits.
+  size_t max_times_in_flight = 2;
 };
 
 /// The state an operator held on one worker: entries after its last run, and at most.
