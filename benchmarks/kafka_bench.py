@@ -7,7 +7,8 @@ word, write every change of the counts to an output topic (JSON). Words are draw
 
 Two measurements, each for 1 and 2 workers:
 
-- ``rate``: a producer (a separate process, confluent-kafka) offers words at a fixed rate for
+- ``rate``: a producer (a separate process: benchmarks/kafka_load.cc, librdkafka in C++, so
+  that the load itself takes little of the two cores) offers words at a fixed rate for
   ``--duration`` seconds into a one-partition topic. Both topics stamp messages with the
   broker's clock (``message.timestamp.type=LogAppendTime``), so the latency of an input
   message is the broker timestamp of the first output message whose count covers it minus
@@ -69,40 +70,28 @@ pw.io.kafka.write(counts, {{"bootstrap.servers": bootstrap}}, out_topic, format=
 pw.run()
 """
 
-PRODUCER = """
-import json, random, sys, time
-from confluent_kafka import Producer
+LOAD = ROOT / "build" / "bench" / "benchmarks" / "deltaflow_kafka_load"
 
-bootstrap, topic, rate, duration, seed, vocabulary = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-marker = sys.argv[7] if len(sys.argv) > 7 else None
-rng = random.Random(seed)
-payloads = [json.dumps({"word": "w%04d" % i}).encode() for i in range(vocabulary)]
-producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "queue.buffering.max.messages": 2000000})
-tick = 0.001
-per_tick = rate * tick
-start = time.perf_counter()
-sent = 0.0
-count = 0
-while True:
-    elapsed = time.perf_counter() - start
-    if duration > 0 and elapsed >= duration:
-        break
-    due = int(rate * elapsed) if duration > 0 else rate
-    while count < due:
-        try:
-            producer.produce(topic, payloads[rng.randrange(vocabulary)])
-            count += 1
-        except BufferError:
-            producer.poll(0.001)
-    producer.poll(0)
-    if duration <= 0:
-        break
-    time.sleep(max(0.0, start + (count + per_tick) / rate - time.perf_counter()))
-if marker:
-    producer.produce(topic, json.dumps({"word": marker}).encode())
-producer.flush(120)
-print(count)
-"""
+
+def load_generator() -> Path:
+    """The C++ load generator (benchmarks/kafka_load.cc), built in build/bench when missing."""
+    if not LOAD.exists():
+        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(ROOT / "build" / "bench"), "-G", "Ninja",
+                        "-DCMAKE_BUILD_TYPE=Release", "-DDELTAFLOW_BUILD_BENCHMARKS=ON", "-DDELTAFLOW_BUILD_TESTS=OFF"],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", str(ROOT / "build" / "bench"), "--target", "deltaflow_kafka_load"],
+                       check=True, stdout=subprocess.DEVNULL)
+    return LOAD
+
+
+def produce_words(bootstrap: str, topic: str, rate: int, duration: float, seed: int, marker: str | None = None) -> int:
+    """Offers `rate` words a second for `duration` seconds (0: `rate` words at once)."""
+    args = [str(load_generator()), bootstrap, topic, str(rate), str(duration), str(seed), str(VOCABULARY)]
+    if marker:
+        args.append(marker)
+    return int(subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip())
+
+
 END_MARKER = "zz-end"
 WARM_UP = "zz-warm-up"
 
@@ -223,12 +212,10 @@ def run_rate(python: str, module: str, bootstrap: str, rate: int, duration: floa
     pipeline = start_pipeline(python, module, bootstrap, in_topic, out_topic, workers, log)
     try:
         # Warm up: the pipeline connects, and its first output is written, before the load.
-        subprocess.run([sys.executable, "-c", PRODUCER, bootstrap, in_topic, "1", "0", "3", "1", WARM_UP],
-                       check=True, capture_output=True)
+        produce_words(bootstrap, in_topic, 0, 0, 3, WARM_UP)
         if wait_for_word(bootstrap, out_topic, WARM_UP, 60) is None:
             raise RuntimeError(f"{module}: no output within 60 s (see {log})")
-        produced = subprocess.run([sys.executable, "-c", PRODUCER, bootstrap, in_topic, str(rate), str(duration), "7", str(VOCABULARY)],
-                                  check=True, capture_output=True, text=True).stdout.strip()
+        produced = produce_words(bootstrap, in_topic, rate, duration, 7)
         time.sleep(5.0)
     finally:
         stop(pipeline)
@@ -249,8 +236,7 @@ def run_rate(python: str, module: str, bootstrap: str, rate: int, duration: floa
 def run_backlog(python: str, module: str, bootstrap: str, words: int, workers: int) -> dict:
     in_topic, out_topic = f"bench-in-{uuid.uuid4().hex[:8]}", f"bench-out-{uuid.uuid4().hex[:8]}"
     create_topics(bootstrap, [in_topic, out_topic], 1)
-    subprocess.run([sys.executable, "-c", PRODUCER, bootstrap, in_topic, str(words), "0", "11", str(VOCABULARY), END_MARKER],
-                   check=True, capture_output=True, text=True)
+    produce_words(bootstrap, in_topic, words, 0, 11, END_MARKER)
     log = RESULTS / f"kafka-{module}-backlog-{workers}.log"
     started_ms = time.time() * 1000
     pipeline = start_pipeline(python, module, bootstrap, in_topic, out_topic, workers, log)
