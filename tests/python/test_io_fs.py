@@ -10,6 +10,7 @@ import time
 import pytest
 
 import deltaflow as pw
+from deltaflow.internals.run import request_stop
 from deltaflow.testing import T, assert_table_equality_wo_index
 
 
@@ -207,3 +208,108 @@ def test_max_backlog_size_must_be_positive(tmp_path):
     (tmp_path / "a.csv").write_text("word,n\nok,1\n")
     with pytest.raises(ValueError, match="max_backlog_size must be positive"):
         pw.io.csv.read(tmp_path / "a.csv", schema=WordSchema, mode="static", max_backlog_size=0)
+
+
+def test_streaming_reads_a_last_line_without_newline_and_reads_it_again_when_it_grows(tmp_path):
+    """As Pathway: a file whose last line has no newline yet is read as it stands (a JSON
+    file of one object, say); when the file grows, that line is read again with the rest."""
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.jsonl").write_text('{"word": "one", "n": 1}')
+    t = pw.io.jsonlines.read(source, schema=WordSchema, mode="streaming", object_pattern="*.jsonl").concat_reindex(
+        pw.io.csv.read(source, schema=WordSchema, mode="streaming", object_pattern="*.csv")
+    )
+    state = {}
+    lock = threading.Lock()
+
+    def on_change(key, row, time, is_addition):
+        with lock:
+            state[(row["word"], row["n"])] = state.get((row["word"], row["n"]), 0) + (1 if is_addition else -1)
+            if state[(row["word"], row["n"])] == 0:
+                del state[(row["word"], row["n"])]
+
+    seen = []
+
+    def wait_for(expected):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with lock:
+                if state == expected:
+                    seen.append(dict(state))
+                    return
+            time.sleep(0.02)
+        seen.append(("timeout", dict(state)))
+
+    def writer():
+        wait_for({("one", 1): 1})
+        with open(source / "a.jsonl", "a") as f:
+            f.write('\n{"word": "two", "n": 2}\n')
+        wait_for({("one", 1): 1, ("two", 2): 1})
+        (source / "b.csv").write_text("word,n\nthree,3")  # CSV too, and then the line grows
+        wait_for({("one", 1): 1, ("two", 2): 1, ("three", 3): 1})
+        with open(source / "b.csv", "a") as f:
+            f.write("0\n")
+        wait_for({("one", 1): 1, ("two", 2): 1, ("three", 30): 1})
+        request_stop()
+
+    pw.io.subscribe(t, on_change)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    pw.run(timeout=8.0)
+    thread.join()
+    assert seen == [
+        {("one", 1): 1},
+        {("one", 1): 1, ("two", 2): 1},
+        {("one", 1): 1, ("two", 2): 1, ("three", 3): 1},
+        {("one", 1): 1, ("two", 2): 1, ("three", 30): 1},
+    ]
+
+
+def test_an_unclosed_quote_in_a_watched_file_is_reported(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.csv").write_text('word,n\nok,1\n"open,2\n')
+    t = pw.io.csv.read(source, schema=WordSchema, mode="streaming")
+    streams = []
+
+    def on_change(key, row, time, is_addition):
+        streams.append(row)
+
+    errors = pw.global_error_log()
+    messages = []
+    pw.io.subscribe(errors, lambda key, row, time, is_addition: messages.append(row["message"]))
+    pw.io.subscribe(t, on_change)
+    pw.run(timeout=1.5, terminate_on_error=False)
+    assert [r["word"] for r in streams] == ["ok"]
+    assert len(messages) == 1 and "a.csv:3: unterminated quoted field" in messages[0]
+
+
+def test_sigterm_stops_a_run_cleanly_and_exits_143(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.csv").write_text("word,n\nfirst,1\n")
+    out = tmp_path / "out.csv"
+    program = f"""
+import deltaflow as pw
+class S(pw.Schema):
+    word: str
+    n: int
+t = pw.io.csv.read({str(source)!r}, schema=S, mode="streaming")
+pw.io.csv.write(t, {str(out)!r})
+pw.run()
+print("not reached")
+"""
+    proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while time.time() < deadline and (not out.exists() or "first" not in out.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    assert "not reached" not in stdout
+    assert "received SIGTERM" in stderr
+    assert '"first","1"' in out.read_text()

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -54,6 +56,10 @@ absl::StatusOr<std::unique_ptr<FileSource>> FileSource::Make(FileSourceOptions o
 
 void FileSource::Error(const std::string& path, uint64_t line, std::string_view reason) {
   errors_.push_back({options_.name, fmt::format("{}:{}: {}", path, line, reason)});
+}
+
+void FileSource::Error(const std::string& path, std::string_view reason) {
+  errors_.push_back({options_.name, fmt::format("{}: {}", path, reason)});
 }
 
 void FileSource::DrainErrors(std::vector<io::SourceError>& errors) {
@@ -160,23 +166,34 @@ void FileSource::ReadPath(const std::string& path, std::vector<io::Change>& out)
     // Rewritten: retract the old rows, read it again.
     Retract(state, out);
     state = FileState{};
+  } else if (state.partial_from && size > state.size) {
+    // Grown after a last line without a newline: that line is read again, with what follows.
+    RetractLast(state, state.partial_rows, out);
+    state.offset = *state.partial_from;
+    state.next_line = state.partial_line;
+    if (state.partial_header) state.header.clear();  // the line read as it stood was the header
+    state.partial_from.reset();
   }
   state.size = size;
   state.mtime_ns = mtime;
   ReadFile(path, state, out);
 }
 
-void FileSource::Retract(FileState& state, std::vector<io::Change>& out) {
-  for (auto& [key, row] : state.rows) {
+void FileSource::Retract(FileState& state, std::vector<io::Change>& out) { RetractLast(state, state.rows.size(), out); }
+
+void FileSource::RetractLast(FileState& state, size_t count, std::vector<io::Change>& out) {
+  count = std::min(count, state.rows.size());
+  for (size_t i = state.rows.size() - count; i < state.rows.size(); ++i) {
+    auto& [key, row] = state.rows[i];
     if (!options_.primary_key.empty()) {
       // Under a primary key the row may have been replaced since: retract only if current.
       auto it = by_key_.find(key);
       if (it == by_key_.end() || !(it->second.first == row)) continue;
       by_key_.erase(it);
     }
-    out.push_back({key, row, -1});
+    out.push_back({key, std::move(row), -1});
   }
-  state.rows.clear();
+  state.rows.resize(state.rows.size() - count);
 }
 
 void FileSource::Emit(const std::string& path, FileState& state, uint64_t line, Row row,
@@ -272,9 +289,14 @@ bool FileSource::ParseRecord(const std::string& path, FileState& state, uint64_t
 void FileSource::ReadFile(const std::string& path, FileState& state, std::vector<io::Change>& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    Error(path, 0, fmt::format("cannot open the file: {}", std::strerror(errno)));
+    // Reported once; the file is tried again at the next scan (its size and time forgotten).
+    if (!state.open_failed) Error(path, fmt::format("cannot open the file: {}", std::strerror(errno)));
+    state.open_failed = true;
+    state.size = 0;
+    state.mtime_ns = -1;
     return;
   }
+  state.open_failed = false;
   in.seekg(static_cast<std::streamoff>(state.offset));
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   size_t bom = 0;
@@ -294,10 +316,22 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
   while (!rest.empty()) {
     size_t end = io::DsvRecordEnd(rest, dialect);
     if (end == std::string_view::npos) {
-      // An incomplete last line: in streaming mode wait for the rest; in static mode it is
-      // the file's last record.
-      if (options_.streaming) break;
+      // A last record without its newline (or with a quote still open) is read as it stands.
+      // When the file is watched, it is remembered: if the file grows, it is read again.
       end = rest.size();
+      if (options_.streaming) {
+        state.partial_from = state.offset + consumed;
+        state.partial_line = state.next_line;
+        state.partial_header = state.header.empty();
+        size_t before = state.rows.size();
+        std::string_view record = rest;
+        if (!record.empty() && record.back() == '\r') record.remove_suffix(1);
+        ParseRecord(path, state, state.next_line, record, out);
+        state.partial_rows = state.rows.size() - before;
+        state.next_line += 1 + static_cast<uint64_t>(std::count(record.begin(), record.end(), '\n'));
+        consumed += end;
+        break;
+      }
     }
     std::string_view record = rest.substr(0, end);
     uint64_t lines = static_cast<uint64_t>(std::count(record.begin(), record.end(), '\n'));

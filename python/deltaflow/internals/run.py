@@ -8,7 +8,11 @@ Outputs registered before a run are consumed by it: the next ``run()`` starts af
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -180,7 +184,35 @@ def run(
     clear_sinks()
     if not sinks:
         return
-    execute(sinks, terminate_on_error=terminate_on_error, threads=threads, timeout_s=timeout or 0.0)
+    with _stop_on_sigterm() as terminated:
+        execute(sinks, terminate_on_error=terminate_on_error, threads=threads, timeout_s=timeout or 0.0)
+    if terminated:
+        # As Pathway: the run stopped cleanly (outputs written), then the process exits with the
+        # status a SIGTERM gives (128 + 15).
+        raise SystemExit(128 + signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """While a run goes on in the main thread, SIGTERM stops it cleanly (the sources close,
+    what they sent is computed and written) instead of killing the process at once. Yields a
+    list that is non-empty once SIGTERM arrived."""
+    terminated: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield terminated
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        if not terminated:
+            print("deltaflow: received SIGTERM: stopping the run cleanly", file=sys.stderr, flush=True)
+        terminated.append(signum)
+        _engine.request_stop()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_all(**kwargs: Any) -> None:

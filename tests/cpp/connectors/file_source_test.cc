@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "deltaflow/connectors/fs/file_sink.h"
 
 namespace deltaflow::connectors::fs {
@@ -91,9 +94,9 @@ TEST(FileSourceTest, StreamingFollowsAppendsRewritesAndDeletions) {
     EXPECT_EQ(*(*source)->Poll(out, SIZE_MAX), io::PollResult::kMore);
     state = Apply(state, out);
   };
-  Write(dir + "/1.csv", "word,n\na,1\nb,2");  // the last line is incomplete: not read yet
+  Write(dir + "/1.csv", "word,n\na,1\nb,2");  // the last line has no newline: read as it stands
   poll();
-  EXPECT_EQ(state, (std::map<std::string, int64_t>{{"a:1", 1}}));
+  EXPECT_EQ(state, (std::map<std::string, int64_t>{{"a:1", 1}, {"b:2", 1}}));
   {
     std::ofstream out(dir + "/1.csv", std::ios::app);
     out << "\nc,3\n";
@@ -112,6 +115,94 @@ TEST(FileSourceTest, StreamingFollowsAppendsRewritesAndDeletions) {
   stdfs::remove(dir + "/2.csv");
   poll();
   EXPECT_EQ(state, (std::map<std::string, int64_t>{{"f:6", 1}, {"g:7", 1}}));
+}
+
+TEST(FileSourceTest, ALastLineWithoutNewlineIsReadAgainWhenItGrows) {
+  std::string dir = TempDir("partial");
+  auto source = FileSource::Make(WordOptions(dir, Format::kCsv, true));
+  ASSERT_TRUE(source.ok());
+  std::map<std::string, int64_t> state;
+  auto poll = [&] {
+    std::vector<io::Change> out;
+    EXPECT_EQ(*(*source)->Poll(out, SIZE_MAX), io::PollResult::kMore);
+    state = Apply(state, out);
+  };
+  Write(dir + "/1.csv", "word,n");  // only a header, without its newline
+  poll();
+  EXPECT_TRUE(state.empty());
+  {
+    std::ofstream out(dir + "/1.csv", std::ios::app);
+    out << "\na,1\nb,2";
+  }
+  poll();
+  EXPECT_EQ(state, (std::map<std::string, int64_t>{{"a:1", 1}, {"b:2", 1}}));
+  {
+    std::ofstream out(dir + "/1.csv", std::ios::app);
+    out << "5\n\"open,3\n";  // b,2 becomes b,25; a quote is left open
+  }
+  poll();
+  EXPECT_EQ(state, (std::map<std::string, int64_t>{{"a:1", 1}, {"b:25", 1}}));
+  std::vector<io::SourceError> errors;
+  (*source)->DrainErrors(errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("1.csv:4: unterminated quoted field"), std::string::npos) << errors[0].message;
+  {
+    std::ofstream out(dir + "/1.csv", std::ios::app);
+    out << "\",3\n";  // the quote closes: the record is "open,3\n",3
+  }
+  poll();
+  EXPECT_EQ(state.size(), 3u);
+  EXPECT_EQ(state.count("open,3\n:3"), 1u);
+}
+
+// The scenario of the next test; returns what went wrong (empty: nothing).
+std::string UnreadableFileScenario(const std::string& dir) {
+  Write(dir + "/1.csv", "word,n\na,1\n");
+  std::filesystem::permissions(dir + "/1.csv", std::filesystem::perms::none);
+  auto source = FileSource::Make(WordOptions(dir, Format::kCsv, true));
+  if (!source.ok()) return std::string(source.status().message());
+  std::vector<io::Change> out;
+  if (!(*source)->Poll(out, SIZE_MAX).ok() || !(*source)->Poll(out, SIZE_MAX).ok()) return "poll failed";
+  if (!out.empty()) return "rows from an unreadable file";
+  std::vector<io::SourceError> errors;
+  (*source)->DrainErrors(errors);
+  if (errors.size() != 1) return "expected one error, got " + std::to_string(errors.size());
+  if (errors[0].message.find("1.csv: cannot open the file: Permission denied") == std::string::npos) {
+    return "unexpected error: " + errors[0].message;
+  }
+  std::filesystem::permissions(dir + "/1.csv", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  if (!(*source)->Poll(out, SIZE_MAX).ok()) return "poll failed";
+  if (Apply({}, out) != std::map<std::string, int64_t>{{"a:1", 1}}) return "the file was not read once readable";
+  return "";
+}
+
+TEST(FileSourceTest, AFileThatCannotBeOpenedIsReportedOnceAndRetried) {
+  std::string dir = TempDir("unreadable");
+  if (::geteuid() != 0) {
+    EXPECT_EQ(UnreadableFileScenario(dir), "");
+    return;
+  }
+  // Root opens every file: the scenario runs in a child that is someone else.
+  std::filesystem::permissions(dir, std::filesystem::perms::all);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    std::string result = ::setgid(65534) == 0 && ::setuid(65534) == 0 ? UnreadableFileScenario(dir) : "setuid failed";
+    (void)!::write(pipe_fds[1], result.data(), result.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string result;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0;) result.append(buffer, static_cast<size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(result, "");
 }
 
 TEST(FileSourceTest, PrimaryKeyUpserts) {

@@ -3,8 +3,10 @@
 // A `FileSource` reads a file or every file of a directory (matching a glob) and turns each
 // record into a row typed by the source's columns. In static mode it reads everything once
 // and finishes; in streaming mode it keeps watching: a new file is read, lines appended to a
-// file arrive as they are written (complete lines only), and a file that is rewritten or
-// deleted has its old rows retracted (and its new content read). Parsing is the IO layer's
+// file arrive as they are written, and a file that is rewritten or deleted has its old rows
+// retracted (and its new content read). A last line without a newline is read as it stands;
+// if the file then grows, that line's rows are retracted and it is read again. A file that
+// cannot be opened is reported (with the system's reason) and tried again until it can. Parsing is the IO layer's
 // (deltaflow/io/parse.h): DSV for CSV, simdjson for JSON lines, validated UTF-8 for text.
 //
 // A record that cannot be parsed (a malformed CSV line, invalid JSON, text that is not UTF-8,
@@ -77,6 +79,13 @@ class FileSource final : public io::Source {
     uint64_t fingerprint = 0; // of the consumed bytes' first and last 4 KiB: tells appends from rewrites
     uint64_t next_line = 1;   // line number of the next record
     bool resumed = false;     // offset restored by Seek: check the fingerprint before reading on
+    bool open_failed = false; // the last attempt to open it failed (reported once, retried)
+    // Streaming: the file's last record had no newline yet. It was read as it stood; when the
+    // file grows, its rows are retracted and it is read again from `partial_from`.
+    std::optional<uint64_t> partial_from;
+    uint64_t partial_line = 0;
+    bool partial_header = false;  // the file had no header before that line
+    size_t partial_rows = 0;  // the last entries of `rows`
     std::vector<std::string> header;  // CSV: the file's header
     std::vector<std::pair<value::Key, value::Row>> rows;  // what this file contributed
   };
@@ -89,10 +98,13 @@ class FileSource final : public io::Source {
   void ReadPath(const std::string& path, std::vector<io::Change>& out);
   void ReadFile(const std::string& path, FileState& state, std::vector<io::Change>& out);
   void Retract(FileState& state, std::vector<io::Change>& out);
+  // Retracts the last `count` rows the file contributed.
+  void RetractLast(FileState& state, size_t count, std::vector<io::Change>& out);
   void Emit(const std::string& path, FileState& state, uint64_t line, value::Row row, std::vector<io::Change>& out);
   bool ParseRecord(const std::string& path, FileState& state, uint64_t line, std::string_view record,
                    std::vector<io::Change>& out);
   void Error(const std::string& path, uint64_t line, std::string_view reason);
+  void Error(const std::string& path, std::string_view reason);
   static uint64_t Fingerprint(const std::string& path, uint64_t consumed);
 
   FileSourceOptions options_;
