@@ -1,5 +1,7 @@
 #include "deltaflow/connectors/fs/file_source.h"
 
+#include "directory_watch_internal.h"
+
 #include <fnmatch.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/time/clock.h"
@@ -32,6 +35,8 @@ bool WholeFile(Format format) {
 }
 
 }  // namespace
+
+FileSource::~FileSource() = default;
 
 FileSource::FileSource(FileSourceOptions options)
     : options_(std::move(options)),
@@ -77,8 +82,13 @@ absl::StatusOr<io::PollResult> FileSource::Poll(std::vector<io::Change>& out, si
     done_ = static_next_ >= static_paths_->size();
     return done_ ? io::PollResult::kFinished : io::PollResult::kMore;
   }
+  if (!watch_started_) StartWatch();
   int64_t now = absl::GetCurrentTimeNanos();
-  if (now - last_scan_ns_ < static_cast<int64_t>(options_.refresh_ms) * 1000000) return io::PollResult::kMore;
+  constexpr int64_t kFullScanNs = int64_t{10} * 1000000000;  // a safety net under inotify
+  if (watch_ && last_scan_ns_ != 0 && now - last_scan_ns_ < kFullScanNs && ScanChanged(out)) {
+    return io::PollResult::kMore;
+  }
+  if (!watch_ && now - last_scan_ns_ < static_cast<int64_t>(options_.refresh_ms) * 1000000) return io::PollResult::kMore;
   last_scan_ns_ = now;
   Scan(out);
   return io::PollResult::kMore;
@@ -127,6 +137,52 @@ std::vector<std::string> FileSource::ListPaths() const {
   }
   std::sort(paths.begin(), paths.end());
   return paths;
+}
+
+void FileSource::StartWatch() {
+  watch_started_ = true;
+  namespace stdfs = std::filesystem;
+  std::error_code ec;
+  std::string root = options_.path;
+  watch_glob_ = options_.glob;
+  if (!stdfs::exists(root, ec) && root.find_first_of("*?[") != std::string::npos) {
+    stdfs::path p(root);  // "dir/*.csv"
+    watch_glob_ = p.filename().string();
+    root = p.parent_path().string();
+  }
+  bool recursive = true;
+  if (!stdfs::is_directory(root, ec)) {
+    // A single file (that may not exist yet): its directory is watched for it.
+    watch_single_file_ = true;
+    recursive = false;
+    root = stdfs::path(root).parent_path().string();
+    if (root.empty()) root = std::filesystem::current_path(ec).string();
+  }
+  watch_root_ = root;
+  watch_ = DirectoryWatch::Make(root, recursive);  // null: the files are polled instead
+}
+
+bool FileSource::Matches(const std::string& path) const {
+  if (watch_single_file_) return std::filesystem::path(path) == std::filesystem::path(options_.path);
+  std::string name = std::filesystem::path(path).filename().string();
+  return fnmatch(watch_glob_.c_str(), name.c_str(), 0) == 0;
+}
+
+bool FileSource::ScanChanged(std::vector<io::Change>& out) {
+  std::set<std::string> changed;
+  if (!watch_->Drain(changed)) return false;
+  for (const std::string& path : changed) {
+    if (!Matches(path)) continue;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec)) {
+      ReadPath(path, out);
+    } else if (auto it = files_.find(path); it != files_.end()) {
+      // Deleted (or moved away): retract what it contributed.
+      Retract(it->second, out);
+      files_.erase(it);
+    }
+  }
+  return true;
 }
 
 void FileSource::Scan(std::vector<io::Change>& out) {

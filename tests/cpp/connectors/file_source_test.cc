@@ -205,6 +205,31 @@ TEST(FileSourceTest, AFileThatCannotBeOpenedIsReportedOnceAndRetried) {
   EXPECT_EQ(result, "");
 }
 
+TEST(FileSourceTest, WatchedTreesFollowNewDirectoriesAndFilesMovedInAndOut) {
+  std::string dir = TempDir("tree");
+  std::string outside = TempDir("outside");
+  auto source = FileSource::Make(WordOptions(dir, Format::kCsv, true));
+  ASSERT_TRUE(source.ok());
+  std::map<std::string, int64_t> state;
+  auto poll = [&] {
+    std::vector<io::Change> out;
+    EXPECT_EQ(*(*source)->Poll(out, SIZE_MAX), io::PollResult::kMore);
+    state = Apply(state, out);
+  };
+  poll();
+  stdfs::create_directories(dir + "/sub/deeper");
+  Write(dir + "/sub/deeper/1.csv", "word,n\na,1\n");
+  poll();
+  EXPECT_EQ(state, (std::map<std::string, int64_t>{{"a:1", 1}}));
+  Write(outside + "/2.csv", "word,n\nb,2\n");
+  stdfs::rename(outside + "/2.csv", dir + "/sub/2.csv");  // moved in
+  poll();
+  EXPECT_EQ(state, (std::map<std::string, int64_t>{{"a:1", 1}, {"b:2", 1}}));
+  stdfs::rename(dir + "/sub/deeper/1.csv", outside + "/1.csv");  // moved out
+  poll();
+  EXPECT_EQ(state, (std::map<std::string, int64_t>{{"b:2", 1}}));
+}
+
 TEST(FileSourceTest, PrimaryKeyUpserts) {
   std::string dir = TempDir("pk");
   auto options = WordOptions(dir, Format::kCsv, true);

@@ -13,6 +13,10 @@
 // a value that does not fit its column's type) is skipped and reported with its file, line
 // and reason through `DrainErrors`; the source goes on.
 //
+// Watching: the source learns which files changed from the kernel (inotify), so idle files
+// cost nothing; it still looks at every file every 10 seconds (and when the kernel's queue
+// overflowed), and polls every `refresh_ms` where inotify is missing.
+//
 // Offsets: one per file read, its path as the partition: `position` is the bytes consumed,
 // `sequence` the next line number, `fingerprint` a hash of the consumed bytes' first and last
 // 4 KiB. `Seek` resumes each file after its offset when the file still begins with the same
@@ -36,6 +40,8 @@
 
 namespace deltaflow::connectors::fs {
 
+class DirectoryWatch;
+
 using io::Column;
 using io::ColumnType;
 
@@ -56,13 +62,15 @@ struct FileSourceOptions {
   std::map<std::string, std::string> json_paths;  // column -> JSON pointer ("/a/b") into each line
   bool has_header = true;
   std::string name = "file source";    // for error messages
-  int refresh_ms = 50;                 // streaming: how often the files are checked
+  int refresh_ms = 50;                 // streaming without inotify: how often the files are checked
 };
 
 /// Reads files into table rows; see the file comment.
 class FileSource final : public io::Source {
  public:
   static absl::StatusOr<std::unique_ptr<FileSource>> Make(FileSourceOptions options);
+
+  ~FileSource() override;
 
   absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override;
   io::Offsets CurrentOffsets() const override;
@@ -91,6 +99,13 @@ class FileSource final : public io::Source {
   };
 
   void Scan(std::vector<io::Change>& out);
+  // Streaming with a watch: reads the files the kernel said changed. False when everything
+  // must be scanned instead.
+  bool ScanChanged(std::vector<io::Change>& out);
+  // The directory watched for `options_.path`, its file-name pattern, and whether it is
+  // watched with its subdirectories.
+  void StartWatch();
+  bool Matches(const std::string& path) const;
   // The files the path names now (a file, or every matching file below a directory), sorted.
   std::vector<std::string> ListPaths() const;
   // Reads what is new in one file (all of it the first time; retracts and rereads it when
@@ -119,6 +134,11 @@ class FileSource final : public io::Source {
   std::optional<std::vector<std::string>> static_paths_;
   size_t static_next_ = 0;
   int64_t last_scan_ns_ = 0;
+  std::unique_ptr<DirectoryWatch> watch_;  // streaming: inotify, when the system has it
+  bool watch_started_ = false;
+  std::string watch_root_;   // the directory the path names (or the file's directory)
+  std::string watch_glob_;   // the pattern of file names read there
+  bool watch_single_file_ = false;
 };
 
 }  // namespace deltaflow::connectors::fs
