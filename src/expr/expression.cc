@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "fmt/format.h"
 #include "simdjson.h"
+#include "unicode_case_internal.h"
 
 namespace deltaflow::expr {
 
@@ -304,14 +305,6 @@ bool ParseFloatText(std::string_view text, double& out) {
   char* end = nullptr;
   out = std::strtod(t.c_str(), &end);
   return !t.empty() && end == t.c_str() + t.size();
-}
-
-// Applies `f` to every byte of `s` (ASCII case mapping).
-template <typename F>
-Value MapBytes(std::string_view s, F f) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(f(static_cast<unsigned char>(c)));
-  return Value::String(std::move(out));
 }
 
 }  // namespace
@@ -1128,25 +1121,13 @@ Value Evaluator::EvalStr(const Expression& node, const std::vector<Value>& args)
   };
   switch (node.op) {
     case Op::kStrLower:
-      return MapBytes(s, [](unsigned char c) { return std::tolower(c); });
+      return Value::String(unicode_case::Lower(s));
     case Op::kStrUpper:
-      return MapBytes(s, [](unsigned char c) { return std::toupper(c); });
+      return Value::String(unicode_case::Upper(s));
     case Op::kStrSwapcase:
-      return MapBytes(s, [](unsigned char c) { return std::islower(c) ? std::toupper(c) : std::tolower(c); });
-    case Op::kStrTitle: {
-      std::string out(s);
-      bool previous_cased = false;
-      for (char& c : out) {
-        unsigned char u = static_cast<unsigned char>(c);
-        if (std::isalpha(u)) {
-          c = static_cast<char>(previous_cased ? std::tolower(u) : std::toupper(u));
-          previous_cased = true;
-        } else {
-          previous_cased = false;
-        }
-      }
-      return Value::String(std::move(out));
-    }
+      return Value::String(unicode_case::Swapcase(s));
+    case Op::kStrTitle:
+      return Value::String(unicode_case::Title(s));
     case Op::kStrReversed: {
       // Reverse by code point so multi-byte characters stay intact.
       std::string out;

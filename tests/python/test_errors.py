@@ -13,7 +13,7 @@ def test_error_log_gets_one_row_per_failed_cell():
     _, cols = pw.debug.table_to_dicts(d, terminate_on_error=False)
     assert sorted(map(repr, cols["q"].values())) == sorted(["2", "Error", "Error"])
     log = pw.global_error_log()
-    assert log.column_names() == ["operator_id", "message", "trace"]
+    assert list(log.column_names()) == ["operator_id", "message", "trace"]
     streams = pw.debug._capture([d, log], terminate_on_error=False)
     messages = [values[1] for _, values, _, diff in streams[1] if diff > 0]
     assert messages == ["division by zero", "division by zero"]

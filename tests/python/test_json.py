@@ -87,3 +87,14 @@ def test_objects_keep_the_field_order_they_were_written_in(tmp_path, capsys):
     pw.run()
     written = (tmp_path / "out.jsonl").read_text()
     assert written.startswith('{"data":{"z":5,"a":[2,{"y":3,"b":4}]},"inner":{"y":3,"b":4},')
+
+
+def test_json_keeps_non_ascii_characters_as_they_are(tmp_path, capsys):
+    """As Pathway prints and writes Json: "zażółć", not "za\\u017c\\u00f3\\u0142\\u0107"."""
+    t = pw.debug.table_from_markdown("s\nzażółć").select(j=pw.apply_with_type(lambda s: pw.Json({"k": s}), pw.Json, pw.this.s))
+    pw.debug.compute_and_print(t, include_id=False)
+    assert '{"k": "zażółć"}' in capsys.readouterr().out
+    assert str(pw.Json({"k": "ß"})) == '{"k": "ß"}'
+    pw.io.jsonlines.write(t, tmp_path / "out.jsonl")
+    pw.run()
+    assert '"zażółć"' in (tmp_path / "out.jsonl").read_text(encoding="utf-8")

@@ -72,7 +72,7 @@ def _cell_text(value: Any, short_pointers: bool) -> str:
     if isinstance(value, ErrorValue):
         return "Error"
     if isinstance(value, Json):
-        return json.dumps(value.value)
+        return json.dumps(value.value, ensure_ascii=False)
     if isinstance(value, float):
         return repr(value)
     return str(value)
@@ -122,7 +122,7 @@ def _try_sort(rows: list[tuple], key: Any) -> list[tuple]:
 def compute_and_print(*tables: Table, include_id: bool = True, short_pointers: bool = True, n_rows: int | None = None, **kwargs: Any) -> None:
     """Computes ``tables`` and prints each final table, rows sorted by value."""
     for table, state in zip(tables, _compute_snapshots(tables, **kwargs)):
-        columns = table.column_names()
+        columns = list(table.column_names())
         rows = _try_sort([(*values, key) for key, values in state.items()], lambda r: _sort_key(r[:-1]) + (r[-1],))
         if n_rows is not None:
             rows = rows[:n_rows]
@@ -135,9 +135,9 @@ def compute_and_print(*tables: Table, include_id: bool = True, short_pointers: b
 def compute_and_print_update_stream(*tables: Table, include_id: bool = True, short_pointers: bool = True, n_rows: int | None = None, **kwargs: Any) -> None:
     """Computes ``tables`` and prints every change: values, ``__time__`` and ``__diff__``."""
     for table, stream in zip(tables, _capture(tables, **kwargs)):
-        columns = table.column_names() + ["__time__", "__diff__"]
+        columns = list(table.column_names()) + ["__time__", "__diff__"]
         rows = [(*values, time, diff, key) for key, values, time, diff in stream]
-        n = len(table.column_names())
+        n = len(list(table.column_names()))
         rows = _try_sort(rows, lambda r: (r[n], r[n + 1]) + _sort_key(r[:n]) + (r[-1],))
         if n_rows is not None:
             rows = rows[:n_rows]
@@ -150,7 +150,7 @@ def compute_and_print_update_stream(*tables: Table, include_id: bool = True, sho
 def table_to_dicts(table: Table, **kwargs: Any) -> tuple[list[Any], dict[str, dict[Any, Any]]]:
     state = _compute_snapshots((table,), **kwargs)[0]
     keys = list(state)
-    columns = {name: {k: state[k][i] for k in keys} for i, name in enumerate(table.column_names())}
+    columns = {name: {k: state[k][i] for k in keys} for i, name in enumerate(list(table.column_names()))}
     return keys, columns
 
 
@@ -177,7 +177,7 @@ def table_to_pandas(table: Table, *, include_id: bool = True, **kwargs: Any) -> 
             except (TypeError, ValueError):
                 pass
         data[name] = series
-    frame = pd.DataFrame(data, columns=table.column_names())
+    frame = pd.DataFrame(data, columns=list(table.column_names()))
     if include_id:
         frame.index = pd.Index(keys, dtype="object")
     return frame
@@ -484,7 +484,7 @@ def table_to_polars(table: Table, *, include_id: bool = False, **kwargs: Any) ->
     data: dict[str, list[Any]] = {}
     if include_id:
         data["id"] = [str(k) for k in keys]
-    for i, name in enumerate(table.column_names()):
+    for i, name in enumerate(list(table.column_names())):
         data[name] = [_polars_value(state[k][i]) for k in keys]
     return pl.DataFrame(data, strict=False)
 
@@ -493,7 +493,7 @@ def _polars_value(v: Any) -> Any:
     if isinstance(v, Pointer):
         return str(v)
     if isinstance(v, Json):
-        return json.dumps(v.value)
+        return json.dumps(v.value, ensure_ascii=False)
     if isinstance(v, ErrorValue):
         return None
     return v

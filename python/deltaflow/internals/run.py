@@ -179,7 +179,7 @@ def run(
     not depend on the count (except where documented: float summation order, ``any``).
     """
     if persistence_config is not None:
-        raise NotImplementedError("persistence is not implemented yet in deltaflow")
+        raise NotImplementedError("persistence (pw.run(persistence_config=...), pw.persistence) is not implemented yet in deltaflow")
     sinks = list(_sinks)
     clear_sinks()
     if not sinks:

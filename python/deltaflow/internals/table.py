@@ -191,6 +191,20 @@ class JoinMode(enum.IntEnum):
         return f"JoinMode.{self.name}"
 
 
+def _positional_name(e: Any) -> str | None:
+    """The name a positional expression takes that is not a plain column reference, as in
+    Pathway: a column read through ``ix`` (``select(t.ix(p).food)`` is "food"), and the
+    ``unique``/``any`` of one column in ``reduce`` (``reduce(pw.reducers.unique(t.route))`` is
+    "route")."""
+    if isinstance(e, IxColumn):
+        return e._name
+    if isinstance(e, ReducerExpression) and e._kind in ("unique", "any") and len(e._args) == 1:
+        arg = e._args[0]
+        if isinstance(arg, ColumnReference):
+            return arg.name
+    return None
+
+
 def _expand_args(args: tuple, kwargs: dict, star_columns: Callable[[StarExpansion], list[ColumnReference]], location: str) -> dict[str, ColumnExpression]:
     out: dict[str, ColumnExpression] = {}
 
@@ -204,10 +218,14 @@ def _expand_args(args: tuple, kwargs: dict, star_columns: Callable[[StarExpansio
             for ref in star_columns(a):
                 put(ref.name, ref)
         elif isinstance(a, ColumnReference):
+            if a.name == "id":
+                raise ValueError(f"Can't use 'id' as a column name: the id is not a column (at {location})")
             put(a.name, a)
         elif isinstance(a, (ThisPlaceholder, Table)):
             for ref in star_columns(StarExpansion(a)):
                 put(ref.name, ref)
+        elif _positional_name(a) is not None:
+            put(_positional_name(a), a)
         else:
             raise TypeError(
                 f"positional arguments of select must be column references, got {a!r}; "
@@ -263,8 +281,9 @@ class Table:
     def id(self) -> ColumnReference:
         return ColumnReference(self, "id")
 
-    def column_names(self) -> list[str]:
-        return list(self._columns)
+    def column_names(self) -> Any:
+        """The names of the columns, in order (a ``dict_keys`` view, as Pathway returns)."""
+        return self._columns.keys()
 
     def keys(self) -> list[str]:
         return list(self._columns)

@@ -62,7 +62,7 @@ class Json:
         raise TypeError(f"Json {self} has no length")
 
     def __str__(self) -> str:
-        return _json.dumps(self._value)
+        return _json.dumps(self._value, ensure_ascii=False)
 
     def __repr__(self) -> str:
         return f"pw.Json({self._value!r})"

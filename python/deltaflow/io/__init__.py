@@ -39,7 +39,7 @@ def subscribe(
     """Calls ``on_change(key=, row=, time=, is_addition=)`` for every change of ``table``
     (retractions of an id before its insertions), ``on_time_end(time)`` after each completed
     time, and ``on_end()`` once the table is complete. Runs on ``pw.run()``."""
-    names = table.column_names()
+    names = list(table.column_names())
     sort_positions = None
     if sort_by:
         sort_positions = [names.index(getattr(c, "name", c)) for c in sort_by]

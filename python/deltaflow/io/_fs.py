@@ -156,7 +156,7 @@ def read(
 
 def write(table: Table, filename: str | os.PathLike, *, format: str, name: str | None = None, **kwargs: Any) -> None:  # noqa: A002
     filename = os.fspath(filename)
-    columns = table.column_names()
+    columns = list(table.column_names())
 
     def open_sink() -> Any:
         try:

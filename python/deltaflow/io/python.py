@@ -341,7 +341,7 @@ class ConnectorObserver:
 
 def write(table: Table, observer: ConnectorObserver, *, name: str | None = None, **kwargs: Any) -> None:
     """Sends every change of ``table`` to ``observer`` when the pipeline runs."""
-    names = table.column_names()
+    names = list(table.column_names())
 
     def on_time(time: int, changes: list) -> None:
         for key, values, diff in changes:
