@@ -400,7 +400,12 @@ void RegisterTable(py::module_& m) {
            })
       .def("filter_out_forgetting",
            [](TableGraph& g, int input, std::string name) { return g.FilterOutForgetting(input, std::move(name)); })
-      .def("output", [](TableGraph& g, int input, std::string name) { return g.Output(input, std::move(name)); })
+      .def(
+          "output",
+          [](TableGraph& g, int input, std::string name, bool keep_error_rows) {
+            return g.Output(input, std::move(name), keep_error_rows);
+          },
+          py::arg("input"), py::arg("name"), py::arg("keep_error_rows") = false)
       .def("error_log", &TableGraph::ErrorLog)
       .def("arity", &TableGraph::Arity)
       .def("__len__", [](const TableGraph& g) { return g.nodes().size(); });

@@ -257,8 +257,9 @@ int TableGraph::ErrorLog() {
   return Add(std::move(node));
 }
 
-int TableGraph::Output(int input, std::string name) {
+int TableGraph::Output(int input, std::string name, bool keep_error_rows) {
   Node node{Kind::kOutput, std::move(name), {input}};
+  node.keep_error_rows = keep_error_rows;
   node.arity = Arity(input);
   node.column = outputs_++;
   output_nodes_.push_back(input);
@@ -375,7 +376,8 @@ Coll NewStaticSource(Worker& worker, std::vector<Upd> updates) {
 // The last stage of an output: on worker 0, collects every change, and when the frontier
 // passes a time, consolidates that time's changes and queues them for the driver. Checks that
 // no id holds two rows.
-void AddOutputSink(const Coll& input, int index, std::string name, std::shared_ptr<RunContext> ctx) {
+void AddOutputSink(const Coll& input, int index, bool keep_error_rows, std::string name,
+                   std::shared_ptr<RunContext> ctx) {
   Coll routed = dd::Exchange(input, [](const Data&) -> uint64_t { return 0; });
   struct State {
     std::vector<Upd> pending;
@@ -387,7 +389,8 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
   auto state = std::make_shared<State>();
   // Every change reaches worker 0; only its sink reports (the others see nothing).
   bool reporter = input.worker().index() == 0;
-  auto logic = [state, ctx, index, name, reporter](dd::InputPort<Data, Time>& input, const time::Antichain<Time>& frontier) {
+  auto logic = [state, ctx, index, keep_error_rows, name, reporter](dd::InputPort<Data, Time>& input,
+                                                                   const time::Antichain<Time>& frontier) {
     input.ForEach([&](const Time&, std::vector<Upd>& updates) {
       for (auto& u : updates) {
         state->min_pending = std::min(state->min_pending, u.time);
@@ -429,6 +432,15 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
           if (a.id != b.id) return a.id < b.id;
           return a.diff < b.diff;
         });
+        // Without terminate_on_error, a row holding an Error is not delivered (as Pathway does):
+        // its insertion is logged and skipped, and so is its retraction later.
+        if (!ctx->terminate_on_error && !keep_error_rows) {
+          std::erase_if(changes, [&](const OutputChange& c) {
+            if (!c.row.has_errors()) return false;
+            if (c.diff > 0) ctx->Report(name, "Error value encountered in output, skipping the row", c.id);
+            return true;
+          });
+        }
         for (const OutputChange& c : changes) {
           int64_t& count = state->current[c.id];
           if (c.diff < 0) {
@@ -453,7 +465,9 @@ void AddOutputSink(const Coll& input, int index, std::string name, std::shared_p
         }
       }
       std::lock_guard<std::mutex> lock(ctx->mutex);
-      for (auto& b : batches) ctx->outputs[index].ready.push_back(std::move(b));
+      for (auto& b : batches) {
+        if (!b.second.empty()) ctx->outputs[index].ready.push_back(std::move(b));
+      }
       ctx->output_pending = true;
     }
     publish_frontier();
@@ -1150,7 +1164,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           t[i] = temporal_internal::LowerForgetFilter(in(0), node);
           break;
         case TableGraph::Kind::kOutput:
-          AddOutputSink(in(0), node.column, node.name, ctx);
+          AddOutputSink(in(0), node.column, node.keep_error_rows, node.name, ctx);
           break;
         case TableGraph::Kind::kErrorLog:
           t[i] = error_log->Attach(worker);
@@ -1194,8 +1208,16 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
     next_commit = std::max<Time>(2, now - now % 2);
     for (auto& [index, live] : sources) live.input->AdvanceTo(next_commit);
-    if (error_log) error_log->AdvanceTo(next_commit);
   }
+  // The error log's own time: it moves with the sources, and on past a batch of failures it
+  // was given, so that outputs reading it complete them while the run goes on.
+  Time error_time = next_commit;
+  auto advance_error_log = [&](Time to) {
+    if (!error_log || to <= error_time) return;
+    error_time = to;
+    error_log->AdvanceTo(error_time);
+  };
+  if (error_log) error_log->AdvanceTo(error_time);
   std::vector<io::Change> polled;
   absl::Time deadline = options.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + options.timeout;
   auto outputs_complete = [&] {
@@ -1233,6 +1255,10 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       b.Pointer(e.id).Int(static_cast<int64_t>(published_errors - fresh.size() + k));
       Key id = value::IdFromValues(b.Finish().values());
       error_log->Update(Data(id, std::move(row)), 1);
+    }
+    if (!fresh.empty()) {
+      Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
+      advance_error_log(std::max(error_time + 2, now - now % 2));
     }
   };
   // Every output is past the times before `closed`, and each of those times was written to
@@ -1375,7 +1401,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           for (auto& [index, live] : sources) {
             if (live.open) live.input->AdvanceTo(next_commit);
           }
-          if (error_log) error_log->AdvanceTo(next_commit);
+          advance_error_log(next_commit);
         }
       }
     }

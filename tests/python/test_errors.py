@@ -1,6 +1,9 @@
 """Error semantics: terminate_on_error, Error cells, the error log, remove_errors,
 fill_error, unwrap."""
 
+import time
+import time as time_module
+
 import pytest
 
 import deltaflow as pw
@@ -73,3 +76,54 @@ def test_universe_errors_name_the_users_line():
         a.select(b.y)
     with pytest.raises(ValueError, match=r"Occurred here: .*test_errors.py:\d+"):
         a.concat(b.select(x=b.y))
+
+
+def test_without_terminate_on_error_rows_holding_errors_are_not_delivered(tmp_path):
+    """As Pathway: the failing cell's row is logged ("Error value encountered in output") and
+    skipped by outputs; its later retraction is skipped too. Debug views still show it."""
+    t = pw.debug.table_from_markdown(
+        """
+          | a | b | __time__ | __diff__
+        1 | 1 | 0 | 2        | 1
+        2 | 4 | 2 | 2        | 1
+        1 | 1 | 0 | 4        | -1
+        """
+    )
+    r = t.select(a=pw.this.a, q=pw.this.a // pw.this.b)
+    seen = []
+    pw.io.subscribe(r, lambda key, row, time, is_addition: seen.append((row["a"], row["q"], is_addition)))
+    pw.io.csv.write(r, tmp_path / "out.csv")
+    log = []
+    pw.io.subscribe(pw.global_error_log(), lambda key, row, time, is_addition: log.append(row["message"]))
+    pw.run(terminate_on_error=False)
+    assert seen == [(4, 2, True)]
+    assert [line.split(",")[:2] for line in (tmp_path / "out.csv").read_text().splitlines()[1:]] == [['"4"', '"2"']]
+    assert any("division by zero" in m for m in log)
+    assert sum("Error value encountered in output, skipping the row" in m for m in log) == 2  # two outputs
+    _, columns = pw.debug.table_to_dicts(r, terminate_on_error=False)
+    assert sorted(map(repr, columns["q"].values())) == ["2"]  # the retracted row is gone; no Error left
+
+
+def test_the_error_log_is_delivered_while_a_streaming_run_goes_on():
+    class Numbers(pw.Schema):
+        n: int
+
+    class Subject(pw.io.python.ConnectorSubject):
+        def run(self):
+            self.next(n=0)
+            self.commit()
+            pushed.append(time.monotonic())
+            deadline = time.monotonic() + 10
+            while not logged and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.next(n=1)
+
+    pushed: list = []
+    logged: list = []
+    t = pw.io.python.read(Subject(), schema=Numbers, autocommit_duration_ms=10)
+    r = t.select(q=10 // pw.this.n)
+    pw.io.null.write(r)
+    pw.io.subscribe(pw.global_error_log(), lambda key, row, time, is_addition: logged.append(time_module.monotonic()))
+    pw.run(terminate_on_error=False)
+    # The failure of the first row reached the log while the subject was still running.
+    assert logged and pushed and logged[0] - pushed[0] < 2.0

@@ -177,6 +177,7 @@ class TableGraph {
     int iterated = 0;                        // kIterate: how many inputs are iterated (the first ones)
     std::optional<uint32_t> limit;           // kIterate: at most this many applications of the body
     std::vector<int> arities;                // inputs' arities where the node needs them
+    bool keep_error_rows = false;            // kOutput: deliver rows holding Error
   };
 
   /// A table holding `rows` (each with its time and diff), closed after the last time.
@@ -277,8 +278,10 @@ class TableGraph {
   /// the run does not stop on errors. It closes once every output that does not read it is
   /// complete. At most one per graph.
   int ErrorLog();
-  /// Marks `input` as an output; the result indexes `RunTableGraph`'s handlers.
-  int Output(int input, std::string name = "output");
+  /// Marks `input` as an output; the result indexes `RunTableGraph`'s handlers. When the run
+  /// does not stop on errors, rows holding an `Error` are logged and not delivered, unless
+  /// `keep_error_rows` (a debugging view of the table).
+  int Output(int input, std::string name = "output", bool keep_error_rows = false);
 
   const std::vector<Node>& nodes() const { return nodes_; }
   int Arity(int node) const { return nodes_[static_cast<size_t>(node)].arity; }

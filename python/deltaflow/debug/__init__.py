@@ -35,7 +35,7 @@ def _capture(tables: Iterable[Table], **kwargs: Any) -> list[list[tuple[Any, tup
             for key, values, diff in changes:
                 stream.append((key, values, time, diff))
 
-        sinks.append(Sink(t, on_time, None, "debug output"))
+        sinks.append(Sink(t, on_time, None, "debug output", keep_error_rows=True))
     run_kwargs = {k: v for k, v in kwargs.items() if k in ("terminate_on_error", "threads")}
     execute(sinks, **run_kwargs)
     return streams

@@ -28,6 +28,7 @@ class Sink:
     on_end: Callable[[], None] | None = None
     name: str = "output"
     native: Callable[[], Any] | None = None  # makes an output handler implemented in C++
+    keep_error_rows: bool = False  # a debugging view: rows holding Error are delivered too
 
 
 _sinks: list[Sink] = []
@@ -125,7 +126,7 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
     memo = lower(graph, [s.table._node for s in sinks])
     handlers = []
     for s in sinks:
-        graph.output(memo[id(s.table._node)], s.name)
+        graph.output(memo[id(s.table._node)], s.name, s.keep_error_rows)
         if s.native is not None:
             handlers.append(s.native())
         else:
