@@ -354,17 +354,24 @@ TEST(TableGraphTest, FailingExpressionBecomesErrorAndLogEntry) {
   TableGraph g;
   int in = g.StaticInput({{IdOf(1), Ints({1, 0}), 0, 1}, {IdOf(2), Ints({4, 2}), 0, 1}}, 2);
   Expression div = Expression::Call(Op::kFloorDiv, {Expression::Column(0), Expression::Column(1)}, "a // b");
-  g.Output(g.Select(in, {div}));
-  Recorder recorder;
+  int quotients = g.Select(in, {div});
+  g.Output(quotients, "debug view", /*keep_error_rows=*/true);
+  g.Output(quotients, "output");
+  Recorder view;
+  Recorder output;
   RunOptions options;
   options.terminate_on_error = false;
-  auto result = RunTableGraph(g, {&recorder}, options);
+  auto result = RunTableGraph(g, {&view, &output}, options);
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->errors.size(), 1u);
+  // The failure, then the output that skipped the row holding the Error.
+  ASSERT_EQ(result->errors.size(), 2u);
   EXPECT_EQ(result->errors[0].id, IdOf(1));
-  std::multiset<std::string> values = recorder.Values();
+  EXPECT_EQ(result->errors[1].operation, "output");
+  EXPECT_EQ(result->errors[1].message, "Error value encountered in output, skipping the row");
+  std::multiset<std::string> values = view.Values();
   EXPECT_EQ(values.size(), 2u);
   EXPECT_TRUE(values.count(Ints({2}).DebugString()));
+  EXPECT_EQ(output.Values(), (std::multiset<std::string>{Ints({2}).DebugString()}));
 }
 
 TEST(TableGraphTest, DuplicateIdIsAnError) {
