@@ -427,10 +427,12 @@ void AddOutputSink(const Coll& input, int index, bool keep_error_rows, std::stri
         batches.back().second.push_back({u.data.first, std::move(u.data.second), u.diff});
       }
       for (auto& [time, changes] : batches) {
-        // Retractions first, so that an id's old row leaves before its new row arrives.
+        // Every retraction of the time first (in id order), then every insertion: an id's old
+        // row leaves before its new row arrives, and an observer never sees a row added before
+        // the one it replaces (under another id) is removed.
         std::stable_sort(changes.begin(), changes.end(), [](const OutputChange& a, const OutputChange& b) {
-          if (a.id != b.id) return a.id < b.id;
-          return a.diff < b.diff;
+          if ((a.diff < 0) != (b.diff < 0)) return a.diff < 0;
+          return a.id < b.id;
         });
         // Without terminate_on_error, a row holding an Error is not delivered (as Pathway does):
         // its insertion is logged and skipped, and so is its retraction later.

@@ -133,3 +133,21 @@ def test_outputs_are_delivered_while_a_fast_source_keeps_committing():
     pw.run()
     assert seen.is_set()
     assert len(produced) < 400  # the first result arrived long before the source ran out
+
+
+def test_within_a_time_observers_get_every_retraction_before_any_insertion():
+    rows = "\n".join(f"{i} | {i} | 2 | 1" for i in range(20))
+    moves = "\n".join(f"{i} | {i} | 4 | -1\n{i + 100} | {i} | 4 | 1" for i in range(20))
+    t = pw.debug.table_from_markdown(f"  | v | __time__ | __diff__\n{rows}\n{moves}")
+    subscribed, observed = [], []
+    pw.io.subscribe(t, lambda key, row, time, is_addition: subscribed.append((time, is_addition)))
+
+    class Observer(pw.io.python.ConnectorObserver):
+        def on_change(self, key, row, time, is_addition):
+            observed.append((time, is_addition))
+
+    pw.io.python.write(t, Observer())
+    pw.run()
+    for seen in (subscribed, observed):
+        later = [is_addition for time, is_addition in seen if time == 4]
+        assert later == [False] * 20 + [True] * 20

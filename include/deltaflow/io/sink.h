@@ -1,7 +1,7 @@
 // Sinks: how a table's changes leave a dataflow.
 //
 // A `Sink` receives an output table's changes one closed time at a time: the consolidated
-// changes of that time, in id order, an id's retraction before its insertion. It writes them
+// changes of that time, every retraction first, then every insertion, each part in id order. It writes them
 // to the system it serves (a file, a Kafka topic, a database table, a Python callback).
 //
 // Durability is explicit. `Write` may buffer; `Flush` returns only once everything written
@@ -31,8 +31,8 @@ class Sink {
  public:
   virtual ~Sink() = default;
 
-  /// The changes of the closed time `time` (never empty), in id order, retractions of an id
-  /// first. The sink may take the changes (move out of them).
+  /// The changes of the closed time `time` (never empty): every retraction, then every
+  /// insertion, each part in id order. The sink may take the changes (move out of them).
   virtual absl::Status Write(Time time, std::vector<Change>& changes) = 0;
 
   /// Returns once everything written so far is durable in the target.

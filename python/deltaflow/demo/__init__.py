@@ -111,18 +111,26 @@ class _Replay(ConnectorSubject):
     def run(self) -> None:
         start = _time.monotonic()
         first_time: float | None = None
+        previous: float | None = None
         with open(self.path, newline="") as f:
             for i, row in enumerate(_csv.DictReader(f)):
                 values = self._typed(row)
                 if self.time_column is not None:
+                    # Rows of one timestamp are committed together, when the next time begins.
                     t = float(values[self.time_column])
                     if first_time is None:
                         first_time = t
+                    if previous is not None and t != previous:
+                        self.commit()
+                    previous = t
                     _sleep_until(start + (t - first_time) * self.scale)
-                elif self.input_rate:
+                    self.next(**values)
+                    continue
+                if self.input_rate:
                     _sleep_until(start + i / self.input_rate)
                 self.next(**values)
                 self.commit()
+        self.commit()
 
 
 def replay_csv(path: str, *, schema: Any, input_rate: float = 1.0) -> Table:
