@@ -205,10 +205,11 @@ __all__ = [
 
 from deltaflow import graphs, ordered, statistical, udfs, utils  # noqa: E402  (they build on the names above)
 from deltaflow import persistence, stdlib  # noqa: E402
+from deltaflow.persistence import PersistenceMode  # noqa: E402
 
 
 def set_license_key(key: str | None) -> None:
     """Accepted for Pathway programs; deltaflow is Apache-2.0 and gates no feature."""
 
 
-__all__ += ["persistence", "set_license_key", "stdlib"]
+__all__ += ["PersistenceMode", "persistence", "set_license_key", "stdlib"]

@@ -66,3 +66,34 @@ def test_ctrl_c_stops_a_streaming_run_and_keeps_what_was_written(tmp_path):
     assert "interrupted" in stdout
     assert proc.returncode == 0
     assert "\"x\",\"1\"," in out.read_text()
+
+
+def test_run_all_computes_tables_without_outputs_so_their_errors_surface():
+    t = pw.debug.table_from_markdown("a | b\n1 | 0")
+    t.select(q=pw.this.a // pw.this.b)  # built, never read by an output
+    pw.run()  # only outputs are computed: nothing to run
+    t.select(q=pw.this.a // pw.this.b)
+    with pytest.raises(ZeroDivisionError):
+        pw.run_all()
+
+
+def test_run_all_also_runs_the_registered_outputs_once():
+    t = pw.debug.table_from_markdown("a\n1\n2")
+    doubled = t.select(d=pw.this.a * 2)
+    seen = []
+    pw.io.subscribe(doubled, lambda key, row, time, is_addition: seen.append(row["d"]))
+    pw.run_all()
+    assert sorted(seen) == [2, 4]
+
+
+def test_run_all_leaves_tables_built_inside_an_iterate_body_to_the_loop():
+    t = pw.debug.table_from_markdown("a\n1\n5")
+
+    def step(t):
+        return t.select(a=pw.if_else(pw.this.a < 10, pw.this.a + 1, pw.this.a))
+
+    result = pw.iterate(step, t=t)
+    seen = []
+    pw.io.subscribe(result, lambda key, row, time, is_addition: seen.append(row["a"]) if is_addition else None)
+    pw.run_all()
+    assert sorted(seen) == [10, 10]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from deltaflow.internals import universe as univ
+from deltaflow.internals import parse_graph
 from deltaflow.internals.table import LogicalNode, Table, _select_node, user_location
 
 
@@ -49,6 +50,13 @@ def iterate(func: Callable[..., Any], iteration_limit: int | None = None, **kwar
     if not tables:
         raise ValueError("pw.iterate needs at least one table argument")
 
+    # Tables of the body (placeholders, what the function builds on them) live in the loop's
+    # scope: run_all does not compute them on their own.
+    with parse_graph.untracked():
+        return _iterate(func, iteration_limit, tables, extras, location)
+
+
+def _iterate(func: Callable[..., Any], iteration_limit: int | None, tables: dict, extras: dict, location: str) -> Any:
     placeholders: dict[str, Table] = {}
     placeholder_ids: dict[int, str] = {}
     for name, t in tables.items():
@@ -149,6 +157,7 @@ def iterate(func: Callable[..., Any], iteration_limit: int | None = None, **kwar
         same = univ.are_equal(results[name]._universe, t._universe)
         universe = t._universe if same else univ.Universe()
         final[name] = Table(results[name]._columns if list(results[name]._columns) == list(t._columns) else t._columns, result, universe, id_dtype=t._id_dtype)
+        parse_graph.track_anyway(final[name])  # a table after the loop: run_all computes it
     if shape == "table":
         return final[iterated[0]]
     if shape == "dict":

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from deltaflow import _engine
-from deltaflow.internals import run_context
+from deltaflow.internals import parse_graph, run_context
 from deltaflow.internals.table import Table, lower
 
 
@@ -183,6 +183,14 @@ def run(
         raise NotImplementedError("persistence (pw.run(persistence_config=...), pw.persistence) is not implemented yet in deltaflow")
     sinks = list(_sinks)
     clear_sinks()
+    tables = parse_graph.take_tables()
+    if kwargs.pop("_every_table", False):
+        # run_all: every table built is computed, an output or not (errors surface).
+        outputs = {id(s.table._node) for s in sinks}
+        for t in tables:
+            if id(t._node) not in outputs:
+                outputs.add(id(t._node))
+                sinks.append(Sink(t, None, None, "run_all", native=_engine.null_sink))
     if not sinks:
         return
     with _stop_on_sigterm() as terminated:
@@ -217,7 +225,9 @@ def _stop_on_sigterm():
 
 
 def run_all(**kwargs: Any) -> None:
-    run(**kwargs)
+    """Runs every table built so far, whether or not it has an output (so that failures in
+    tables nobody reads stop the run as they would in an output)."""
+    run(_every_table=True, **kwargs)
 
 
 class MonitoringLevel:

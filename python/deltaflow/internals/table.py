@@ -15,6 +15,7 @@ import warnings
 from typing import Any, Callable, Iterable, Iterator
 
 from deltaflow.internals import dtype as dt
+from deltaflow.internals import parse_graph
 from deltaflow.internals import universe as univ
 from deltaflow.internals.expression import (
     ApplyExpression,
@@ -256,6 +257,7 @@ class Table:
         self._universe = universe
         self._id_dtype = id_dtype
         self._display_name = name
+        parse_graph.track(self)
 
     # --- columns ---------------------------------------------------------------------------
     def __getattr__(self, name: str) -> ColumnReference:
