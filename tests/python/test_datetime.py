@@ -82,6 +82,27 @@ def test_round_and_floor(capsys):
     )
 
 
+def test_duration_strings_as_pathway_reads_them(capsys):
+    # A sum of (number, unit) parts, a bare unit counting once, and the legacy aliases
+    # pandas dropped (H, T, S, L) all name the same durations as in Pathway; a pandas
+    # Timedelta string ("1 days 00:00:00") is read too.
+    u = parsed()
+    r = u.select(
+        a=u.d.dt.floor("D"), b=u.d.dt.floor("2h30min"), c=u.d.dt.floor("H"),
+        d=u.d.dt.floor("15T"), e=u.d.dt.round("S"), f=u.d.dt.floor("1 days 00:00:00"),
+    )
+    assert printed(capsys, r) == dedent(
+        """
+        a                   | b                   | c                   | d                   | e                   | f
+        1969-12-31 00:00:00 | 1969-12-31 21:30:00 | 1969-12-31 23:00:00 | 1969-12-31 23:00:00 | 1969-12-31 23:00:01 | 1969-12-31 00:00:00
+        2023-03-26 00:00:00 | 2023-03-25 23:30:00 | 2023-03-26 01:00:00 | 2023-03-26 01:30:00 | 2023-03-26 01:30:15 | 2023-03-26 00:00:00
+        2024-02-29 00:00:00 | 2024-02-29 22:00:00 | 2024-02-29 23:00:00 | 2024-02-29 23:45:00 | 2024-02-29 23:59:59 | 2024-02-29 00:00:00
+        """
+    )
+    with pytest.raises(ValueError):
+        u.select(x=u.d.dt.floor("3 parsecs"))
+
+
 def pd_minutes(n):
     import pandas as pd
 

@@ -1418,3 +1418,73 @@ def test_inactivity_detection_since_start():
     assert by_key == [("", False), ("a", True)]
     (since_start,) = [r for r in states[1].values() if r["instance"] is None]
     assert since_start["resumed_activity_timestamp_utc"] - since_start["inactivity_timestamp_utc"] >= datetime.timedelta(milliseconds=600)
+
+
+def test_join_argument_types_are_checked_when_the_join_is_built():
+    # Keys of incomparable types, and times whose bounds or window sizes are of another kind
+    # (a timedelta bound for integer times), are errors at the join, naming what is allowed.
+    left = T(
+        """
+        a | t
+        1 | 1
+        """
+    )
+    right = T(
+        """
+        b | t
+        x | 2
+        """
+    )
+    incompatible = "Incompatible types in a join condition.\nThe types are: INT and STR."
+    with pytest.raises(TypeError, match=incompatible):
+        left.join(right, left.a == right.b)
+    with pytest.raises(TypeError, match=incompatible):
+        left.interval_join(right, left.t, right.t, pw.temporal.interval(-1, 1), left.a == right.b)
+    with pytest.raises(TypeError, match=incompatible):
+        left.asof_join(right, left.t, right.t, left.a == right.b)
+    day = datetime.timedelta(days=1)
+    with pytest.raises(
+        TypeError,
+        match=r"Arguments \(self_time_expression, other_time_expression, lower_bound, upper_bound\) have to be of types "
+        r"\(INT, INT, INT, INT\) or \(FLOAT, FLOAT, FLOAT, FLOAT\) or \(DATE_TIME_NAIVE, DATE_TIME_NAIVE, DURATION, DURATION\) "
+        r"or \(DATE_TIME_UTC, DATE_TIME_UTC, DURATION, DURATION\) but are of types \(INT, INT, DURATION, DURATION\)",
+    ):
+        left.interval_join(right, left.t, right.t, pw.temporal.interval(-day, day))
+    with pytest.raises(ValueError, match=r"lower_bound has to be less than or equal to the upper_bound"):
+        left.interval_join(right, left.t, right.t, pw.temporal.interval(2, 1))
+    with pytest.raises(TypeError, match=r"\(left_time_expression, right_time_expression, window.hop\).*\(INT, INT, DURATION\)"):
+        left.window_join(right, left.t, right.t, pw.temporal.tumbling(day))
+    with pytest.raises(TypeError, match=r"window.hop, window.duration\).*\(INT, INT, INT, DURATION\)"):
+        left.window_join(right, left.t, right.t, pw.temporal.sliding(hop=2, duration=day))
+    with pytest.raises(TypeError, match=r"window.max_gap\).*\(INT, INT, DURATION\)"):
+        left.window_join(right, left.t, right.t, pw.temporal.session(max_gap=day))
+    # Integer times with a float bound are numbers on both sides: accepted, as in Pathway.
+    joined = left.interval_join(right, left.t, right.t, pw.temporal.interval(-1, 1.5)).select(left.a, right.b)
+    assert pw.debug.table_to_pandas(joined).to_dict("records") == [{"a": 1, "b": "x"}]
+
+
+def test_integer_times_with_fractional_windows_and_bounds():
+    left = T(
+        """
+        a | t
+        1 | 1
+        2 | 3
+        """
+    )
+    right = T(
+        """
+        b | t
+        x | 2
+        y | 3
+        """
+    )
+
+    def pairs(joined):
+        return sorted(tuple(r) for r in pw.debug.table_to_pandas(joined.select(left.a, right.b)).itertuples(index=False))
+
+    # Windows starting at multiples of 0.5, 1.5 long: t=3 and t=3 share three of them.
+    assert pairs(left.window_join(right, left.t, right.t, pw.temporal.sliding(hop=0.5, duration=1.5))) == [
+        (1, "x"), (2, "x"), (2, "y"), (2, "y"), (2, "y")
+    ]
+    assert pairs(left.window_join(right, left.t, right.t, pw.temporal.tumbling(2.5))) == [(1, "x"), (2, "y")]
+    assert pairs(left.interval_join(right, left.t, right.t, pw.temporal.interval(-0.5, 1.5))) == [(1, "x"), (2, "y")]

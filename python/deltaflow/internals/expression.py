@@ -11,6 +11,7 @@ Python runs per row except inside them.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from deltaflow.internals import dtype as dt
@@ -801,13 +802,27 @@ def _expect(types: list[dt.DType], allowed: tuple, method: str) -> dt.DType:
 _DATE_TIMES = (dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
 
 
-def _duration_arg(value: Any) -> Any:
-    """A duration given as a string (``"1h"``) or pandas/datetime timedelta, as a constant."""
-    if isinstance(value, str):
-        import pandas as pd
+# Units pandas no longer accepts, that Pathway still does.
+_LEGACY_UNITS = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
+_DURATION_TOKEN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)?([A-Za-z]+)")
 
-        return pd.Timedelta(value)
-    return value
+
+def _duration_arg(value: Any) -> Any:
+    """A duration given as a string or a pandas/datetime timedelta, as a constant. A string is
+    a sum of (number, unit) parts: "2h3min", "14ms22ms14us"; a unit alone counts once ("D",
+    "min"); the legacy aliases "H", "T", "S", "L", "U", "N" are accepted, as in Pathway."""
+    if not isinstance(value, str):
+        return value
+    import pandas as pd
+
+    text = value.replace(" ", "")
+    parts = _DURATION_TOKEN.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return pd.Timedelta(value)  # other forms pandas reads ("1 days 02:00:00"), or its error
+    total = pd.Timedelta(0)
+    for number, unit in parts:
+        total += pd.Timedelta(float(number) if number else 1, unit=_LEGACY_UNITS.get(unit, unit))
+    return total
 
 
 class DateTimeNamespace:

@@ -1119,6 +1119,37 @@ class _JoinLayout(Layout):
         return index, (dt.Optional(t) if optional else t)
 
 
+def compile_join_condition(cond: Any, left: Table, right: Table, left_layout: Any, right_layout: Any) -> tuple[tuple, tuple, dt.DType]:
+    """One ``left.x == right.y`` condition of a join (plain or temporal): the compiled key of
+    each side and the left key's type. Keys must be of comparable types (an int joins a float
+    by value); anything else is an error naming both types, as in Pathway."""
+    from deltaflow.internals.expression import BinaryExpression
+
+    if not isinstance(cond, BinaryExpression) or cond._op != "eq":
+        raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
+    a, b = cond._left, cond._right
+    if _refers_only_to(a, right, "right") and _refers_only_to(b, left, "left") and not _refers_only_to(a, left, "left"):
+        raise ValueError(
+            "The boolean condition is not properly ordered. The left part of the condition should refer to the "
+            "left table of the join and the right part to the right table."
+        )
+    left_spec, left_type = left_layout.compile(a)
+    right_spec, right_type = right_layout.compile(b)
+    lt, rt = left_type.strip_optional(), right_type.strip_optional()
+    comparable = lt == rt or dt.ANY in (lt, rt) or (isinstance(lt, dt.Pointer) and isinstance(rt, dt.Pointer)) or {lt, rt} == {dt.INT, dt.FLOAT}
+    if not comparable:
+        raise TypeError(
+            f"Incompatible types in a join condition.\nThe types are: {lt!r} and {rt!r}. "
+            "You might try casting the respective columns to Any type to circumvent this, but this is most probably an error.\n"
+            f"The condition: {a._text()} == {b._text()}"
+        )
+    if {lt, rt} == {dt.INT, dt.FLOAT}:
+        # Keys compare by value: 1 joins 1.0.
+        left_spec = ("cast_float", [left_spec], a._text()) if lt == dt.INT else left_spec
+        right_spec = ("cast_float", [right_spec], b._text()) if rt == dt.INT else right_spec
+    return left_spec, right_spec, left_type
+
+
 class JoinResult:
     """The result of ``join``: call ``select`` (or ``filter``/``groupby``/``reduce``)."""
 
@@ -1141,28 +1172,8 @@ class JoinResult:
         left_layout = _SideLayout(left, "left", location)
         right_layout = _SideLayout(right, "right", location)
         for cond in conditions:
-            from deltaflow.internals.expression import BinaryExpression
-
-            if not isinstance(cond, BinaryExpression) or cond._op != "eq":
-                raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
+            left_spec, right_spec, _ = compile_join_condition(cond, left, right, left_layout, right_layout)
             a, b = cond._left, cond._right
-            if _refers_only_to(a, right, "right") and _refers_only_to(b, left, "left") and not _refers_only_to(a, left, "left"):
-                raise ValueError(
-                    "The boolean condition is not properly ordered. The left part of the condition should refer to the "
-                    "left table of the join and the right part to the right table."
-                )
-            left_spec, left_type = left_layout.compile(a)
-            right_spec, right_type = right_layout.compile(b)
-            lt, rt = left_type.strip_optional(), right_type.strip_optional()
-            comparable = lt == rt or dt.ANY in (lt, rt) or (isinstance(lt, dt.Pointer) and isinstance(rt, dt.Pointer)) or {lt, rt} == {dt.INT, dt.FLOAT}
-            if not comparable:
-                raise TypeError(
-                    f"Incompatible types in a join condition: {a._text()} is {left_type!r} and {b._text()} is {right_type!r}."
-                )
-            if {lt, rt} == {dt.INT, dt.FLOAT}:
-                # Keys compare by value: 1 joins 1.0.
-                left_spec = ("cast_float", [left_spec], a._text()) if lt == dt.INT else left_spec
-                right_spec = ("cast_float", [right_spec], b._text()) if rt == dt.INT else right_spec
             left_keys.append(left_spec)
             right_keys.append(right_spec)
             if isinstance(a, ColumnReference) and isinstance(b, ColumnReference) and a.name == b.name:

@@ -77,6 +77,7 @@ class _SlidingWindow(Window):
     hop: Any
     duration: Any
     origin: Any = None
+    tumbling: bool = False  # made by tumbling() (hop == duration)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +97,7 @@ class _IntervalsOverWindow(Window):
 def tumbling(duration: Any, origin: Any = None) -> Window:
     """Windows ``[origin + k*duration, origin + (k+1)*duration)``; each row is in one."""
     _check_positive(duration, "duration")
-    return _SlidingWindow(duration, duration, origin)
+    return _SlidingWindow(duration, duration, origin, tumbling=True)
 
 
 def sliding(hop: Any, duration: Any = None, ratio: int | None = None, origin: Any = None) -> Window:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import numbers
 from typing import Any
 
 from deltaflow.internals import dtype as dt
-from deltaflow.internals.expression import BinaryExpression, ColumnReference, ThisPlaceholder, _wrap
+from deltaflow.internals.expression import ColumnReference, ThisPlaceholder, _wrap
 from deltaflow.internals.table import (
     JoinMode,
     JoinResult,
@@ -23,6 +24,7 @@ from deltaflow.internals.table import (
     Table,
     _JoinLayout,
     _SideLayout,
+    compile_join_condition,
     user_location,
 )
 from deltaflow.internals.temporal import Window, _SlidingWindow, _SessionWindow
@@ -38,13 +40,43 @@ class Interval:
 
 def interval(lower_bound: Any, upper_bound: Any) -> Interval:
     """Rows join when ``self_time + lower_bound <= other_time <= self_time + upper_bound``."""
-    try:
-        ok = lower_bound <= upper_bound
-    except TypeError:
-        raise TypeError(f"interval bounds {lower_bound!r} and {upper_bound!r} cannot be compared") from None
-    if not ok:
-        raise ValueError(f"interval lower_bound {lower_bound!r} is greater than upper_bound {upper_bound!r}")
     return Interval(lower_bound, upper_bound)
+
+
+def _value_type(v: Any) -> dt.DType:
+    """The type of a join argument given as a Python value."""
+    if isinstance(v, bool):
+        return dt.BOOL
+    if isinstance(v, numbers.Integral):
+        return dt.INT
+    if isinstance(v, numbers.Real):
+        return dt.FLOAT
+    if isinstance(v, datetime.timedelta):
+        return dt.DURATION
+    if isinstance(v, datetime.datetime):
+        return dt.DATE_TIME_NAIVE if v.tzinfo is None else dt.DATE_TIME_UTC
+    return dt.ANY
+
+
+def _check_argument_types(names: list[str], types: list[dt.DType]) -> None:
+    """A temporal join's time expressions (the first two) and its arguments must be all
+    numbers, or datetimes of one kind with durations (and a datetime origin), as in Pathway;
+    otherwise a TypeError lists what is allowed and what was given."""
+    extra = names[2:]
+
+    def shape(time: dt.DType, span: dt.DType) -> tuple:
+        return (time, time) + tuple(time if name == "window.origin" else span for name in extra)
+
+    allowed = [shape(dt.INT, dt.INT), shape(dt.FLOAT, dt.FLOAT), shape(dt.DATE_TIME_NAIVE, dt.DURATION), shape(dt.DATE_TIME_UTC, dt.DURATION)]
+    actual = tuple(types)
+    numeric = all(t in (dt.INT, dt.FLOAT) for t in actual)
+    if numeric or actual in allowed:
+        return
+    text = " or ".join("(" + ", ".join(repr(t) for t in a) + ")" for a in allowed)
+    raise TypeError(
+        f"Arguments ({', '.join(names)}) have to be of types {text} but are of types "
+        f"({', '.join(repr(t) for t in actual)})."
+    )
 
 
 def _const(v: Any) -> tuple:
@@ -58,7 +90,17 @@ def _col(i: int) -> tuple:
 class _Sides:
     """Compiled join keys and times of both sides."""
 
-    def __init__(self, left: Table, right: Table, left_time: Any, right_time: Any, on: tuple, instances: tuple, location: str) -> None:
+    def __init__(
+        self,
+        left: Table,
+        right: Table,
+        left_time: Any,
+        right_time: Any,
+        on: tuple,
+        instances: tuple,
+        location: str,
+        arguments: tuple[list[str], list[Any]] | None = None,
+    ) -> None:
         if left is right:
             raise ValueError("Cannot join table with itself. Use <table>.copy() as one of the arguments of the join.")
         self.left, self.right, self.location = left, right, location
@@ -67,12 +109,20 @@ class _Sides:
         self.left_time, lt = ll.compile(_wrap(left_time))
         self.right_time, rt = rl.compile(_wrap(right_time))
         lt, rt = lt.strip_optional(), rt.strip_optional()
+        if arguments is not None:
+            # The times with the join's own arguments (bounds, window sizes), checked together.
+            _check_argument_types(arguments[0], [lt, rt] + [_value_type(v) for v in arguments[1]])
         if lt not in _TIME_TYPES or rt not in _TIME_TYPES:
             raise TypeError(f"join times must be int, float or datetime, got {lt!r} and {rt!r} (at {location})")
         numeric = {lt, rt} <= {dt.INT, dt.FLOAT}
         if lt != rt and not numeric:
             raise TypeError(f"join times have different types: {lt!r} and {rt!r} (at {location})")
         self.time_type = dt.FLOAT if lt != rt else lt
+        if self.time_type == dt.INT and arguments is not None and any(isinstance(v, float) for v in arguments[1]):
+            # Integer times with a fractional bound or window size: compared as floats.
+            self.left_time = ("cast_float", [self.left_time], "time")
+            self.right_time = ("cast_float", [self.right_time], "time")
+            self.time_type = dt.FLOAT
         self.left_keys, self.right_keys, self.same_name_keys, self.left_key_types = _join_keys(ll, rl, on, instances)
 
 
@@ -96,12 +146,10 @@ def _join_keys(ll: _SideLayout, rl: _SideLayout, on: tuple, instances: tuple) ->
     left_types: list[dt.DType] = []
     same_name_keys: set[str] = set()
     for cond in conditions:
-        if not isinstance(cond, BinaryExpression) or cond._op != "eq":
-            raise ValueError("join condition should be of form <left_table>.<column> == <right_table>.<column>")
-        spec, dtype = ll.compile(cond._left)
-        left_keys.append(spec)
+        left_spec, right_spec, dtype = compile_join_condition(cond, ll.table, rl.table, ll, rl)
+        left_keys.append(left_spec)
         left_types.append(dtype)
-        right_keys.append(rl.compile(cond._right)[0])
+        right_keys.append(right_spec)
         name = getattr(cond._left, "name", None)
         if name is not None and name == getattr(cond._right, "name", 0):
             same_name_keys.add(name)
@@ -219,11 +267,14 @@ def interval_join(
         raise TypeError("interval_join's behavior must be made by pw.temporal.common_behavior")
     if not isinstance(interval, Interval):
         raise TypeError(f"interval_join needs pw.temporal.interval(lower_bound, upper_bound), got {interval!r}")
-    sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location)
     lb, ub = interval.lower_bound, interval.upper_bound
+    names = ["self_time_expression", "other_time_expression", "lower_bound", "upper_bound"]
+    sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location, (names, [lb, ub]))
+    if lb > ub:
+        raise ValueError(
+            f"lower_bound has to be less than or equal to the upper_bound in the Table.interval_join(). Got {lb!r} > {ub!r}."
+        )
     time_like = sides.time_type in (dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
-    if time_like != isinstance(lb, datetime.timedelta) or time_like != isinstance(ub, datetime.timedelta):
-        raise TypeError(f"interval bounds must be {'timedeltas' if time_like else 'numbers'} for {sides.time_type!r} times (at {location})")
     width = ub - lb
     if width == _zero(sides.time_type) or (sides.time_type == dt.INT and isinstance(width, float)):
         width = datetime.timedelta(seconds=1) if time_like else 1
@@ -264,7 +315,21 @@ def window_join(
     location = user_location()
     if not isinstance(window, (_SlidingWindow, _SessionWindow)):
         raise TypeError(f"window_join needs a tumbling, sliding or session window, got {window!r}")
-    sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location)
+    names = ["left_time_expression", "right_time_expression"]
+    values: list[Any] = []
+    if isinstance(window, _SlidingWindow):
+        names.append("window.hop")
+        values.append(window.hop)
+        if not window.tumbling:
+            names.append("window.duration")
+            values.append(window.duration)
+        if window.origin is not None:
+            names.append("window.origin")
+            values.append(window.origin)
+    elif window.max_gap is not None:
+        names.append("window.max_gap")
+        values.append(window.max_gap)
+    sides = _Sides(self, other, self_time, other_time, on, (left_instance, right_instance), location, (names, values))
     if isinstance(window, _SessionWindow):
         return _session_window_join(sides, window, how, location)
 
