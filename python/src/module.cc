@@ -9,4 +9,5 @@ PYBIND11_MODULE(_engine, m) {
   deltaflow::python::RegisterTable(m);
   deltaflow::python::RegisterFs(m);
   deltaflow::python::RegisterKafka(m);
+  deltaflow::python::RegisterPostgres(m);
 }

@@ -9,5 +9,6 @@ void RegisterValue(pybind11::module_& m);
 void RegisterTable(pybind11::module_& m);
 void RegisterFs(pybind11::module_& m);
 void RegisterKafka(pybind11::module_& m);
+void RegisterPostgres(pybind11::module_& m);
 
 }  // namespace deltaflow::python

@@ -61,3 +61,58 @@ def kafka_broker():
     finally:
         if started:
             subprocess.run([script, "stop"], check=True)
+
+
+class PostgresServer:
+    """The test PostgreSQL server (scripts/postgres.sh): how to reach it, a client, and a
+    restart."""
+
+    def __init__(self, env: dict) -> None:
+        self.env = env
+        self.settings = {
+            "host": env["DELTAFLOW_PG_HOST"],
+            "port": env["DELTAFLOW_PG_PORT"],
+            "dbname": env["DELTAFLOW_PG_DATABASE"],
+            "user": env["DELTAFLOW_PG_USER"],
+            "password": env["DELTAFLOW_PG_PASSWORD"],
+        }
+        self.ca = env["DELTAFLOW_PG_CA"]
+        self.other_ca = env["DELTAFLOW_PG_OTHER_CA"]
+        self._script = os.path.join(_ROOT, "scripts", "postgres.sh")
+
+    def connect(self):
+        import psycopg
+
+        return psycopg.connect(autocommit=True, **self.settings)
+
+    def execute(self, *statements: str) -> None:
+        with self.connect() as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def query(self, statement: str) -> list[tuple]:
+        with self.connect() as conn:
+            return conn.execute(statement).fetchall()
+
+    def unique_name(self, prefix: str = "t") -> str:
+        return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+    def restart(self) -> None:
+        subprocess.run([self._script, "restart"], check=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the session: the running one, or one started here (and removed
+    at the end), so that `pytest -k postgres` works on its own."""
+    script = os.path.join(_ROOT, "scripts", "postgres.sh")
+    started = subprocess.run([script, "status"]).returncode != 0
+    if started:
+        subprocess.run([script, "start"], check=True)
+    out = subprocess.run([script, "env"], check=True, capture_output=True, text=True).stdout
+    env = dict(line.split("=", 1) for line in out.split())
+    try:
+        yield PostgresServer(env)
+    finally:
+        if started:
+            subprocess.run([script, "stop"], check=True)

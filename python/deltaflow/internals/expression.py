@@ -730,9 +730,11 @@ class ApplyExpression(ColumnExpression):
         if isinstance(cache, executors.DiskCache):
             cache.bind(fun)
         max_batch = self._max_batch_size
+        # A function declared to return Json may return plain dicts, lists, numbers, strings.
+        json_result = self._return_type is not None and dt.wrap(self._return_type).strip_optional() == dt.JSON
 
         def call_batch(rows: list[tuple]) -> tuple[list[Any], list[tuple[int, str]]]:
-            from deltaflow.internals.values import ERROR
+            from deltaflow.internals.values import ERROR, Json
 
             results: list[Any] = [None] * len(rows)
             failures: list[tuple[int, str]] = []
@@ -751,6 +753,8 @@ class ApplyExpression(ColumnExpression):
                 outcomes = executor.run_batch(fun, calls[start : start + step], cache)
                 for index, (ok, value) in zip(where[start : start + step], outcomes):
                     if ok:
+                        if json_result and value is not None and not isinstance(value, Json):
+                            value = Json(value)
                         results[index] = value
                         continue
                     message = f"{type(value).__name__}: {value}"
