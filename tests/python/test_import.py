@@ -42,7 +42,7 @@ def test_features_of_later_issues_raise_not_implemented():
 
     t = pw.debug.table_from_markdown("a\n1")
     for call in (
-        lambda: pw.io.postgres.write(t, {}, "table"),
+        lambda: pw.io.mongodb.write(t, {}, "table"),
         lambda: pw.io.kafka.read({"bootstrap.servers": "x"}, "t", schema_registry_settings=object()),
     ):
         with pytest.raises(NotImplementedError):
