@@ -364,3 +364,255 @@ def test_a_wrong_password_is_refused_and_never_printed(postgres_server, capfd):
     assert secret not in str(info.value)
     out, err = capfd.readouterr()
     assert secret not in out + err
+
+
+# ---- Reading: a consistent snapshot, then change data capture ----
+
+
+class Item(pw.Schema):
+    id: int = pw.column_definition(primary_key=True)
+    name: str
+    score: float | None
+
+
+def test_static_read_of_every_type(postgres_server):
+    name = postgres_server.unique_name("read_types")
+    postgres_server.execute(
+        f"""CREATE TABLE {name} (id BIGINT PRIMARY KEY, small SMALLINT, f REAL, n NUMERIC, b BOOLEAN, s TEXT,
+        u UUID, by BYTEA, j JSONB, ts TIMESTAMP, tz TIMESTAMPTZ, d DATE, iv INTERVAL, tm TIME, arr BIGINT[],
+        words TEXT[], grid DOUBLE PRECISION[], maybe TEXT)""",
+        f"""INSERT INTO {name} VALUES (1, 7, 1.5, 12.25, true, E'tab\\there\\nline', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+        '\\x00ff10', '{{"a": [1, null]}}', '2024-02-29 23:59:59.123456', '2024-01-01 12:00:00+02', '2025-07-14',
+        '1 day 02:00:00.000005', '13:05:07', '{{1,2,3}}', '{{"a b", c, NULL}}', '{{{{1.5,2}},{{3,-4}}}}', NULL)""",
+        f"INSERT INTO {name} VALUES (2, -1, 'NaN', 'Infinity', false, '', NULL, '', 'null', '1970-01-01', "
+        "'1970-01-01 00:00:00+00', '1969-12-31', '-1 mon', '00:00:00', '{}', '{}', '{}', 'here')",
+    )
+
+    class Types(pw.Schema):
+        id: int = pw.column_definition(primary_key=True)
+        small: int
+        f: float
+        n: float
+        b: bool
+        s: str
+        u: str | None
+        by: bytes
+        j: pw.Json
+        ts: pw.DateTimeNaive
+        tz: pw.DateTimeUtc
+        d: pw.DateTimeNaive
+        iv: pw.Duration
+        tm: pw.Duration
+        arr: list[int]
+        words: list[str | None]
+        grid: list[list[float]]
+        maybe: str | None
+
+    t = pw.io.postgres.read(postgres_server.settings, name, Types, mode="static")
+    rows = {r["id"]: r for r in pw.debug.table_to_pandas(t).to_dict("records")}
+    one, two = rows[1], rows[2]
+    assert (one["small"], one["f"], one["n"], one["b"], one["s"]) == (7, 1.5, 12.25, True, "tab\there\nline")
+    assert one["u"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" and two["u"] is None
+    assert one["by"] == b"\x00\xff\x10" and two["by"] == b""
+    assert one["j"].value == {"a": [1, None]}
+    assert one["ts"] == datetime.datetime(2024, 2, 29, 23, 59, 59, 123456)
+    assert one["tz"] == datetime.datetime(2024, 1, 1, 10, 0, tzinfo=datetime.timezone.utc)
+    assert one["d"] == datetime.datetime(2025, 7, 14)
+    assert one["iv"] == datetime.timedelta(days=1, hours=2, microseconds=5)
+    assert one["tm"] == datetime.timedelta(hours=13, minutes=5, seconds=7)
+    assert two["iv"] == -datetime.timedelta(days=30)  # a month is 30 days
+    assert one["arr"] == (1, 2, 3) and one["words"] == ("a b", "c", None) and one["grid"] == ((1.5, 2.0), (3.0, -4.0))
+    assert math.isnan(two["f"]) and two["n"] == math.inf and two["b"] is False
+    assert two["d"] == datetime.datetime(1969, 12, 31) and two["arr"] == () and one["maybe"] is None
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+class Recorder:
+    """An output that keeps the table's current rows and, per time, the changes."""
+
+    def __init__(self, table: pw.Table) -> None:
+        self.rows: dict = {}
+        self.times: dict[int, list] = {}
+        self.lock = threading.Lock()
+        pw.io.subscribe(table, self.on_change)
+
+    def on_change(self, key, row, time, is_addition):
+        with self.lock:
+            self.times.setdefault(time, []).append((is_addition, dict(row)))
+            if is_addition:
+                self.rows[key] = dict(row)
+            else:
+                del self.rows[key]
+
+    def state(self) -> list[tuple]:
+        with self.lock:
+            return sorted((r["id"], r["name"], r["score"]) for r in self.rows.values())
+
+
+def run_in_background(**kwargs) -> threading.Thread:
+    errors: list = []
+
+    def target():
+        try:
+            pw.run(**kwargs)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.errors = errors  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
+def stop(thread: threading.Thread) -> None:
+    from deltaflow.internals.run import request_stop
+
+    request_stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert not thread.errors, thread.errors  # type: ignore[attr-defined]
+
+
+def table_state(server, name: str) -> list[tuple]:
+    return sorted(server.query(f"SELECT id, name, score FROM {name}"))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_change_data_capture_of_random_transactions(postgres_server, workers):
+    name = postgres_server.unique_name("cdc")
+    postgres_server.execute(
+        f"CREATE TABLE {name} (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION)",
+        f"INSERT INTO {name} SELECT i, 'n' || i, i * 0.5 FROM generate_series(1, 20) i",
+    )
+    t = pw.io.postgres.read(postgres_server.settings, name, Item, publication_name=f"pub_{name}")
+    recorder = Recorder(t)
+    thread = run_in_background(threads=workers)
+    wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+    rng = random.Random(workers)
+    transactions = []
+    with postgres_server.connect() as conn:
+        for step in range(25):
+            statements = []
+            for _ in range(rng.randint(1, 4)):
+                k = rng.randint(1, 30)
+                op = rng.random()
+                if op < 0.4:
+                    statements.append(
+                        f"INSERT INTO {name} VALUES ({k}, 'i{step}', {rng.random():.3f}) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name"
+                    )
+                elif op < 0.7:
+                    statements.append(f"UPDATE {name} SET score = NULL, name = name || 'u' WHERE id = {k}")
+                elif op < 0.9:
+                    statements.append(f"DELETE FROM {name} WHERE id = {k}")
+                else:
+                    # The key itself changes: the old row leaves, the new one comes.
+                    statements.append(f"UPDATE {name} SET id = id + 100 WHERE id = {k}")
+            with conn.transaction():
+                for statement in statements:
+                    conn.execute(statement)
+            transactions.append(statements)
+            # The pipeline follows every transaction: its rows are the table's.
+            if step % 5 == 4:
+                wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+    wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+    # A transaction with several changes arrives whole: no time holds part of one.
+    with postgres_server.connect() as conn:
+        with conn.transaction():
+            conn.execute(f"INSERT INTO {name} VALUES (1000, 'x', 1), (1001, 'y', 2)")
+            conn.execute(f"UPDATE {name} SET name = 'z' WHERE id = 1000")
+    wait_for(lambda: any(r["id"] == 1001 for r in recorder.rows.values()))
+    at = [t for t, changes in recorder.times.items() if any(row["id"] in (1000, 1001) for _, row in changes)]
+    assert len(at) == 1
+    assert sorted((added, row["id"], row["name"]) for added, row in recorder.times[at[0]]) == [(True, 1000, "z"), (True, 1001, "y")]
+    # TRUNCATE retracts every row.
+    postgres_server.execute(f"TRUNCATE {name}")
+    wait_for(lambda: recorder.state() == [])
+    stop(thread)
+
+
+def test_a_restarted_pipeline_reads_a_fresh_snapshot_and_the_slot_advances(postgres_server):
+    name = postgres_server.unique_name("restart_read")
+    slot = f"slot_{name}"
+    publication = f"pub_{name}"
+    postgres_server.execute(
+        f"CREATE TABLE {name} (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION)",
+        f"INSERT INTO {name} VALUES (1, 'a', 1), (2, 'b', 2)",
+    )
+    out = postgres_server.unique_name("restart_out")
+
+    def pipeline():
+        t = pw.io.postgres.read(
+            postgres_server.settings, name, Item, publication_name=publication, replication_slot_name=slot
+        )
+        # Without persistence a run starts from nothing: its snapshot output is made anew.
+        pw.io.postgres.write(t, postgres_server.settings, out, init_mode="replace",
+                             output_table_type="snapshot", primary_key=[t.id])
+        return Recorder(t)
+
+    recorder = pipeline()
+    thread = run_in_background()
+    wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+    before = postgres_server.query("SELECT pg_current_wal_insert_lsn()")[0][0]
+    postgres_server.execute(f"UPDATE {name} SET name = 'A' WHERE id = 1", f"INSERT INTO {name} VALUES (3, 'c', NULL)")
+    wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+    # The slot's position moves past those changes once their results are durable (offsets
+    # are committed every second).
+    wait_for(lambda: postgres_server.query(
+        f"SELECT confirmed_flush_lsn > '{before}' FROM pg_replication_slots WHERE slot_name = '{slot}'"
+    )[0][0])
+    stop(thread)
+    assert postgres_server.query(f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'") == [(False,)]
+    # Changes while the pipeline is down; the next run starts from a fresh snapshot.
+    postgres_server.execute(f"DELETE FROM {name} WHERE id = 2", f"INSERT INTO {name} VALUES (4, 'd', 4)")
+    recorder = pipeline()
+    thread = run_in_background()
+    wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+    postgres_server.execute(f"UPDATE {name} SET score = 9 WHERE id = 4")
+    wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+    stop(thread)
+    assert sorted(postgres_server.query(f"SELECT id, name, score FROM {out}")) == table_state(postgres_server, name)
+    postgres_server.execute(f"SELECT pg_drop_replication_slot('{slot}')")
+
+
+def test_read_errors(postgres_server):
+    name = postgres_server.unique_name("read_errors")
+    postgres_server.execute(
+        f"CREATE TABLE {name} (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score TEXT)",
+        f"INSERT INTO {name} VALUES (1, 'a', '1.5'), (2, 'b', 'not a number'), (3, 'c', NULL)",
+    )
+    s = postgres_server.settings
+    with pytest.raises(ValueError, match="'publication_name' is required for the streaming mode"):
+        pw.io.postgres.read(s, name, Item)
+    with pytest.raises(ValueError, match="'publication_name' is not needed for the static mode"):
+        pw.io.postgres.read(s, name, Item, mode="static", publication_name="p")
+
+    class NoKey(pw.Schema):
+        id: int
+        name: str
+
+    with pytest.raises(ValueError, match="the schema needs a primary key"):
+        pw.io.postgres.read(s, name, NoKey, publication_name="p")
+    # A value that does not read as its column's type goes to the error log; the rest is read.
+    t = pw.io.postgres.read(s, name, Item, mode="static")
+    streams = pw.debug._capture([t, pw.global_error_log()], terminate_on_error=False)
+    assert sorted(v for _, v, _, _ in streams[0]) == [(1, "a", 1.5), (3, "c", None)]
+    [message] = [v[1] for _, v, _, _ in streams[1]]
+    assert f"table public.{name}, column score: cannot read 'not a number' as float" in message
+
+    class Missing(pw.Schema):
+        id: int = pw.column_definition(primary_key=True)
+        nope: str
+
+    t = pw.io.postgres.read(s, name, Missing, mode="static")
+    with pytest.raises(Exception, match=f"the table public.{name} has no column nope"):
+        pw.debug.table_to_pandas(t)
+    t = pw.io.postgres.read(s, "no_such_table", Missing, mode="static")
+    with pytest.raises(Exception, match="the table public.no_such_table does not exist"):
+        pw.debug.table_to_pandas(t)

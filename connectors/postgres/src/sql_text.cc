@@ -1,6 +1,8 @@
 #include "sql_text.h"
 
 #include <cmath>
+#include <cctype>
+#include <charconv>
 #include <cstdlib>
 
 #include "absl/time/time.h"
@@ -294,6 +296,365 @@ absl::Status AppendCopyField(ValueView v, Target target, std::string_view column
           fmt::format("column {} holds a Python object, which PostgreSQL cannot store", column));
   }
   return absl::InternalError("unknown value kind");
+}
+
+}  // namespace deltaflow::connectors::postgres::internal
+
+namespace deltaflow::connectors::postgres::internal {
+
+namespace {
+
+absl::Status Bad(std::string_view text, std::string_view what) {
+  return absl::InvalidArgumentError(fmt::format("cannot read '{}' as {}", text, what));
+}
+
+bool ParseInt(std::string_view text, int64_t& out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool ParseDouble(std::string_view text, double& out) {
+  if (text == "NaN") {
+    out = std::nan("");
+    return true;
+  }
+  if (text == "Infinity") {
+    out = HUGE_VAL;
+    return true;
+  }
+  if (text == "-Infinity") {
+    out = -HUGE_VAL;
+    return true;
+  }
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// "YYYY-MM-DD[ HH:MM:SS[.ffffff]][+HH[:MM[:SS]]]" (TimeZone UTC, DateStyle ISO) in nanoseconds.
+bool ParseTimestamp(std::string_view text, bool zoned, int64_t& nanos) {
+  std::string s(text);
+  if (s.size() >= 3 && (s.compare(s.size() - 3, 3, " BC") == 0)) return false;
+  absl::Time t;
+  std::string error;
+  if (zoned) {
+    // The offset as "+HH", "+HH:MM" or "+HH:MM:SS": made "+HH:MM" for the parser.
+    size_t sign = s.find_last_of("+-");
+    if (sign == std::string::npos || sign < 10) return false;
+    std::string offset = s.substr(sign);
+    if (offset.size() == 3) offset += ":00";
+    if (offset.size() > 6) offset.resize(6);
+    s = s.substr(0, sign) + offset;
+    if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S%Ez", s, &t, &error)) return false;
+  } else if (s.size() == 10) {
+    if (!absl::ParseTime("%Y-%m-%d", s, absl::UTCTimeZone(), &t, &error)) return false;
+  } else if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S", s, absl::UTCTimeZone(), &t, &error)) {
+    return false;
+  }
+  nanos = absl::ToUnixNanos(t);
+  return true;
+}
+
+// An interval in ISO 8601 ("P1Y2M3DT4H5M6.5S", components signed) or a time of day
+// ("HH:MM:SS[.ffffff]") in nanoseconds; a month is 30 days, a year 365.25 days.
+bool ParseDuration(std::string_view text, int64_t& nanos) {
+  constexpr double kSecond = 1e9;
+  constexpr double kDay = 86400 * kSecond;
+  if (!text.empty() && text[0] != 'P' && text[0] != '-') {
+    // A time of day.
+    int64_t h = 0, m = 0;
+    double sec = 0;
+    if (text.size() < 8 || text[2] != ':' || text[5] != ':') return false;
+    if (!ParseInt(text.substr(0, 2), h) || !ParseInt(text.substr(3, 2), m)) return false;
+    if (!ParseDouble(text.substr(6), sec)) return false;
+    nanos = static_cast<int64_t>(h) * 3600 * 1000000000LL + static_cast<int64_t>(m) * 60 * 1000000000LL +
+            static_cast<int64_t>(std::llround(sec * kSecond));
+    return true;
+  }
+  bool negate = false;
+  if (!text.empty() && text[0] == '-') {
+    negate = true;
+    text.remove_prefix(1);
+  }
+  if (text.empty() || text[0] != 'P') return false;
+  text.remove_prefix(1);
+  bool time_part = false;
+  long double total = 0;
+  while (!text.empty()) {
+    if (text[0] == 'T') {
+      time_part = true;
+      text.remove_prefix(1);
+      continue;
+    }
+    size_t n = 0;
+    while (n < text.size() && (std::isdigit(static_cast<unsigned char>(text[n])) || text[n] == '-' || text[n] == '.')) ++n;
+    if (n == 0 || n == text.size()) return false;
+    double number = 0;
+    if (!ParseDouble(text.substr(0, n), number)) return false;
+    char unit = text[n];
+    text.remove_prefix(n + 1);
+    double scale = 0;
+    switch (unit) {
+      case 'Y':
+        scale = 365.25 * kDay;
+        break;
+      case 'M':
+        scale = time_part ? 60 * kSecond : 30 * kDay;
+        break;
+      case 'W':
+        scale = 7 * kDay;
+        break;
+      case 'D':
+        scale = kDay;
+        break;
+      case 'H':
+        scale = 3600 * kSecond;
+        break;
+      case 'S':
+        scale = kSecond;
+        break;
+      default:
+        return false;
+    }
+    total += static_cast<long double>(number) * scale;
+  }
+  nanos = static_cast<int64_t>(std::llround(static_cast<double>(negate ? -total : total)));
+  return true;
+}
+
+bool DecodeHexBytes(std::string_view text, std::string& out) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0) return false;
+  out.clear();
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 2; i < text.size(); i += 2) {
+    int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return true;
+}
+
+// The type a value of PostgreSQL type `pg` is read into when the schema says Any.
+ReadType NaturalType(std::string_view pg) {
+  if (pg == "int2" || pg == "int4" || pg == "int8" || pg == "oid") return ReadType::kInt;
+  if (pg == "float4" || pg == "float8" || pg == "numeric") return ReadType::kFloat;
+  if (pg == "bool") return ReadType::kBool;
+  if (pg == "bytea") return ReadType::kBytes;
+  if (pg == "json" || pg == "jsonb") return ReadType::kJson;
+  if (pg == "timestamp" || pg == "date") return ReadType::kDateTimeNaive;
+  if (pg == "timestamptz") return ReadType::kDateTimeUtc;
+  if (pg == "interval" || pg == "time") return ReadType::kDuration;
+  if (!pg.empty() && pg[0] == '_') return ReadType::kList;
+  return ReadType::kString;
+}
+
+// Parses an array literal ("{1,2,NULL}", "{{1,2},{3,4}}", "{\"a b\",c}") into a tuple.
+absl::Status AppendArray(std::string_view& text, ReadType element, std::string_view pg_element, value::RowBuilder& out) {
+  if (text.empty() || text[0] != '{') return absl::InvalidArgumentError("an array must start with '{'");
+  text.remove_prefix(1);
+  out.BeginTuple();
+  if (!text.empty() && text[0] == '}') {
+    text.remove_prefix(1);
+    out.EndTuple();
+    return absl::OkStatus();
+  }
+  std::string item;
+  while (true) {
+    if (text.empty()) return absl::InvalidArgumentError("the array ends early");
+    if (text[0] == '{') {
+      if (absl::Status s = AppendArray(text, element, pg_element, out); !s.ok()) return s;
+    } else {
+      item.clear();
+      bool quoted = text[0] == '"';
+      if (quoted) {
+        text.remove_prefix(1);
+        while (!text.empty() && text[0] != '"') {
+          if (text[0] == '\\' && text.size() > 1) text.remove_prefix(1);
+          item += text[0];
+          text.remove_prefix(1);
+        }
+        if (text.empty()) return absl::InvalidArgumentError("an unclosed quote in the array");
+        text.remove_prefix(1);
+      } else {
+        while (!text.empty() && text[0] != ',' && text[0] != '}') {
+          item += text[0];
+          text.remove_prefix(1);
+        }
+      }
+      if (!quoted && item == "NULL") {
+        out.Null();
+      } else if (absl::Status s = AppendTextValue(item, element, ReadType::kAny, pg_element, out); !s.ok()) {
+        return s;
+      }
+    }
+    if (text.empty()) return absl::InvalidArgumentError("the array ends early");
+    char c = text[0];
+    text.remove_prefix(1);
+    if (c == '}') break;
+    if (c != ',') return absl::InvalidArgumentError("the array's elements must be separated by ','");
+  }
+  out.EndTuple();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status AppendTextValue(std::string_view text, ReadType type, ReadType element, std::string_view pg_type,
+                             value::RowBuilder& out) {
+  if (type == ReadType::kAny) type = NaturalType(pg_type);
+  switch (type) {
+    case ReadType::kInt: {
+      int64_t v = 0;
+      if (pg_type == "interval" || pg_type == "time") {
+        if (!ParseDuration(text, v)) return Bad(text, "a duration");
+        out.Int(v / 1000);  // microseconds
+        return absl::OkStatus();
+      }
+      if (!ParseInt(text, v)) return Bad(text, "int");
+      out.Int(v);
+      return absl::OkStatus();
+    }
+    case ReadType::kFloat: {
+      double v = 0;
+      if (!ParseDouble(text, v)) return Bad(text, "float");
+      out.Float(v);
+      return absl::OkStatus();
+    }
+    case ReadType::kBool:
+      if (text == "t" || text == "true") {
+        out.Bool(true);
+      } else if (text == "f" || text == "false") {
+        out.Bool(false);
+      } else {
+        return Bad(text, "bool");
+      }
+      return absl::OkStatus();
+    case ReadType::kString:
+      out.String(text);
+      return absl::OkStatus();
+    case ReadType::kBytes: {
+      if (pg_type == "bytea") {
+        std::string bytes;
+        if (!DecodeHexBytes(text, bytes)) return Bad(text, "bytea");
+        out.Bytes({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+      } else {
+        out.Bytes({reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+      }
+      return absl::OkStatus();
+    }
+    case ReadType::kJson:
+      if (absl::Status s = out.Json(text); !s.ok()) return Bad(text, "Json");
+      return absl::OkStatus();
+    case ReadType::kPointer: {
+      auto key = value::Key::Parse(text);
+      if (!key.ok()) return Bad(text, "a Pointer");
+      out.Pointer(*key);
+      return absl::OkStatus();
+    }
+    case ReadType::kDateTimeNaive:
+    case ReadType::kDateTimeUtc: {
+      int64_t nanos = 0;
+      bool zoned = pg_type == "timestamptz";
+      if (!ParseTimestamp(text, zoned, nanos)) return Bad(text, zoned ? "a date-time with a zone" : "a date-time");
+      if (type == ReadType::kDateTimeUtc) {
+        out.DateTimeUtc(nanos);
+      } else {
+        out.DateTimeNaive(nanos);
+      }
+      return absl::OkStatus();
+    }
+    case ReadType::kDuration: {
+      int64_t nanos = 0;
+      if (pg_type == "int2" || pg_type == "int4" || pg_type == "int8") {
+        if (!ParseInt(text, nanos)) return Bad(text, "a duration in microseconds");
+        out.Duration(nanos * 1000);
+        return absl::OkStatus();
+      }
+      if (!ParseDuration(text, nanos)) return Bad(text, "a duration");
+      out.Duration(nanos);
+      return absl::OkStatus();
+    }
+    case ReadType::kList: {
+      std::string_view rest = text;
+      std::string_view pg_element = pg_type.size() > 1 && pg_type[0] == '_' ? pg_type.substr(1) : std::string_view();
+      if (absl::Status s = AppendArray(rest, element, pg_element, out); !s.ok()) {
+        return absl::InvalidArgumentError(fmt::format("cannot read '{}' as an array: {}", text, std::string(s.message())));
+      }
+      return absl::OkStatus();
+    }
+    case ReadType::kAny:
+      break;
+  }
+  out.String(text);
+  return absl::OkStatus();
+}
+
+void SplitCopyLine(std::string_view line, std::vector<std::string>& fields, std::vector<bool>& nulls) {
+  fields.clear();
+  nulls.clear();
+  std::string field;
+  bool raw_null = true;  // whether the field so far is exactly "\N"
+  size_t start = 0;
+  auto finish = [&](size_t end) {
+    std::string_view raw = line.substr(start, end - start);
+    bool is_null = raw == "\\N";
+    (void)raw_null;
+    nulls.push_back(is_null);
+    field.clear();
+    if (!is_null) {
+      for (size_t i = 0; i < raw.size(); ++i) {
+        char c = raw[i];
+        if (c != '\\' || i + 1 == raw.size()) {
+          field += c;
+          continue;
+        }
+        char n = raw[++i];
+        switch (n) {
+          case 'n': field += '\n'; break;
+          case 't': field += '\t'; break;
+          case 'r': field += '\r'; break;
+          case 'b': field += '\b'; break;
+          case 'f': field += '\f'; break;
+          case 'v': field += '\v'; break;
+          case 'x': {
+            int v = 0, digits = 0;
+            while (digits < 2 && i + 1 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1]))) {
+              char h = raw[++i];
+              v = v * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+              ++digits;
+            }
+            field += static_cast<char>(v);
+            break;
+          }
+          default:
+            if (n >= '0' && n <= '7') {
+              int v = n - '0', digits = 1;
+              while (digits < 3 && i + 1 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '7') {
+                v = v * 8 + (raw[++i] - '0');
+                ++digits;
+              }
+              field += static_cast<char>(v);
+            } else {
+              field += n;
+            }
+        }
+      }
+    }
+    fields.push_back(field);
+  };
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\t') {
+      finish(i);
+      start = i + 1;
+    }
+  }
+  finish(line.size());
 }
 
 }  // namespace deltaflow::connectors::postgres::internal

@@ -4,8 +4,10 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "deltaflow/connectors/postgres/postgres_source.h"
 #include "deltaflow/value/row.h"
 
 namespace deltaflow::connectors::postgres::internal {
@@ -36,5 +38,15 @@ Target TargetOf(std::string_view udt_name);
 /// Appends `v` as one field of COPY's text format (escaped; None as \N). Fails, naming
 /// `column`, for a value PostgreSQL has no form for (an Error, a Python object).
 absl::Status AppendCopyField(value::ValueView v, Target target, std::string_view column, std::string& out);
+
+/// Reads `text`, PostgreSQL's text form of a value of type `pg_type` (pg_type.typname:
+/// "int8", "timestamptz", "_text" for text[]), as a value of `type` (`element`: a list's
+/// elements) into `out`. Fails with the reason.
+absl::Status AppendTextValue(std::string_view text, ReadType type, ReadType element, std::string_view pg_type,
+                             value::RowBuilder& out);
+
+/// Splits one line of COPY's text format into fields, undoing its escapes; a NULL field is
+/// reported in `nulls`.
+void SplitCopyLine(std::string_view line, std::vector<std::string>& fields, std::vector<bool>& nulls);
 
 }  // namespace deltaflow::connectors::postgres::internal

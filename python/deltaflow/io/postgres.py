@@ -224,8 +224,99 @@ def write_snapshot(
     )
 
 
-def read(*args: Any, **kwargs: Any) -> Table:
-    raise NotImplementedError("pw.io.postgres.read is not implemented yet in deltaflow")
+def _read_type(dtype: dt.DType) -> tuple[str, str]:
+    """How the source reads a column of ``dtype``: its type, and a list's element type."""
+    dtype = dtype.strip_optional()
+    simple = {
+        dt.INT: "int", dt.FLOAT: "float", dt.BOOL: "bool", dt.STR: "str", dt.BYTES: "bytes", dt.JSON: "json",
+        dt.DATE_TIME_NAIVE: "datetime_naive", dt.DATE_TIME_UTC: "datetime_utc", dt.DURATION: "duration", dt.ANY: "any",
+    }
+    if dtype in simple:
+        return simple[dtype], "any"
+    if isinstance(dtype, dt.Pointer):
+        return "pointer", "any"
+    if isinstance(dtype, dt.List):
+        inner = dtype.arg
+        while isinstance(inner, dt.List):
+            inner = inner.arg
+        return "list", _read_type(inner)[0]
+    if isinstance(dtype, dt.Tuple):
+        inner = dtype.args[0] if dtype.args and all(a == dtype.args[0] for a in dtype.args) else dt.ANY
+        return "list", _read_type(inner)[0]
+    raise TypeError(f"a column of type {dtype!r} cannot be read from PostgreSQL")
+
+
+def read(
+    postgres_settings: dict,
+    table_name: str,
+    schema: Any,
+    *,
+    mode: Literal["streaming", "static"] = "streaming",
+    is_append_only: bool = False,
+    publication_name: str | None = None,
+    schema_name: str | None = "public",
+    autocommit_duration_ms: int | None = 1500,
+    name: str | None = None,
+    max_backlog_size: int | None = None,
+    debug_data: Any = None,
+    replication_slot_name: str | None = None,
+) -> Table:
+    """The PostgreSQL table ``table_name`` (in ``schema_name``) as a table of ``schema``.
+
+    ``mode="static"``: the table as it is, read in one snapshot. ``mode="streaming"``: that
+    snapshot, then every change by logical replication (the ``pgoutput`` plugin): each source
+    transaction becomes one time. ``publication_name`` is required; it is created ``FOR TABLE``
+    when missing. ``replication_slot_name`` names a persistent slot that only advances once
+    results are durable (the server keeps the WAL from there on, also while the pipeline is
+    down); without it the slot is temporary. The schema's primary key identifies rows: updates
+    replace the row of their key, deletions retract it (``is_append_only=True`` reads a table
+    that is only inserted into, without a key)."""
+    from deltaflow.internals.table import LogicalNode, user_location
+    from deltaflow.internals.universe import Universe
+
+    if mode not in ("streaming", "static"):
+        raise ValueError(f"mode must be 'streaming' or 'static', got {mode!r}")
+    streaming = mode == "streaming"
+    if not streaming:
+        if publication_name is not None:
+            raise ValueError("'publication_name' is not needed for the static mode")
+        if replication_slot_name is not None:
+            raise ValueError("'replication_slot_name' is not needed for the static mode")
+    elif not publication_name:
+        raise ValueError("'publication_name' is required for the streaming mode")
+    if not isinstance(table_name, str) or not table_name:
+        raise ValueError("table_name must be a non-empty string")
+    if max_backlog_size is not None and max_backlog_size <= 0:
+        raise ValueError(f"'max_backlog_size' must be positive, got {max_backlog_size}")
+    dtypes = schema._dtypes()
+    key_columns = list(schema.primary_key_columns() or [])
+    if streaming and not is_append_only and not key_columns:
+        raise ValueError(
+            "the schema needs a primary key (pw.column_definition(primary_key=True)) so that updates and deletions "
+            "name their row; a table that is only inserted into can be read with is_append_only=True"
+        )
+    columns = []
+    for column, dtype in dtypes.items():
+        try:
+            kind, element = _read_type(dtype)
+        except TypeError as e:
+            raise TypeError(f"column {column!r}: {e}") from None
+        columns.append((column, kind, element, dtype.is_optional()))
+    primary_key = [list(dtypes).index(k) for k in key_columns]
+    conninfo = connection_string(postgres_settings, name)
+    schema_text = schema_name or ""
+    source_name = name or f"postgres source {schema_text + '.' if schema_text else ''}{table_name}"
+    location = user_location()
+    arity = len(dtypes)
+
+    def build(g: Any, ins: list[int]) -> int:
+        source = _engine.postgres_source(
+            conninfo, schema_text, table_name, columns, primary_key, streaming, is_append_only,
+            publication_name or "", replication_slot_name or "", source_name,
+        )
+        return g.native_source_input(source, arity, f"{source_name} at {location}", max_backlog_size or 0)
+
+    return Table(dict(dtypes), LogicalNode([], build, arity), Universe())
 
 
 __all__ = ["read", "write", "write_snapshot"]
