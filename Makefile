@@ -8,7 +8,7 @@ VENV := .venv
 PIP_BUILD = $(VENV)/bin/pip install --no-build-isolation --no-deps -q \
 	-Cbuild-dir=$(1) -Ccmake.build-type=Release $(2) .
 
-.PHONY: setup install demo kafka-demo test cpp-test consumer-test py-test asan tsan format lint clean
+.PHONY: setup install demo kafka-demo postgres-demo test cpp-test consumer-test py-test asan tsan format lint clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,10 @@ demo: install
 # Kafka to Kafka: a word count over a topic, against the broker of scripts/kafka.sh.
 kafka-demo: install
 	$(VENV)/bin/python examples/kafka_wordcount/wordcount.py
+
+# CSV files to a PostgreSQL snapshot table, against the server of scripts/postgres.sh.
+postgres-demo: install
+	$(VENV)/bin/python examples/postgres_snapshot/pipeline.py
 
 test: install
 	$(MAKE) --no-print-directory cpp-test consumer-test py-test

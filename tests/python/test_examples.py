@@ -38,3 +38,15 @@ def test_streaming_wordcount_counts_live_and_stops_by_itself(tmp_path):
         if word:
             expected[word] = expected.get(word, 0) + 1
     assert live == expected
+
+
+def test_postgres_snapshot_example_follows_a_new_file(postgres_server):
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "postgres_snapshot", "pipeline.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "erin        1 orders     17.50" in result.stdout
+    assert "the table equals a sum in plain Python after each file" in result.stdout
