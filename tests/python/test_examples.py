@@ -48,5 +48,5 @@ def test_postgres_snapshot_example_follows_a_new_file(postgres_server):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "erin        1 orders     17.50" in result.stdout
+    assert "erin       1 orders     17.50" in result.stdout
     assert "the table equals a sum in plain Python after each file" in result.stdout
