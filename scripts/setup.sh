@@ -10,7 +10,7 @@ packages=(
   libabsl-dev libtbb-dev libspdlog-dev libfmt-dev libsimdjson-dev libxxhash-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev zlib1g-dev libsasl2-dev openssl
-  libpqxx-dev libpq-dev postgresql
+  libpqxx-dev libpq-dev postgresql libsqlite3-dev
 )
 # The Kafka test broker (scripts/kafka.sh) runs on a JDK with jars fetched by Maven.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_engine, m) {
   deltaflow::python::RegisterFs(m);
   deltaflow::python::RegisterKafka(m);
   deltaflow::python::RegisterPostgres(m);
+  deltaflow::python::RegisterSqlite(m);
 }

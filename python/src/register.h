@@ -10,5 +10,6 @@ void RegisterTable(pybind11::module_& m);
 void RegisterFs(pybind11::module_& m);
 void RegisterKafka(pybind11::module_& m);
 void RegisterPostgres(pybind11::module_& m);
+void RegisterSqlite(pybind11::module_& m);
 
 }  // namespace deltaflow::python

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from deltaflow.internals.run import Sink, register_sink
 from deltaflow.internals.table import Table
-from deltaflow.io import csv, fs, jsonlines, kafka, null, plaintext, postgres, python, redpanda  # noqa: F401
+from deltaflow.io import csv, fs, jsonlines, kafka, null, plaintext, postgres, python, redpanda, sqlite  # noqa: F401
 from deltaflow.io._fs import CsvParserSettings  # noqa: F401
 from deltaflow.io._planned import planned_connector
 
@@ -15,7 +15,6 @@ debezium = planned_connector("debezium")
 http = planned_connector("http")
 s3 = planned_connector("s3")
 minio = planned_connector("minio")
-sqlite = planned_connector("sqlite")
 deltalake = planned_connector("deltalake")
 elasticsearch = planned_connector("elasticsearch")
 mongodb = planned_connector("mongodb")
@@ -55,4 +54,4 @@ def subscribe(
     register_sink(Sink(table, on_time, on_end, name or "subscribe"))
 
 
-__all__ = ["subscribe", "csv", "fs", "jsonlines", "kafka", "null", "plaintext", "postgres", "python", "redpanda", "CsvParserSettings"]
+__all__ = ["subscribe", "csv", "fs", "jsonlines", "kafka", "null", "plaintext", "postgres", "python", "redpanda", "sqlite", "CsvParserSettings"]
