@@ -35,7 +35,9 @@ void RegisterKafka(py::module_& m) {
       .value("RAW", kafka::SourceFormat::kRaw)
       .value("PLAINTEXT", kafka::SourceFormat::kPlaintext)
       .value("JSON", kafka::SourceFormat::kJson)
-      .value("DSV", kafka::SourceFormat::kDsv);
+      .value("DSV", kafka::SourceFormat::kDsv)
+      .value("DEBEZIUM_POSTGRES", kafka::SourceFormat::kDebeziumPostgres)
+      .value("DEBEZIUM_MONGODB", kafka::SourceFormat::kDebeziumMongo);
   py::enum_<kafka::SinkFormat>(m, "KafkaSinkFormat")
       .value("JSON", kafka::SinkFormat::kJson)
       .value("DSV", kafka::SinkFormat::kDsv)

@@ -116,3 +116,46 @@ def postgres_server():
     finally:
         if started:
             subprocess.run([script, "stop"], check=True)
+
+
+class DebeziumConnect:
+    """The Kafka Connect worker with Debezium's PostgreSQL connector (scripts/debezium.sh)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _request(self, method: str, path: str, body: dict | None = None):
+        import json
+        import urllib.request
+
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            text = response.read()
+            return json.loads(text) if text else None
+
+    def register(self, name: str, config: dict) -> None:
+        self._request("POST", "/connectors", {"name": name, "config": config})
+
+    def status(self, name: str) -> dict:
+        return self._request("GET", f"/connectors/{name}/status")
+
+    def remove(self, name: str) -> None:
+        self._request("DELETE", f"/connectors/{name}")
+
+
+@pytest.fixture(scope="session")
+def debezium_connect(kafka_broker, postgres_server):
+    """A Kafka Connect worker with Debezium for the session (started here when none runs)."""
+    script = os.path.join(_ROOT, "scripts", "debezium.sh")
+    env = dict(os.environ, DELTAFLOW_KAFKA_BOOTSTRAP=kafka_broker.bootstrap)
+    started = subprocess.run([script, "status"], env=env).returncode != 0
+    if started:
+        subprocess.run([script, "start"], check=True, env=env)
+    out = subprocess.run([script, "env"], check=True, capture_output=True, text=True, env=env).stdout
+    url = dict(line.split("=", 1) for line in out.split())["DELTAFLOW_CONNECT_URL"]
+    try:
+        yield DebeziumConnect(url)
+    finally:
+        if started:
+            subprocess.run([script, "stop"], check=True, env=env)

@@ -16,6 +16,7 @@
 #include "client_internal.h"
 #include "deltaflow/io/format.h"
 #include "fmt/format.h"
+#include "simdjson.h"
 
 namespace deltaflow::connectors::kafka {
 
@@ -24,6 +25,7 @@ namespace {
 using value::Key;
 using value::Row;
 using value::RowBuilder;
+using value::ValueView;
 
 constexpr std::string_view kCommitLiteral = "*COMMIT*";
 constexpr int kConsumeTimeoutMs = 100;
@@ -473,6 +475,39 @@ class KafkaSource::Reader {
         status = json_.Parse(payload, builder_);
         keyed = !options_.primary_key.empty();
         break;
+      case SourceFormat::kDebeziumPostgres:
+      case SourceFormat::kDebeziumMongo: {
+        if (payload.empty()) return;  // a tombstone
+        DebeziumEvent event = DebeziumEvent::kNone;
+        status = ParseDebezium(payload, key, event);
+        if (!status.ok()) break;
+        if (event == DebeziumEvent::kNone) return;  // not a change of rows
+        // The row's id: the schema's primary key, else the message key (Debezium's key is the
+        // database's primary key), else the message's position (insertions only).
+        Row row = builder_.Finish();
+        RowBuilder& kb = key_builder_;
+        kb.Clear();
+        bool by_key = true;
+        if (!options_.primary_key.empty()) {
+          if (event == DebeziumEvent::kDeletion) {
+            for (ValueView v : row.view().values()) kb.Value(v);
+          } else {
+            for (int k : options_.primary_key) kb.Value(row.view()[static_cast<size_t>(k)]);
+          }
+        } else if (!debezium_key_text_.empty()) {
+          kb.String(debezium_key_text_);
+        } else if (event == DebeziumEvent::kDeletion) {
+          status = absl::InvalidArgumentError("a deletion without a message key or a schema primary key names no row");
+          break;
+        } else {
+          kb.String(options_.topic).Int(partition).Int(offset);
+          by_key = false;
+        }
+        Key id = value::IdFromValues(kb.Finish().values());
+        chunk->rows.push_back({id, std::move(row), event == DebeziumEvent::kDeletion ? -1 : 1});
+        chunk->keyed.push_back(by_key);
+        return;
+      }
       case SourceFormat::kDsv: {
         if (payload.empty()) return;
         std::string_view record = payload;
@@ -531,6 +566,101 @@ class KafkaSource::Reader {
 
   // Used by the reader thread only.
   io::JsonParser json_{options_.columns, options_.json_paths};
+
+  // A Debezium event into `builder_`: the row of `after` (c, r, u), or, for d, the values of the
+  // key columns (`deletion` set). Leaves `builder_` empty for an event that changes no row.
+  enum class DebeziumEvent : uint8_t { kNone, kRow, kDeletion };
+  absl::Status ParseDebezium(std::string_view payload, std::string_view key, DebeziumEvent& event) {
+    // The message key's payload, canonical: it names the row when the schema has no key.
+    debezium_key_text_.clear();
+    if (!key.empty()) {
+      simdjson::padded_string key_text(key);
+      simdjson::dom::element k;
+      if (debezium_key_parser_.parse(key_text).get(k) == simdjson::SUCCESS) {
+        simdjson::dom::element kp;
+        debezium_key_text_ = simdjson::minify(k.is_object() && k["payload"].get(kp) == simdjson::SUCCESS ? kp : k);
+      } else {
+        debezium_key_text_ = std::string(key);
+      }
+    }
+    simdjson::padded_string text(payload);
+    simdjson::dom::element root;
+    if (debezium_parser_.parse(text).get(root) != simdjson::SUCCESS || !root.is_object()) {
+      return absl::InvalidArgumentError(fmt::format("received message is not json: {}", Clip(payload)));
+    }
+    simdjson::dom::element body;
+    if (root["payload"].get(body) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("there is no payload at the top level of value json");
+    }
+    if (body.is_null()) return absl::OkStatus();
+    std::string_view op;
+    if (body["op"].get_string().get(op) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("incorrect type of payload.op field or it is missing");
+    }
+    auto object_text = [&](std::string_view field, std::string& out) -> bool {
+      simdjson::dom::element e;
+      if (body[field].get(e) != simdjson::SUCCESS || e.is_null()) return false;
+      if (e.is_string()) {
+        out = std::string(e.get_string().value());  // MongoDB: the document as a JSON string
+      } else {
+        out = simdjson::minify(e);
+      }
+      return true;
+    };
+    if (op == "c" || op == "r" || op == "u") {
+      if (!object_text("after", debezium_text_)) return absl::InvalidArgumentError(fmt::format("payload.after is missing in a '{}' event", op));
+      event = DebeziumEvent::kRow;
+      return json_.Parse(debezium_text_, builder_);
+    }
+    if (op != "d") return absl::InvalidArgumentError(fmt::format("unknown debezium operation \"{}\"", op));
+    event = DebeziumEvent::kDeletion;
+    if (options_.primary_key.empty()) return absl::OkStatus();  // the message key names the row
+    // The key's payload names the row; else the before image does.
+    if (!key.empty()) {
+      simdjson::padded_string key_text(key);
+      simdjson::dom::element k;
+      if (debezium_key_parser_.parse(key_text).get(k) == simdjson::SUCCESS && k.is_object()) {
+        simdjson::dom::element kp;
+        if (k["payload"].get(kp) != simdjson::SUCCESS) kp = k;
+        if (kp.is_object()) {
+          if (options_.format == SourceFormat::kDebeziumMongo && key_json_columns_.size() == 1) {
+            // MongoDB keys hold the document id under "id": it is the key column's value.
+            simdjson::dom::element id;
+            if (kp["id"].get(id) == simdjson::SUCCESS) {
+              std::string one = fmt::format("{{\"{}\":{}}}", key_json_columns_[0].name, simdjson::minify(id));
+              if (key_json_.Parse(one, builder_).ok()) return absl::OkStatus();
+              builder_.Clear();
+            }
+          }
+          if (key_json_.Parse(simdjson::minify(kp), builder_).ok()) return absl::OkStatus();
+          builder_.Clear();
+        }
+      }
+    }
+    if (!object_text("before", debezium_text_)) {
+      return absl::InvalidArgumentError("a deletion names no row: no message key with the primary key, no payload.before");
+    }
+    if (absl::Status s = key_json_.Parse(debezium_text_, builder_); !s.ok()) {
+      return absl::InvalidArgumentError(fmt::format("a deletion names no row: {}", std::string(s.message())));
+    }
+    return absl::OkStatus();
+  }
+
+  static std::string Clip(std::string_view text) {
+    return std::string(text.substr(0, 200)) + (text.size() > 200 ? "..." : "");
+  }
+
+  std::vector<io::Column> KeyColumns() const {
+    std::vector<io::Column> out;
+    for (int k : options_.primary_key) out.push_back(options_.columns[static_cast<size_t>(k)]);
+    return out;
+  }
+  std::vector<io::Column> key_json_columns_ = KeyColumns();
+  io::JsonParser key_json_{key_json_columns_, {}};
+  simdjson::dom::parser debezium_parser_;
+  simdjson::dom::parser debezium_key_parser_;
+  std::string debezium_text_;
+  std::string debezium_key_text_;
   io::DsvParser dsv_{options_.columns, io::DsvDialect{options_.delimiter}, true};  // the first message is the header
   std::vector<std::string> header_;
   RowBuilder builder_;
@@ -637,6 +767,15 @@ absl::StatusOr<io::PollResult> KafkaSource::Take(std::vector<io::Change>& out, s
     if (reader->Take(chunk, room)) {
       for (size_t i = 0; i < chunk.rows.size(); ++i) {
         io::Change& change = chunk.rows[i];
+        if (change.diff < 0) {
+          // A deletion (Debezium): the row of that id leaves, if there is one.
+          auto it = live_.find(change.id);
+          if (it != live_.end()) {
+            out.push_back({change.id, std::move(it->second), -1});
+            live_.erase(it);
+          }
+          continue;
+        }
         if (chunk.keyed[i]) {
           // An upsert: a later message with the same id replaces the row.
           auto [it, inserted] = live_.try_emplace(change.id, change.row);

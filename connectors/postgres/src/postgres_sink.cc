@@ -21,6 +21,9 @@ using internal::QuoteLiteral;
 
 // Rows of COPY data gathered before they are sent to the server.
 constexpr size_t kCopyChunkBytes = 256 * 1024;
+// Times of at most this many rows are written as one query of literals (one round trip)
+// instead of by COPY (a round trip more for the COPY, and for a snapshot's staging tables).
+constexpr size_t kSmallBatch = 64;
 
 struct TargetColumn {
   std::string udt;
@@ -55,9 +58,12 @@ namespace {
 // Runs `body` in one transaction on the sink's connection, reconnecting and running it again
 // while the connection is lost, for up to `timeout`. `done` tells, after a commit whose outcome
 // is unknown, whether the transaction took effect.
+// `single`: `body` sends the whole transaction (BEGIN ... COMMIT) as one query, outside libpqxx's
+// transaction.
 absl::Status InTransaction(std::unique_ptr<pqxx::connection>& connection, const std::string& conninfo,
                            const std::string& name, absl::Duration timeout, const std::function<void()>& on_connect,
-                           const std::function<void(pqxx::work&)>& body, const std::function<bool(pqxx::work&)>& done) {
+                           const std::function<void(pqxx::transaction_base&)>& body,
+                           const std::function<bool(pqxx::transaction_base&)>& done, bool single = false) {
   absl::Time deadline = absl::Now() + timeout;
   absl::Duration backoff = absl::Milliseconds(50);
   bool in_doubt = false;
@@ -67,6 +73,13 @@ absl::Status InTransaction(std::unique_ptr<pqxx::connection>& connection, const 
       if (!connection || !connection->is_open()) {
         connection = std::make_unique<pqxx::connection>(conninfo);
         on_connect();
+      }
+      if (single) {
+        pqxx::nontransaction tx(*connection);
+        if (in_doubt && done && done(tx)) return absl::OkStatus();
+        in_doubt = true;  // from here, a lost connection leaves the outcome unknown
+        body(tx);
+        return absl::OkStatus();
       }
       pqxx::work tx(*connection);
       if (in_doubt && done && done(tx)) return absl::OkStatus();
@@ -80,10 +93,12 @@ absl::Status InTransaction(std::unique_ptr<pqxx::connection>& connection, const 
       last_error = e.what();
     } catch (const pqxx::sql_error& e) {
       if (!internal::IsConnectionLoss(e, connection.get())) {
+        if (single) connection.reset();  // the session is in an aborted transaction
         return absl::InvalidArgumentError(fmt::format("{}: {}", name, internal::ServerMessage(e.what())));
       }
       last_error = e.what();
     } catch (const internal::WriteFailure& e) {
+      if (single) connection.reset();
       return absl::InvalidArgumentError(fmt::format("{}: {}", name, e.what()));
     } catch (const std::exception& e) {
       if (connection && connection->is_open()) {
@@ -133,7 +148,7 @@ absl::StatusOr<std::unique_ptr<PostgresSink>> PostgresSink::Make(PostgresSinkOpt
 
   std::string where = o.schema.empty() ? o.table : o.schema + "." + o.table;
   absl::flat_hash_map<std::string, TargetColumn> target;
-  auto prepare = [&](pqxx::work& tx) {
+  auto prepare = [&](pqxx::transaction_base& tx) {
     // The table as `init_mode` says, then its columns as the server has them.
     if (o.init_mode != InitMode::kDefault) {
       std::vector<std::string> defs;
@@ -239,7 +254,7 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
 
   // COPY `rows` (each appended by `append_row`) into `table (columns)`, in chunks of at most
   // max_batch_size rows per COPY.
-  auto copy = [&](pqxx::work& tx, const std::string& table, const std::vector<std::string>& columns, size_t rows,
+  auto copy = [&](pqxx::transaction_base& tx, const std::string& table, const std::vector<std::string>& columns, size_t rows,
                   const std::function<void(size_t, std::string&)>& append_row) {
     size_t batch = o.max_batch_size == 0 ? rows : o.max_batch_size;
     for (size_t begin = 0; begin < rows; begin += batch) {
@@ -274,6 +289,15 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
     }
   };
 
+  auto append_literals = [&](const io::Change& change, std::string& out) {
+    value::RowView row = change.row.view();
+    for (size_t c = 0; c < s.targets.size(); ++c) {
+      if (c > 0) out += ',';
+      absl::Status st = internal::AppendSqlLiteral(row[c], s.targets[c], o.columns[c].name, out);
+      if (!st.ok()) throw internal::WriteFailure(std::string(st.message()));
+    }
+  };
+
   if (o.table_type == TableType::kStreamOfChanges) {
     // One database row per unit of multiplicity.
     std::vector<std::pair<size_t, int64_t>>& units = s.units;
@@ -286,16 +310,32 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
     columns.push_back("\"time\"");
     columns.push_back("\"diff\"");
     std::string suffix_time = fmt::format("\t{}\t", time);
-    auto body = [&](pqxx::work& tx) {
+    auto done = [&](pqxx::transaction_base& tx) {
+      // Times are strictly increasing: rows of this time mean its transaction committed.
+      return !tx.exec(fmt::format("SELECT 1 FROM {} WHERE \"time\" = {} LIMIT 1", s.target_name, time)).empty();
+    };
+    if (units.size() <= kSmallBatch) {
+      // A few rows: the whole transaction in one query, one round trip.
+      auto body = [&](pqxx::transaction_base& tx) {
+        s.chunk = fmt::format("BEGIN;INSERT INTO {} ({},\"time\",\"diff\") VALUES ", s.target_name, s.column_list);
+        for (size_t u = 0; u < units.size(); ++u) {
+          s.chunk += u == 0 ? "(" : ",(";
+          append_literals(changes[units[u].first], s.chunk);
+          s.chunk += fmt::format(",{},{})", time, units[u].second);
+        }
+        s.chunk += ";COMMIT";
+        tx.exec(s.chunk);
+      };
+      absl::Status status = InTransaction(s.connection, o.connection, o.name, o.reconnect_timeout, [] {}, body, done, true);
+      // A row the server rejected: written again by COPY, whose error names the column too.
+      if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+    }
+    auto body = [&](pqxx::transaction_base& tx) {
       copy(tx, s.target_name, columns, units.size(), [&](size_t u, std::string& out) {
         append_fields(changes[units[u].first], out);
         out += suffix_time;
         out += units[u].second < 0 ? "-1" : "1";
       });
-    };
-    auto done = [&](pqxx::work& tx) {
-      // Times are strictly increasing: rows of this time mean its transaction committed.
-      return !tx.exec(fmt::format("SELECT 1 FROM {} WHERE \"time\" = {} LIMIT 1", s.target_name, time)).empty();
     };
     return InTransaction(s.connection, o.connection, o.name, o.reconnect_timeout, [] {}, body, done);
   }
@@ -349,7 +389,47 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
     updates.push_back(fmt::format("{0} = EXCLUDED.{0}", s.quoted[c]));
   }
   auto on_connect = [&] { s.staging_ready = false; };
-  auto body = [&](pqxx::work& tx) {
+  std::string upsert_tail = fmt::format(" ON CONFLICT ({}) DO {}", absl::StrJoin(key_columns, ","),
+                                        updates.empty() ? "NOTHING" : "UPDATE SET " + absl::StrJoin(updates, ", "));
+  if (upserts.size() + deletes.size() <= kSmallBatch) {
+    // A few rows: the deletions and upserts in one query, one round trip.
+    auto body = [&](pqxx::transaction_base& tx) {
+      s.chunk = "BEGIN;";
+      if (!deletes.empty()) {
+        s.chunk += fmt::format("DELETE FROM {} WHERE ({}) IN (", s.target_name, absl::StrJoin(key_columns, ","));
+        for (size_t d = 0; d < deletes.size(); ++d) {
+          s.chunk += d == 0 ? "(" : ",(";
+          value::RowView row = changes[deletes[d]].row.view();
+          bool first = true;
+          for (int k : o.primary_key) {
+            if (!first) s.chunk += ',';
+            first = false;
+            size_t c = static_cast<size_t>(k);
+            absl::Status st = internal::AppendSqlLiteral(row[c], s.targets[c], o.columns[c].name, s.chunk);
+            if (!st.ok()) throw internal::WriteFailure(std::string(st.message()));
+          }
+          s.chunk += ')';
+        }
+        s.chunk += ");";
+      }
+      if (!upserts.empty()) {
+        s.chunk += fmt::format("INSERT INTO {} ({}) VALUES ", s.target_name, s.column_list);
+        for (size_t u = 0; u < upserts.size(); ++u) {
+          s.chunk += u == 0 ? "(" : ",(";
+          append_literals(changes[upserts[u]], s.chunk);
+          s.chunk += ')';
+        }
+        s.chunk += upsert_tail;
+        s.chunk += ';';
+      }
+      s.chunk += "COMMIT";
+      tx.exec(s.chunk);
+    };
+    absl::Status status = InTransaction(s.connection, o.connection, o.name, o.reconnect_timeout, [] {}, body, nullptr, true);
+    // A row the server rejected: written again by COPY, whose error names the column too.
+    if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  }
+  auto body = [&](pqxx::transaction_base& tx) {
     if (!s.staging_ready) {
       // Temporary tables of this session, emptied at every commit.
       tx.exec0(fmt::format(
@@ -377,9 +457,8 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
     if (!upserts.empty()) {
       copy(tx, "deltaflow_upsert", s.quoted, upserts.size(),
            [&](size_t u, std::string& out) { append_fields(changes[upserts[u]], out); });
-      tx.exec0(fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM deltaflow_upsert ON CONFLICT ({2}) DO {3}",
-                           s.target_name, s.column_list, absl::StrJoin(key_columns, ","),
-                           updates.empty() ? "NOTHING" : "UPDATE SET " + absl::StrJoin(updates, ", ")));
+      tx.exec0(fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM deltaflow_upsert{2}", s.target_name, s.column_list,
+                           upsert_tail));
     }
   };
   absl::Status status = InTransaction(s.connection, o.connection, o.name, o.reconnect_timeout, on_connect, body, nullptr);

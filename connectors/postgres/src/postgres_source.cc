@@ -684,7 +684,9 @@ struct PostgresSource::Reader {
         return s;
       }
       if (PQntuples(has.result) == 0) {
-        return absl::InvalidArgumentError(fmt::format("{}: the publication {} does not include the table {}", o.name, o.publication, where));
+        return absl::InvalidArgumentError(fmt::format("{}: the publication {} does not include the table {} (ALTER PUBLICATION {} ADD TABLE {})",
+                                                      o.name, o.publication, where, QuoteIdentifier(o.publication),
+                                                      QualifiedName(o.schema, o.table)));
       }
     }
     bool temporary = o.slot.empty();

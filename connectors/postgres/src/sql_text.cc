@@ -1,6 +1,7 @@
 #include "sql_text.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -232,10 +233,22 @@ Target TargetOf(std::string_view udt) {
   return Target::kOther;
 }
 
-absl::Status AppendCopyField(ValueView v, Target target, std::string_view column, std::string& out) {
+namespace {
+
+// A value's text as PostgreSQL reads it into `target`: escaped for COPY's text format
+// (`kCopy`), or as it is (the caller quotes it as a literal).
+template <bool kCopy>
+absl::Status AppendValueText(ValueView v, Target target, std::string_view column, std::string& out) {
+  auto text = [&out](std::string_view s) {
+    if constexpr (kCopy) {
+      AppendCopyEscaped(s, out);
+    } else {
+      out.append(s);
+    }
+  };
   switch (v.kind()) {
     case ValueKind::kNull:
-      out += "\\N";
+      out += kCopy ? "\\N" : "NULL";
       return absl::OkStatus();
     case ValueKind::kBool:
       out += v.AsBool() ? 't' : 'f';
@@ -250,14 +263,14 @@ absl::Status AppendCopyField(ValueView v, Target target, std::string_view column
       out += v.AsKey().ToString();
       return absl::OkStatus();
     case ValueKind::kString:
-      AppendCopyEscaped(v.AsString(), out);
+      text(v.AsString());
       return absl::OkStatus();
     case ValueKind::kJson:
-      AppendCopyEscaped(v.AsJson(), out);
+      text(v.AsJson());
       return absl::OkStatus();
     case ValueKind::kBytes:
       // BYTEA's hex form; the backslash itself escaped for COPY.
-      out += "\\\\x";
+      out += kCopy ? "\\\\x" : "\\x";
       for (uint8_t b : v.AsBytes()) {
         static constexpr char kHex[] = "0123456789abcdef";
         out += kHex[b >> 4];
@@ -274,19 +287,19 @@ absl::Status AppendCopyField(ValueView v, Target target, std::string_view column
     case ValueKind::kTuple: {
       std::string literal;
       AppendArrayLiteral(v, literal);
-      AppendCopyEscaped(literal, out);
+      text(literal);
       return absl::OkStatus();
     }
     case ValueKind::kIntArray: {
       std::string literal;
       AppendNdArray(v.AsIntArray(), target == Target::kVector, literal);
-      AppendCopyEscaped(literal, out);
+      text(literal);
       return absl::OkStatus();
     }
     case ValueKind::kFloatArray: {
       std::string literal;
       AppendNdArray(v.AsFloatArray(), target == Target::kVector, literal);
-      AppendCopyEscaped(literal, out);
+      text(literal);
       return absl::OkStatus();
     }
     case ValueKind::kError:
@@ -296,6 +309,34 @@ absl::Status AppendCopyField(ValueView v, Target target, std::string_view column
           fmt::format("column {} holds a Python object, which PostgreSQL cannot store", column));
   }
   return absl::InternalError("unknown value kind");
+}
+
+}  // namespace
+
+absl::Status AppendCopyField(ValueView v, Target target, std::string_view column, std::string& out) {
+  return AppendValueText<true>(v, target, column, out);
+}
+
+absl::Status AppendSqlLiteral(ValueView v, Target target, std::string_view column, std::string& out) {
+  if (v.IsNull()) {
+    out += "NULL";
+    return absl::OkStatus();
+  }
+  out += '\'';
+  size_t start = out.size();
+  if (absl::Status s = AppendValueText<false>(v, target, column, out); !s.ok()) return s;
+  // Quotes inside doubled (standard_conforming_strings: backslashes are plain characters).
+  size_t quotes = static_cast<size_t>(std::count(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), '\''));
+  if (quotes > 0) {
+    std::string inner = out.substr(start);
+    out.resize(start);
+    for (char c : inner) {
+      if (c == '\'') out += '\'';
+      out += c;
+    }
+  }
+  out += '\'';
+  return absl::OkStatus();
 }
 
 }  // namespace deltaflow::connectors::postgres::internal

@@ -39,6 +39,9 @@ Target TargetOf(std::string_view udt_name);
 /// `column`, for a value PostgreSQL has no form for (an Error, a Python object).
 absl::Status AppendCopyField(value::ValueView v, Target target, std::string_view column, std::string& out);
 
+/// Appends `v` as a SQL literal ('text', quotes doubled; NULL) in the same text form.
+absl::Status AppendSqlLiteral(value::ValueView v, Target target, std::string_view column, std::string& out);
+
 /// Reads `text`, PostgreSQL's text form of a value of type `pg_type` (pg_type.typname:
 /// "int8", "timestamptz", "_text" for text[]), as a value of `type` (`element`: a list's
 /// elements) into `out`. Fails with the reason.

@@ -6,12 +6,11 @@ from typing import Any, Callable
 
 from deltaflow.internals.run import Sink, register_sink
 from deltaflow.internals.table import Table
-from deltaflow.io import csv, fs, jsonlines, kafka, null, plaintext, postgres, python, redpanda, sqlite  # noqa: F401
+from deltaflow.io import csv, debezium, fs, jsonlines, kafka, null, plaintext, postgres, python, redpanda, sqlite  # noqa: F401
 from deltaflow.io._fs import CsvParserSettings  # noqa: F401
 from deltaflow.io._planned import planned_connector
 
 # Connectors of later issues: present so that Pathway programs fail with a clear message.
-debezium = planned_connector("debezium")
 http = planned_connector("http")
 s3 = planned_connector("s3")
 minio = planned_connector("minio")
@@ -54,4 +53,4 @@ def subscribe(
     register_sink(Sink(table, on_time, on_end, name or "subscribe"))
 
 
-__all__ = ["subscribe", "csv", "fs", "jsonlines", "kafka", "null", "plaintext", "postgres", "python", "redpanda", "sqlite", "CsvParserSettings"]
+__all__ = ["subscribe", "csv", "debezium", "fs", "jsonlines", "kafka", "null", "plaintext", "postgres", "python", "redpanda", "sqlite", "CsvParserSettings"]

@@ -34,6 +34,9 @@ _READ_FORMATS = {
     "json": _engine.KafkaSourceFormat.JSON,
     "csv": _engine.KafkaSourceFormat.DSV,
     "dsv": _engine.KafkaSourceFormat.DSV,
+    # pw.io.debezium's change events
+    "debezium_postgres": _engine.KafkaSourceFormat.DEBEZIUM_POSTGRES,
+    "debezium_mongodb": _engine.KafkaSourceFormat.DEBEZIUM_MONGODB,
 }
 _WRITE_FORMATS = {
     "json": _engine.KafkaSinkFormat.JSON,

@@ -57,7 +57,13 @@
 
 namespace deltaflow::connectors::kafka {
 
-enum class SourceFormat : uint8_t { kRaw, kPlaintext, kJson, kDsv };
+// kDebeziumPostgres, kDebeziumMongo: Debezium change events (JSON, with or without the
+// schema envelope): `payload.op` c/r/u insert or replace the row of `payload.after` (a JSON
+// object, or a JSON string holding one, as Debezium's MongoDB connector sends it), d deletes
+// the row the message key names (the key's `payload`, else `payload.before`); the schema's
+// primary key identifies rows, so updates and deletions need no full `before` image. A null
+// payload (a tombstone) is not a change.
+enum class SourceFormat : uint8_t { kRaw, kPlaintext, kJson, kDsv, kDebeziumPostgres, kDebeziumMongo };
 
 struct KafkaSourceOptions {
   Settings settings;
