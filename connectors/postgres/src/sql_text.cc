@@ -46,23 +46,63 @@ void AppendCopyEscaped(std::string_view text, std::string& out) {
   out.append(text.substr(start));
 }
 
+// The shortest text that reads back as `d` (no allocation).
 void AppendFloat(double d, std::string& out) {
   if (std::isnan(d)) {
     out += "NaN";
   } else if (std::isinf(d)) {
     out += d > 0 ? "Infinity" : "-Infinity";
   } else {
-    out += value::FloatRepr(d);
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), d);
+    out.append(buffer, end);
   }
+}
+
+void AppendInt(int64_t v, std::string& out) {
+  char buffer[24];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), v);
+  out.append(buffer, end);
 }
 
 // Nanoseconds to microseconds, rounding toward minus infinity (a date-time's microsecond).
 int64_t FloorMicros(int64_t nanos) { return nanos >= 0 ? nanos / 1000 : -((-nanos + 999) / 1000); }
 
+void AppendDigits(int64_t v, int width, std::string& out) {
+  char buffer[24];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), v);
+  for (int pad = width - static_cast<int>(end - buffer); pad > 0; --pad) out += '0';
+  out.append(buffer, end);
+}
+
+// "YYYY-MM-DD HH:MM:SS.ffffff" (+00 when zoned), without allocating.
 void AppendTimestamp(int64_t nanos, bool utc, bool date_only, std::string& out) {
-  absl::Time t = absl::FromUnixMicros(FloorMicros(nanos));
-  out += absl::FormatTime(date_only ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%E6S", t, absl::UTCTimeZone());
-  if (utc && !date_only) out += "+00";
+  int64_t micros = FloorMicros(nanos);
+  int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+  int64_t fraction = micros - seconds * 1000000;
+  absl::CivilSecond c = absl::ToCivilSecond(absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
+  if (c.year() < 1 || c.year() > 9999) {
+    // Outside four-digit years: Abseil's formatting (PostgreSQL rejects what it cannot hold).
+    out += absl::FormatTime(date_only ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%E6S", absl::FromUnixMicros(micros),
+                            absl::UTCTimeZone());
+    if (utc && !date_only) out += "+00";
+    return;
+  }
+  AppendDigits(c.year(), 4, out);
+  out += '-';
+  AppendDigits(c.month(), 2, out);
+  out += '-';
+  AppendDigits(c.day(), 2, out);
+  if (date_only) return;
+  out += ' ';
+  AppendDigits(c.hour(), 2, out);
+  out += ':';
+  AppendDigits(c.minute(), 2, out);
+  out += ':';
+  AppendDigits(c.second(), 2, out);
+  out += '.';
+  AppendDigits(fraction, 6, out);
+  if (utc) out += "+00";
 }
 
 // A duration as PostgreSQL reads it into `target` (microseconds, truncated as Pathway does).
@@ -153,7 +193,7 @@ void AppendArrayElement(ValueView v, std::string& out) {
       out += v.AsBool() ? 't' : 'f';
       return;
     case ValueKind::kInt:
-      out += fmt::format("{}", v.AsInt());
+      AppendInt(v.AsInt(), out);
       return;
     case ValueKind::kFloat:
       AppendFloat(v.AsFloat(), out);
@@ -254,7 +294,7 @@ absl::Status AppendValueText(ValueView v, Target target, std::string_view column
       out += v.AsBool() ? 't' : 'f';
       return absl::OkStatus();
     case ValueKind::kInt:
-      out += fmt::format("{}", v.AsInt());
+      AppendInt(v.AsInt(), out);
       return absl::OkStatus();
     case ValueKind::kFloat:
       AppendFloat(v.AsFloat(), out);
