@@ -662,3 +662,28 @@ def test_types_round_trip_through_a_table(postgres_server):
         values[9] = values[9].to_pytimedelta()
         values[10], values[11] = list(values[10]), list(values[11])
         assert values == list(expected)
+
+
+def test_a_server_restart_while_reading_resumes_a_named_slot(postgres_server):
+    name = postgres_server.unique_name("read_restart")
+    slot = f"slot_{name}"
+    postgres_server.execute(
+        f"CREATE TABLE {name} (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION)",
+        f"INSERT INTO {name} VALUES (1, 'a', 1), (2, 'b', 2)",
+    )
+    t = pw.io.postgres.read(postgres_server.settings, name, Item, publication_name=f"pub_{name}", replication_slot_name=slot)
+    recorder = Recorder(t)
+    thread = run_in_background()
+    try:
+        wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+        postgres_server.execute(f"INSERT INTO {name} VALUES (3, 'c', 3)")
+        wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+        postgres_server.restart()
+        # Changes after the restart arrive once, through the same slot, and nothing before twice.
+        postgres_server.execute(f"UPDATE {name} SET name = 'B' WHERE id = 2", f"INSERT INTO {name} VALUES (4, 'd', NULL)")
+        wait_for(lambda: recorder.state() == table_state(postgres_server, name), timeout=60)
+        postgres_server.execute(f"DELETE FROM {name} WHERE id = 1")
+        wait_for(lambda: recorder.state() == table_state(postgres_server, name))
+    finally:
+        stop(thread)
+    postgres_server.execute(f"SELECT pg_drop_replication_slot('{slot}')")

@@ -155,6 +155,7 @@ struct PostgresSource::Reader {
   std::vector<Key> touched_order;
   uint64_t received_lsn = 0;
   uint64_t sent_flush = 0;
+  uint64_t pushed_lsn = 0;  // the end of the last transaction handed to the run
   uint64_t appended = 0;  // append-only ids
   RowBuilder builder;
   RowBuilder key_builder;
@@ -170,6 +171,7 @@ struct PostgresSource::Reader {
     if (w) w();
   }
   void Push(Unit unit) {
+    pushed_lsn = std::max(pushed_lsn, unit.lsn);
     std::function<void()> w;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -641,6 +643,44 @@ struct PostgresSource::Reader {
     return absl::OkStatus();
   }
 
+  // Streams a persistent slot; when the connection is lost (a server restart), connects again
+  // and resumes after the last transaction handed to the run, for up to a minute.
+  absl::Status StreamAndReconnect(Conn& repl, const std::string& slot, uint64_t start) {
+    absl::Status status = Stream(repl, slot, start);
+    while (!status.ok() && status.code() == absl::StatusCode::kUnavailable && !stop.load()) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      auto backoff = std::chrono::milliseconds(100);
+      absl::Status last = status;
+      status = absl::OkStatus();
+      while (true) {
+        if (stop.load()) return absl::OkStatus();
+        if (std::chrono::steady_clock::now() + backoff > deadline) {
+          return absl::UnavailableError(fmt::format("{}: the replication connection was lost and not regained within 60 s: {}",
+                                                    o.name, std::string(last.message())));
+        }
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        repl.Reset();
+        touched.clear();
+        touched_order.clear();
+        if (absl::Status s = Connect(repl, true); !s.ok()) {
+          last = s;
+          continue;
+        }
+        // Transactions already handed over are not sent again (the server starts after
+        // max(this position, the slot's confirmed position)).
+        status = Stream(repl, slot, std::max(pushed_lsn, start));
+        if (!status.ok() && status.code() != absl::StatusCode::kUnavailable) {
+          last = status;  // e.g. the slot still held by the old connection's server process
+          status = absl::OkStatus();
+          continue;
+        }
+        break;
+      }
+    }
+    return status;
+  }
+
   void Run() {
     absl::Status status = RunStatus();
     if (!status.ok()) {
@@ -705,7 +745,7 @@ struct PostgresSource::Reader {
       if (exists && resume_lsn) {
         // Restored state: the stream goes on from where the earlier run stopped.
         c.Reset();
-        return Stream(repl, slot, *resume_lsn);
+        return StreamAndReconnect(repl, slot, *resume_lsn);
       }
       if (resume_lsn) {
         return absl::FailedPreconditionError(fmt::format(
@@ -736,7 +776,8 @@ struct PostgresSource::Reader {
     if (auto s = Exec(c, "COMMIT"); !s.ok()) return s;
     c.Reset();
     if (stop.load()) return absl::OkStatus();
-    return Stream(repl, slot, consistent);
+    if (temporary) return Stream(repl, slot, consistent);
+    return StreamAndReconnect(repl, slot, consistent);
   }
 };
 
