@@ -1,3 +1,4 @@
+import contextlib
 import os
 import subprocess
 import sys
@@ -46,21 +47,29 @@ class KafkaBroker:
 _ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+@contextlib.contextmanager
+def _service(script_name: str, **variables: str):
+    """A test service of scripts/ (start|stop|status|env) for the session: the running one, or
+    one started here and stopped at the end. Yields the settings its `env` prints."""
+    script = os.path.join(_ROOT, "scripts", script_name)
+    environment = dict(os.environ, **variables)
+    started = subprocess.run([script, "status"], env=environment).returncode != 0
+    if started:
+        subprocess.run([script, "start"], check=True, env=environment)
+    out = subprocess.run([script, "env"], check=True, capture_output=True, text=True, env=environment).stdout
+    try:
+        yield dict(line.split("=", 1) for line in out.split())
+    finally:
+        if started:
+            subprocess.run([script, "stop"], check=True, env=environment)
+
+
 @pytest.fixture(scope="session")
 def kafka_broker():
     """A Kafka broker for the session: the running one, or one started here (and stopped at
     the end), so that `pytest -k kafka` works on its own."""
-    script = os.path.join(_ROOT, "scripts", "kafka.sh")
-    started = subprocess.run([script, "status"]).returncode != 0
-    if started:
-        subprocess.run([script, "start"], check=True)
-    out = subprocess.run([script, "env"], check=True, capture_output=True, text=True).stdout
-    env = dict(line.split("=", 1) for line in out.split())
-    try:
+    with _service("kafka.sh") as env:
         yield KafkaBroker(env)
-    finally:
-        if started:
-            subprocess.run([script, "stop"], check=True)
 
 
 class PostgresServer:
@@ -105,17 +114,8 @@ class PostgresServer:
 def postgres_server():
     """A PostgreSQL server for the session: the running one, or one started here (and removed
     at the end), so that `pytest -k postgres` works on its own."""
-    script = os.path.join(_ROOT, "scripts", "postgres.sh")
-    started = subprocess.run([script, "status"]).returncode != 0
-    if started:
-        subprocess.run([script, "start"], check=True)
-    out = subprocess.run([script, "env"], check=True, capture_output=True, text=True).stdout
-    env = dict(line.split("=", 1) for line in out.split())
-    try:
+    with _service("postgres.sh") as env:
         yield PostgresServer(env)
-    finally:
-        if started:
-            subprocess.run([script, "stop"], check=True)
 
 
 class DebeziumConnect:
@@ -147,15 +147,5 @@ class DebeziumConnect:
 @pytest.fixture(scope="session")
 def debezium_connect(kafka_broker, postgres_server):
     """A Kafka Connect worker with Debezium for the session (started here when none runs)."""
-    script = os.path.join(_ROOT, "scripts", "debezium.sh")
-    env = dict(os.environ, DELTAFLOW_KAFKA_BOOTSTRAP=kafka_broker.bootstrap)
-    started = subprocess.run([script, "status"], env=env).returncode != 0
-    if started:
-        subprocess.run([script, "start"], check=True, env=env)
-    out = subprocess.run([script, "env"], check=True, capture_output=True, text=True, env=env).stdout
-    url = dict(line.split("=", 1) for line in out.split())["DELTAFLOW_CONNECT_URL"]
-    try:
-        yield DebeziumConnect(url)
-    finally:
-        if started:
-            subprocess.run([script, "stop"], check=True, env=env)
+    with _service("debezium.sh", DELTAFLOW_KAFKA_BOOTSTRAP=kafka_broker.bootstrap) as env:
+        yield DebeziumConnect(env["DELTAFLOW_CONNECT_URL"])

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
 import pytest
 
 import deltaflow as pw
+from live_run import run_in_background, stop, wait_for
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 
@@ -22,13 +22,6 @@ class Item(pw.Schema):
     name: str
     score: float | None
 
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
 
 
 class Recorder:
@@ -50,28 +43,6 @@ class Recorder:
             return sorted(self.rows.values(), key=repr)
 
 
-def start(**kwargs) -> threading.Thread:
-    errors: list = []
-
-    def target():
-        try:
-            pw.run(**kwargs)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-
-    thread = threading.Thread(target=target)
-    thread.errors = errors  # type: ignore[attr-defined]
-    thread.start()
-    return thread
-
-
-def stop(thread: threading.Thread) -> None:
-    from deltaflow.internals.run import request_stop
-
-    request_stop()
-    thread.join(30)
-    assert not thread.is_alive()
-    assert not thread.errors, thread.errors  # type: ignore[attr-defined]
 
 
 def produce(bootstrap: str, topic: str, messages: list) -> None:
@@ -106,19 +77,19 @@ def test_postgres_changes_from_a_real_debezium_connector(postgres_server, kafka_
         from confluent_kafka.admin import AdminClient
 
         admin = AdminClient({"bootstrap.servers": kafka_broker.bootstrap})
-        wait_for(lambda: topic in admin.list_topics(timeout=5).topics)
+        wait_for(lambda: topic in admin.list_topics(timeout=5).topics, timeout=60)
         rdkafka = {"bootstrap.servers": kafka_broker.bootstrap, "auto.offset.reset": "earliest", "group.id": prefix}
         t = pw.io.debezium.read(rdkafka, topic, schema=Item, autocommit_duration_ms=100)
         recorder = Recorder(t, ["id", "name", "score"])
         # A sum over the table, kept up to date as the rows change.
         totals = t.reduce(n=pw.reducers.count(), names=pw.reducers.sorted_tuple(pw.this.name))
         total = Recorder(totals, ["n", "names"])
-        thread = start()
+        thread = run_in_background()
 
         def table_state():
             return sorted(postgres_server.query(f"SELECT id, name, score FROM {table}"), key=repr)
 
-        wait_for(lambda: recorder.state() == table_state())
+        wait_for(lambda: recorder.state() == table_state(), timeout=60)
         postgres_server.execute(
             f"UPDATE {table} SET name = 'A', score = 10 WHERE id = 1",
             f"DELETE FROM {table} WHERE id = 2",

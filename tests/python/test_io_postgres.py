@@ -14,6 +14,7 @@ import time
 import pytest
 
 import deltaflow as pw
+from live_run import run_in_background, stop, wait_for
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -426,13 +427,6 @@ def test_static_read_of_every_type(postgres_server):
     assert two["d"] == datetime.datetime(1969, 12, 31) and two["arr"] == () and one["maybe"] is None
 
 
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
-
 
 class Recorder:
     """An output that keeps the table's current rows and, per time, the changes."""
@@ -456,28 +450,6 @@ class Recorder:
             return sorted((r["id"], r["name"], r["score"]) for r in self.rows.values())
 
 
-def run_in_background(**kwargs) -> threading.Thread:
-    errors: list = []
-
-    def target():
-        try:
-            pw.run(**kwargs)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-
-    thread = threading.Thread(target=target)
-    thread.errors = errors  # type: ignore[attr-defined]
-    thread.start()
-    return thread
-
-
-def stop(thread: threading.Thread) -> None:
-    from deltaflow.internals.run import request_stop
-
-    request_stop()
-    thread.join(30)
-    assert not thread.is_alive()
-    assert not thread.errors, thread.errors  # type: ignore[attr-defined]
 
 
 def table_state(server, name: str) -> list[tuple]:

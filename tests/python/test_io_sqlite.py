@@ -7,11 +7,11 @@ import datetime
 import random
 import sqlite3
 import threading
-import time
 
 import pytest
 
 import deltaflow as pw
+from live_run import wait_for
 
 
 def stream(events: list[tuple[int, str, int, int]]) -> pw.Table:
@@ -87,13 +87,6 @@ class Person(pw.Schema):
     score: float
     born: pw.DateTimeNaive | None
 
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def test_a_table_followed_live_by_rowid_and_by_primary_key(tmp_path):

@@ -280,23 +280,21 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
       writer.complete();
     }
   };
-  auto append_fields = [&](const io::Change& change, std::string& out) {
+  // The values of a change's columns (`keys_only`: its primary key's), as COPY fields separated
+  // by tabs or as SQL literals separated by commas.
+  auto append_values = [&](const io::Change& change, bool keys_only, bool literals, std::string& out) {
     value::RowView row = change.row.view();
-    for (size_t c = 0; c < s.targets.size(); ++c) {
-      if (c > 0) out += '\t';
-      absl::Status st = internal::AppendCopyField(row[c], s.targets[c], o.columns[c].name, out);
+    size_t n = keys_only ? o.primary_key.size() : s.targets.size();
+    for (size_t i = 0; i < n; ++i) {
+      size_t c = keys_only ? static_cast<size_t>(o.primary_key[i]) : i;
+      if (i > 0) out += literals ? ',' : '\t';
+      absl::Status st = literals ? internal::AppendSqlLiteral(row[c], s.targets[c], o.columns[c].name, out)
+                                 : internal::AppendCopyField(row[c], s.targets[c], o.columns[c].name, out);
       if (!st.ok()) throw internal::WriteFailure(std::string(st.message()));
     }
   };
-
-  auto append_literals = [&](const io::Change& change, std::string& out) {
-    value::RowView row = change.row.view();
-    for (size_t c = 0; c < s.targets.size(); ++c) {
-      if (c > 0) out += ',';
-      absl::Status st = internal::AppendSqlLiteral(row[c], s.targets[c], o.columns[c].name, out);
-      if (!st.ok()) throw internal::WriteFailure(std::string(st.message()));
-    }
-  };
+  auto append_fields = [&](const io::Change& change, std::string& out) { append_values(change, false, false, out); };
+  auto append_literals = [&](const io::Change& change, std::string& out) { append_values(change, false, true, out); };
 
   if (o.table_type == TableType::kStreamOfChanges) {
     // One database row per unit of multiplicity.
@@ -399,15 +397,7 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
         s.chunk += fmt::format("DELETE FROM {} WHERE ({}) IN (", s.target_name, absl::StrJoin(key_columns, ","));
         for (size_t d = 0; d < deletes.size(); ++d) {
           s.chunk += d == 0 ? "(" : ",(";
-          value::RowView row = changes[deletes[d]].row.view();
-          bool first = true;
-          for (int k : o.primary_key) {
-            if (!first) s.chunk += ',';
-            first = false;
-            size_t c = static_cast<size_t>(k);
-            absl::Status st = internal::AppendSqlLiteral(row[c], s.targets[c], o.columns[c].name, s.chunk);
-            if (!st.ok()) throw internal::WriteFailure(std::string(st.message()));
-          }
+          append_values(changes[deletes[d]], true, true, s.chunk);
           s.chunk += ')';
         }
         s.chunk += ");";
@@ -440,17 +430,8 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
           absl::StrJoin(key_columns, ","), s.target_name));
     }
     if (!deletes.empty()) {
-      copy(tx, "deltaflow_delete", key_columns, deletes.size(), [&](size_t d, std::string& out) {
-        value::RowView row = changes[deletes[d]].row.view();
-        bool first = true;
-        for (int k : o.primary_key) {
-          if (!first) out += '\t';
-          first = false;
-          size_t c = static_cast<size_t>(k);
-          absl::Status st = internal::AppendCopyField(row[c], s.targets[c], o.columns[c].name, out);
-          if (!st.ok()) throw internal::WriteFailure(std::string(st.message()));
-        }
-      });
+      copy(tx, "deltaflow_delete", key_columns, deletes.size(),
+           [&](size_t d, std::string& out) { append_values(changes[deletes[d]], true, false, out); });
       tx.exec0(fmt::format("DELETE FROM {} t USING deltaflow_delete d WHERE {}", s.target_name,
                            absl::StrJoin(key_match, " AND ")));
     }
