@@ -37,7 +37,7 @@ def test_stream_of_changes_and_snapshot(tmp_path):
     pw.run()
     assert conn.execute("SELECT count(*) FROM snap").fetchone() == (2,)
     pw.io.sqlite.write(t, db, "missing")
-    with pytest.raises(Exception, match="the SQLite table missing does not exist"):
+    with pytest.raises(Exception, match="destination table \"missing\" does not exist in the SQLite database"):
         pw.run()
 
 
@@ -184,5 +184,52 @@ def test_values_that_do_not_read_go_to_the_error_log(tmp_path):
 
     pw.io.sqlite.read(db, "t", Missing)
     pw.io.null.write(pw.io.sqlite.read(db, "t", Missing))
-    with pytest.raises(Exception, match="the SQLite table t has no column nope"):
+    with pytest.raises(Exception, match=r"pw.Schema references column\(s\) \[\"nope\"\] that do not exist in SQLite table \"t\""):
         pw.run()
+
+
+def test_destinations_and_sources_that_cannot_work_are_refused_with_the_reason(tmp_path):
+    db = tmp_path / "checks.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        """
+        CREATE TABLE nopk (k INTEGER, v TEXT);
+        CREATE VIEW vw AS SELECT * FROM nopk;
+        CREATE TABLE audited (k INTEGER, v TEXT, audit_user TEXT NOT NULL, time BIGINT, diff SMALLINT);
+        CREATE TABLE strict_v (k INTEGER PRIMARY KEY, v TEXT NOT NULL);
+        CREATE TABLE shadow (rowid TEXT, v TEXT);
+        CREATE TABLE wor (k INTEGER PRIMARY KEY, v TEXT) WITHOUT ROWID;
+        """
+    )
+    conn.commit()
+    t = pw.debug.table_from_markdown("k | v\n1 | a")
+    optional = t.select(pw.this.k, v=pw.if_else(pw.this.k == 1, None, pw.this.v))
+
+    def refused(pattern: str) -> None:
+        with pytest.raises(Exception, match=pattern):
+            pw.run()
+
+    pw.io.sqlite.write(t, db, "vw")
+    refused('destination "vw" is a SQLite view, which SQLite treats as read-only')
+    pw.io.sqlite.write(t, db, "nopk", output_table_type="snapshot", primary_key=[t.k])
+    refused(r'primary_key columns \["k"\] do not correspond to any UNIQUE or PRIMARY KEY constraint on SQLite table "nopk"')
+    pw.io.sqlite.write(t, db, "audited")
+    refused(r'destination table "audited" has NOT NULL column\(s\) \["audit_user"\] without a DEFAULT value')
+    pw.io.sqlite.write(optional, db, "strict_v", output_table_type="snapshot", primary_key=[optional.k])
+    refused(r'pw.Schema declares column\(s\) \["v"\] as Optional but the destination table "strict_v" marks them NOT NULL')
+    with pytest.raises(ValueError, match="is an existing directory, not a SQLite database file"):
+        pw.io.sqlite.write(t, tmp_path, "x")
+    not_sqlite = tmp_path / "plain.txt"
+    not_sqlite.write_text("hello, this is not a database" * 100)
+    pw.io.sqlite.write(t, not_sqlite, "x")
+    refused("not a valid SQLite 3 database")
+
+    class V(pw.Schema):
+        v: str
+
+    pw.io.null.write(pw.io.sqlite.read(db, "shadow", V))
+    refused("has a user column \"rowid\" that shadows SQLite's implicit rowid alias")
+    pw.io.null.write(pw.io.sqlite.read(db, "wor", V))
+    refused("does not expose an implicit `_rowid_` column")
+    with pytest.raises(ValueError, match="is an existing directory, not a SQLite database file"):
+        pw.io.sqlite.read(tmp_path, "x", V)

@@ -1,7 +1,9 @@
 #include "deltaflow/connectors/sqlite/sqlite.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -129,6 +131,114 @@ bool ParseIsoTime(std::string text, bool utc, int64_t& nanos) {
   }
   nanos = absl::ToUnixNanos(t);
   return true;
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Names as a list: ["a", "b"].
+std::string NameList(const std::vector<std::string>& names) {
+  std::vector<std::string> quoted;
+  for (const std::string& n : names) quoted.push_back("\"" + n + "\"");
+  return "[" + absl::StrJoin(quoted, ", ") + "]";
+}
+
+// One column of a table as SQLite describes it (PRAGMA table_xinfo).
+struct TableColumn {
+  std::string name;
+  bool not_null = false;
+  bool has_default = false;
+  int pk = 0;          // position in the primary key (0: not in it)
+  bool generated = false;
+};
+
+// A path that is a directory, or a file that is not a SQLite database, is refused with the reason.
+absl::Status CheckDatabasePath(const std::string& path, const std::string& name) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(fmt::format("{}: '{}' is an existing directory, not a SQLite database file", name, path));
+  }
+  return absl::OkStatus();
+}
+
+// The columns of `table`, and what kind of object it is ("table", "view", "index", "trigger" or "" when absent).
+absl::Status Describe(sqlite3* db, const std::string& table, const std::string& name, std::string& kind,
+                      std::vector<TableColumn>& columns) {
+  Statement version;
+  if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &version.stmt, nullptr) != SQLITE_OK ||
+      sqlite3_step(version.stmt) != SQLITE_ROW) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: the specified file is not a valid SQLite 3 database: {}", name, sqlite3_errmsg(db)));
+  }
+  Statement type;
+  if (absl::Status s = Prepare(db, "SELECT type FROM sqlite_master WHERE name = ?1 COLLATE NOCASE", type, name); !s.ok()) return s;
+  sqlite3_bind_text(type.stmt, 1, table.c_str(), -1, SQLITE_TRANSIENT);
+  kind = sqlite3_step(type.stmt) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(type.stmt, 0)) : "";
+  columns.clear();
+  Statement info;
+  if (absl::Status s = Prepare(db, fmt::format("PRAGMA table_xinfo({})", QuoteIdentifier(table)), info, name); !s.ok()) return s;
+  while (sqlite3_step(info.stmt) == SQLITE_ROW) {
+    TableColumn c;
+    c.name = reinterpret_cast<const char*>(sqlite3_column_text(info.stmt, 1));
+    c.not_null = sqlite3_column_int(info.stmt, 3) != 0;
+    c.has_default = sqlite3_column_type(info.stmt, 4) != SQLITE_NULL;
+    c.pk = sqlite3_column_int(info.stmt, 5);
+    int hidden = sqlite3_column_int(info.stmt, 6);
+    c.generated = hidden == 2 || hidden == 3;
+    if (hidden == 1) continue;  // a virtual table's hidden column
+    columns.push_back(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+// The column of `columns` named `name`, case-insensitively as SQLite compares names.
+const TableColumn* FindColumn(const std::vector<TableColumn>& columns, std::string_view name) {
+  std::string lower = Lower(name);
+  for (const TableColumn& c : columns) {
+    if (Lower(c.name) == lower) return &c;
+  }
+  return nullptr;
+}
+
+// Whether `key` (lowercase names) is the table's primary key or one of its full unique indexes.
+bool HasKeyConstraint(sqlite3* db, const std::string& table, const std::vector<TableColumn>& columns,
+                      std::vector<std::string> key) {
+  std::sort(key.begin(), key.end());
+  std::vector<std::string> primary;
+  for (const TableColumn& c : columns) {
+    if (c.pk > 0) primary.push_back(Lower(c.name));
+  }
+  std::sort(primary.begin(), primary.end());
+  if (primary == key) return true;
+  Statement list;
+  if (sqlite3_prepare_v2(db, fmt::format("PRAGMA index_list({})", QuoteIdentifier(table)).c_str(), -1, &list.stmt, nullptr) != SQLITE_OK) {
+    return false;
+  }
+  while (sqlite3_step(list.stmt) == SQLITE_ROW) {
+    bool unique = sqlite3_column_int(list.stmt, 2) != 0;
+    bool partial = sqlite3_column_int(list.stmt, 4) != 0;
+    if (!unique || partial) continue;
+    std::string index = reinterpret_cast<const char*>(sqlite3_column_text(list.stmt, 1));
+    Statement info;
+    if (sqlite3_prepare_v2(db, fmt::format("PRAGMA index_info({})", QuoteIdentifier(index)).c_str(), -1, &info.stmt, nullptr) != SQLITE_OK) {
+      continue;
+    }
+    std::vector<std::string> names;
+    bool expression = false;
+    while (sqlite3_step(info.stmt) == SQLITE_ROW) {
+      if (sqlite3_column_type(info.stmt, 2) == SQLITE_NULL) {
+        expression = true;  // an index on an expression
+      } else {
+        names.push_back(Lower(reinterpret_cast<const char*>(sqlite3_column_text(info.stmt, 2))));
+      }
+    }
+    std::sort(names.begin(), names.end());
+    if (!expression && names == key) return true;
+  }
+  return false;
 }
 
 const char* StorageName(int type) {
@@ -338,49 +448,53 @@ struct SqliteSource::Reader {
 
   // Opens the database and checks the table; gives the SELECT of the schema's columns.
   absl::Status Setup(Database& database, std::string& sql, bool& by_rowid) {
+    if (absl::Status s = CheckDatabasePath(o.path, o.name); !s.ok()) return s;
     if (sqlite3_open_v2(o.path.c_str(), &database.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
       return absl::InvalidArgumentError(fmt::format("{}: cannot open the SQLite database {}: {}", o.name, o.path,
                                                     database.db ? sqlite3_errmsg(database.db) : "out of memory"));
     }
     sqlite3_busy_timeout(database.db, 30000);
-    Statement version;
-    if (absl::Status s = sqlite::Prepare(database.db, "PRAGMA schema_version", version, o.name); !s.ok()) return s;
-    if (sqlite3_step(version.stmt) != SQLITE_ROW) {
-      return Failed(database.db, o.name, fmt::format("{} is not a readable SQLite database", o.path));
-    }
-    Statement info;
-    if (absl::Status s = sqlite::Prepare(database.db, fmt::format("PRAGMA table_info({})", QuoteIdentifier(o.table)), info, o.name);
-        !s.ok()) {
-      return s;
-    }
-    std::vector<std::string> present;
-    while (sqlite3_step(info.stmt) == SQLITE_ROW) present.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(info.stmt, 1)));
+    std::string kind;
+    std::vector<TableColumn> present;
+    if (absl::Status s = Describe(database.db, o.table, o.name, kind, present); !s.ok()) return s;
     std::vector<std::string> missing, names;
     for (const ReadColumn& c : o.columns) {
       names.push_back(QuoteIdentifier(c.name));
-      if (std::find(present.begin(), present.end(), c.name) == present.end()) missing.push_back(c.name);
+      if (FindColumn(present, c.name) == nullptr) missing.push_back(c.name);
     }
-    if (present.empty()) return absl::NotFoundError(fmt::format("{}: the SQLite table {} does not exist in {}", o.name, o.table, o.path));
     if (!missing.empty()) {
-      return absl::InvalidArgumentError(fmt::format("{}: the SQLite table {} has no column{} {}", o.name, o.table,
-                                                    missing.size() > 1 ? "s" : "", absl::StrJoin(missing, ", ")));
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: pw.Schema references column(s) {} that do not exist in SQLite table \"{}\"", o.name, NameList(missing),
+          o.table));
     }
     by_rowid = o.primary_key.empty();
     if (by_rowid) {
       for (const char* alias : {"rowid", "_rowid_", "oid"}) {
-        if (std::find(present.begin(), present.end(), alias) != present.end()) {
+        if (const TableColumn* c = FindColumn(present, alias)) {
           return absl::InvalidArgumentError(fmt::format(
-              "{}: the SQLite table {} has a column {} that hides its rowid: declare the schema's primary key", o.name,
-              o.table, alias));
+              "{}: SQLite table \"{}\" has a user column \"{}\" that shadows SQLite's implicit rowid alias, so rows "
+              "cannot be identified by rowid. Declare primary-key columns in your pw.Schema.",
+              o.name, o.table, c->name));
         }
       }
       names.push_back("_rowid_");
+    } else if (kind == "table") {
+      std::vector<std::string> key;
+      for (int k : o.primary_key) key.push_back(Lower(o.columns[static_cast<size_t>(k)].name));
+      if (!HasKeyConstraint(database.db, o.table, present, key)) {
+        std::vector<std::string> key_names;
+        for (int k : o.primary_key) key_names.push_back(o.columns[static_cast<size_t>(k)].name);
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: primary_key columns {} declared in pw.Schema do not correspond to any UNIQUE or PRIMARY KEY constraint "
+            "on SQLite table \"{}\"", o.name, NameList(key_names), o.table));
+      }
     }
     sql = fmt::format("SELECT {} FROM {}", absl::StrJoin(names, ","), QuoteIdentifier(o.table));
     Statement probe;
     if (by_rowid && sqlite3_prepare_v2(database.db, sql.c_str(), -1, &probe.stmt, nullptr) != SQLITE_OK) {
       return absl::InvalidArgumentError(fmt::format(
-          "{}: the SQLite table {} has no rowid (a WITHOUT ROWID table or a view): declare the schema's primary key",
+          "{}: SQLite object \"{}\" does not expose an implicit `_rowid_` column (typical for `WITHOUT ROWID` tables "
+          "and views). Declare primary key columns in your pw.Schema so the reader can identify rows.",
           o.name, o.table));
     }
     return absl::OkStatus();
@@ -492,23 +606,38 @@ absl::StatusOr<std::unique_ptr<SqliteSink>> SqliteSink::Make(SqliteSinkOptions o
   auto sink = std::unique_ptr<SqliteSink>(new SqliteSink(std::move(options)));
   const SqliteSinkOptions& o = sink->options_;
   sqlite3*& db = sink->db_->database.db;
+  if (absl::Status s = CheckDatabasePath(o.path, name); !s.ok()) return s;
   if (sqlite3_open_v2(o.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     return absl::InvalidArgumentError(
         fmt::format("{}: cannot open the SQLite database {}: {}", name, o.path, db ? sqlite3_errmsg(db) : "out of memory"));
   }
   sqlite3_busy_timeout(db, 30000);
   std::string table = QuoteIdentifier(o.table);
-  std::vector<std::string> quoted, defs, keys;
+  std::vector<std::string> quoted, defs, keys, key_names;
   for (const SqliteColumn& c : o.columns) {
     quoted.push_back(QuoteIdentifier(c.name));
     defs.push_back(quoted.back() + " " + c.sql_type);
   }
-  for (int k : o.primary_key) keys.push_back(quoted[static_cast<size_t>(k)]);
+  for (int k : o.primary_key) {
+    keys.push_back(quoted[static_cast<size_t>(k)]);
+    key_names.push_back(o.columns[static_cast<size_t>(k)].name);
+  }
   if (!snapshot) {
     defs.push_back("time BIGINT NOT NULL");
     defs.push_back("diff SMALLINT NOT NULL");
   } else {
     defs.push_back("PRIMARY KEY (" + absl::StrJoin(keys, ", ") + ")");
+  }
+  std::string kind;
+  std::vector<TableColumn> present;
+  if (absl::Status s = Describe(db, o.table, name, kind, present); !s.ok()) return s;
+  if (!kind.empty() && kind != "table") {
+    if (kind == "view") {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: destination \"{}\" is a SQLite view, which SQLite treats as read-only; write to a table", name, o.table));
+    }
+    return absl::InvalidArgumentError(
+        fmt::format("{}: destination \"{}\" is a SQLite {} in the database, not a table", name, o.table, kind));
   }
   if (o.init_mode == InitMode::kReplace) {
     if (absl::Status s = Exec(db, "DROP TABLE IF EXISTS " + table, name); !s.ok()) return s;
@@ -516,28 +645,72 @@ absl::StatusOr<std::unique_ptr<SqliteSink>> SqliteSink::Make(SqliteSinkOptions o
   if (o.init_mode != InitMode::kDefault) {
     if (absl::Status s = Exec(db, fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", table, absl::StrJoin(defs, ", ")), name); !s.ok()) return s;
   }
-  // The table must hold every column written.
-  Statement info;
-  if (absl::Status s = sqlite::Prepare(db, fmt::format("PRAGMA table_info({})", table), info, name); !s.ok()) return s;
-  std::vector<std::string> present;
-  while (sqlite3_step(info.stmt) == SQLITE_ROW) present.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(info.stmt, 1)));
+  if (absl::Status s = Describe(db, o.table, name, kind, present); !s.ok()) return s;
   if (present.empty()) {
     return absl::NotFoundError(fmt::format(
-        "{}: the SQLite table {} does not exist (init_mode=\"default\" writes to an existing table; "
-        "\"create_if_not_exists\" or \"replace\" create it)", name, o.table));
+        "{}: destination table \"{}\" does not exist in the SQLite database (init_mode=\"default\" writes to an "
+        "existing table; \"create_if_not_exists\" or \"replace\" create it)", name, o.table));
   }
-  std::vector<std::string> missing;
+  std::vector<std::string> missing, generated, optional_not_null;
   for (const SqliteColumn& c : o.columns) {
-    if (std::find(present.begin(), present.end(), c.name) == present.end()) missing.push_back(c.name);
+    const TableColumn* t = FindColumn(present, c.name);
+    if (t == nullptr) {
+      missing.push_back(c.name);
+    } else if (t->generated) {
+      generated.push_back(c.name);
+    } else if (c.optional && t->not_null) {
+      optional_not_null.push_back(c.name);
+    }
   }
   if (!snapshot) {
     for (const char* meta : {"time", "diff"}) {
-      if (std::find(present.begin(), present.end(), meta) == present.end()) missing.push_back(meta);
+      if (FindColumn(present, meta) == nullptr) missing.push_back(meta);
     }
   }
   if (!missing.empty()) {
-    return absl::InvalidArgumentError(fmt::format("{}: the SQLite table {} has no column{} {}", name, o.table,
-                                                  missing.size() > 1 ? "s" : "", absl::StrJoin(missing, ", ")));
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: destination table \"{}\" is missing required column(s) {} that the writer plans to INSERT into", name,
+        o.table, NameList(missing)));
+  }
+  if (!generated.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: destination table \"{}\" has generated column(s) {} (`GENERATED ALWAYS AS ...`) that pw.Schema also names; "
+        "SQLite computes them", name, o.table, NameList(generated)));
+  }
+  // Columns the writer leaves out must be nullable or have a default (a rowid alias fills itself).
+  std::vector<std::string> unfilled;
+  int primary_columns = 0;
+  for (const TableColumn& t : present) primary_columns += t.pk > 0 ? 1 : 0;
+  for (const TableColumn& t : present) {
+    bool written = std::any_of(o.columns.begin(), o.columns.end(), [&](const SqliteColumn& c) { return Lower(c.name) == Lower(t.name); }) ||
+                   (!snapshot && (Lower(t.name) == "time" || Lower(t.name) == "diff"));
+    if (written || t.generated || t.has_default) continue;
+    bool rowid_alias = t.pk == 1 && primary_columns == 1 && kind == "table";
+    if (rowid_alias) {
+      Statement probe;  // a rowid alias exists only in tables with a rowid
+      rowid_alias = sqlite3_prepare_v2(db, fmt::format("SELECT _rowid_ FROM {}", table).c_str(), -1, &probe.stmt, nullptr) == SQLITE_OK;
+    }
+    if ((t.not_null || t.pk > 0) && !rowid_alias) unfilled.push_back(t.name);
+  }
+  if (!unfilled.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: destination table \"{}\" has NOT NULL column(s) {} without a DEFAULT value that pw.Schema doesn't provide",
+        name, o.table, NameList(unfilled)));
+  }
+  if (!optional_not_null.empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: pw.Schema declares column(s) {} as Optional but the destination table \"{}\" marks them NOT NULL", name,
+        NameList(optional_not_null), o.table));
+  }
+  if (snapshot) {
+    std::vector<std::string> key;
+    for (const std::string& k : key_names) key.push_back(Lower(k));
+    if (!HasKeyConstraint(db, o.table, present, key)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: primary_key columns {} do not correspond to any UNIQUE or PRIMARY KEY constraint on SQLite table \"{}\". "
+          "Add it in SQLite, or let the writer create the table with init_mode=\"replace\"",
+          name, NameList(key_names), o.table));
+    }
   }
   std::vector<std::string> marks(o.columns.size() + (snapshot ? 0 : 2), "?");
   std::string columns = absl::StrJoin(quoted, ", ") + (snapshot ? "" : ", time, diff");

@@ -35,7 +35,7 @@ def read(
     whole table first, then every change other connections commit."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        raise ValueError(f"{path!r} is a directory, not a SQLite database file")
+        raise ValueError(f"{path!r} is an existing directory, not a SQLite database file")
     if max_backlog_size is not None and max_backlog_size <= 0:
         raise ValueError(f"'max_backlog_size' must be positive, got {max_backlog_size}")
     dtypes = schema._dtypes()
@@ -124,6 +124,8 @@ def write(
         except TypeError as e:
             raise TypeError(f"column {column!r}: {e}") from None
     file = os.fspath(path)
+    if os.path.isdir(file):
+        raise ValueError(f"{file!r} is an existing directory, not a SQLite database file")
     sink_name = name or f"sqlite output {table_name}"
 
     def open_sink() -> Any:
