@@ -97,3 +97,29 @@ def test_run_all_leaves_tables_built_inside_an_iterate_body_to_the_loop():
     pw.io.subscribe(result, lambda key, row, time, is_addition: seen.append(row["a"]) if is_addition else None)
     pw.run_all()
     assert sorted(seen) == [10, 10]
+
+
+def test_a_process_forked_after_a_run_runs_pipelines_of_its_own():
+    # The engine's idle worker threads are joined before fork(): a child forked after the
+    # parent ran a pipeline (multiprocessing's "fork", as Pathway's test helpers use) runs its
+    # own instead of waiting forever for threads it does not have.
+    import multiprocessing
+
+    t = pw.debug.table_from_markdown("a\n1\n2")
+    assert sorted(pw.debug.table_to_pandas(t)["a"]) == [1, 2]
+    queue = multiprocessing.get_context("fork").SimpleQueue()
+
+    def child():
+        u = pw.debug.table_from_markdown("b\n3")
+        queue.put(list(pw.debug.table_to_pandas(u)["b"]))
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(30)
+    alive = process.is_alive()
+    if alive:
+        process.kill()
+    assert not alive and process.exitcode == 0
+    assert queue.get() == [3]
+    # The parent runs again afterwards.
+    assert sorted(pw.debug.table_to_pandas(t)["a"]) == [1, 2]

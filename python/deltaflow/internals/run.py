@@ -20,6 +20,11 @@ from deltaflow import _engine
 from deltaflow.internals import parse_graph, run_context
 from deltaflow.internals.table import Table, lower
 
+# A process forked after a run (multiprocessing's "fork") must not inherit the engine's idle
+# worker threads' scheduler: they are joined first, and the next run starts new ones.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_engine.release_worker_threads)
+
 
 @dataclass
 class Sink:
