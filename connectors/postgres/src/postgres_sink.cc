@@ -39,6 +39,10 @@ struct PostgresSink::Session {
   std::string target_name;                // "schema"."table"
   std::string column_list;                // "a","b" (the columns written)
   std::vector<std::string> quoted;        // each column, quoted
+  std::vector<std::string> copy_columns;  // a stream of changes: the columns, "time", "diff"
+  std::vector<std::string> key_columns;   // a snapshot: the key's columns, quoted
+  std::string key_match;                  // t."k" = d."k" AND ...
+  std::string upsert_tail;                // ON CONFLICT (key) DO UPDATE SET ...
   // Scratch, reused for every time.
   std::string chunk;
   std::string key;
@@ -145,6 +149,22 @@ absl::StatusOr<std::unique_ptr<PostgresSink>> PostgresSink::Make(PostgresSinkOpt
   s.target_name = QualifiedName(o.schema, o.table);
   for (const PostgresColumn& c : o.columns) s.quoted.push_back(QuoteIdentifier(c.name));
   s.column_list = absl::StrJoin(s.quoted, ",");
+  s.copy_columns = s.quoted;
+  s.copy_columns.push_back("\"time\"");
+  s.copy_columns.push_back("\"diff\"");
+  std::vector<std::string> key_match, updates;
+  for (int k : o.primary_key) {
+    const std::string& q = s.quoted[static_cast<size_t>(k)];
+    s.key_columns.push_back(q);
+    key_match.push_back(fmt::format("t.{0} = d.{0}", q));
+  }
+  for (size_t c = 0; c < o.columns.size(); ++c) {
+    if (std::find(o.primary_key.begin(), o.primary_key.end(), static_cast<int>(c)) != o.primary_key.end()) continue;
+    updates.push_back(fmt::format("{0} = EXCLUDED.{0}", s.quoted[c]));
+  }
+  s.key_match = absl::StrJoin(key_match, " AND ");
+  s.upsert_tail = fmt::format(" ON CONFLICT ({}) DO {}", absl::StrJoin(s.key_columns, ","),
+                              updates.empty() ? "NOTHING" : "UPDATE SET " + absl::StrJoin(updates, ", "));
 
   std::string where = o.schema.empty() ? o.table : o.schema + "." + o.table;
   absl::flat_hash_map<std::string, TargetColumn> target;
@@ -157,9 +177,7 @@ absl::StatusOr<std::unique_ptr<PostgresSink>> PostgresSink::Make(PostgresSinkOpt
         defs.push_back("\"time\" BIGINT NOT NULL");
         defs.push_back("\"diff\" SMALLINT NOT NULL");
       } else {
-        std::vector<std::string> key;
-        for (int k : o.primary_key) key.push_back(s.quoted[static_cast<size_t>(k)]);
-        defs.push_back("PRIMARY KEY (" + absl::StrJoin(key, ",") + ")");
+        defs.push_back("PRIMARY KEY (" + absl::StrJoin(s.key_columns, ",") + ")");
       }
       if (o.init_mode == InitMode::kReplace) tx.exec0("DROP TABLE IF EXISTS " + s.target_name);
       tx.exec0(fmt::format("CREATE TABLE {}{} ({})", o.init_mode == InitMode::kCreateIfNotExists ? "IF NOT EXISTS " : "",
@@ -304,9 +322,6 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
       int64_t sign = changes[i].diff < 0 ? -1 : 1;
       for (int64_t n = 0; n < changes[i].diff * sign; ++n) units.emplace_back(i, sign);
     }
-    std::vector<std::string> columns = s.quoted;
-    columns.push_back("\"time\"");
-    columns.push_back("\"diff\"");
     std::string suffix_time = fmt::format("\t{}\t", time);
     auto done = [&](pqxx::transaction_base& tx) {
       // Times are strictly increasing: rows of this time mean its transaction committed.
@@ -329,7 +344,7 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
       if (status.code() != absl::StatusCode::kInvalidArgument) return status;
     }
     auto body = [&](pqxx::transaction_base& tx) {
-      copy(tx, s.target_name, columns, units.size(), [&](size_t u, std::string& out) {
+      copy(tx, s.target_name, s.copy_columns, units.size(), [&](size_t u, std::string& out) {
         append_fields(changes[units[u].first], out);
         out += suffix_time;
         out += units[u].second < 0 ? "-1" : "1";
@@ -374,21 +389,8 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
       s.last_by_key.erase(it);
     }
   }
-  std::vector<std::string> key_columns;
-  std::vector<std::string> key_match;
-  for (int k : o.primary_key) {
-    const std::string& q = s.quoted[static_cast<size_t>(k)];
-    key_columns.push_back(q);
-    key_match.push_back(fmt::format("t.{0} = d.{0}", q));
-  }
-  std::vector<std::string> updates;
-  for (size_t c = 0; c < o.columns.size(); ++c) {
-    if (std::find(o.primary_key.begin(), o.primary_key.end(), static_cast<int>(c)) != o.primary_key.end()) continue;
-    updates.push_back(fmt::format("{0} = EXCLUDED.{0}", s.quoted[c]));
-  }
+  const std::vector<std::string>& key_columns = s.key_columns;
   auto on_connect = [&] { s.staging_ready = false; };
-  std::string upsert_tail = fmt::format(" ON CONFLICT ({}) DO {}", absl::StrJoin(key_columns, ","),
-                                        updates.empty() ? "NOTHING" : "UPDATE SET " + absl::StrJoin(updates, ", "));
   if (upserts.size() + deletes.size() <= kSmallBatch) {
     // A few rows: the deletions and upserts in one query, one round trip.
     auto body = [&](pqxx::transaction_base& tx) {
@@ -409,7 +411,7 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
           append_literals(changes[upserts[u]], s.chunk);
           s.chunk += ')';
         }
-        s.chunk += upsert_tail;
+        s.chunk += s.upsert_tail;
         s.chunk += ';';
       }
       s.chunk += "COMMIT";
@@ -432,14 +434,13 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
     if (!deletes.empty()) {
       copy(tx, "deltaflow_delete", key_columns, deletes.size(),
            [&](size_t d, std::string& out) { append_values(changes[deletes[d]], true, false, out); });
-      tx.exec0(fmt::format("DELETE FROM {} t USING deltaflow_delete d WHERE {}", s.target_name,
-                           absl::StrJoin(key_match, " AND ")));
+      tx.exec0(fmt::format("DELETE FROM {} t USING deltaflow_delete d WHERE {}", s.target_name, s.key_match));
     }
     if (!upserts.empty()) {
       copy(tx, "deltaflow_upsert", s.quoted, upserts.size(),
            [&](size_t u, std::string& out) { append_fields(changes[upserts[u]], out); });
       tx.exec0(fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM deltaflow_upsert{2}", s.target_name, s.column_list,
-                           upsert_tail));
+                           s.upsert_tail));
     }
   };
   absl::Status status = InTransaction(s.connection, o.connection, o.name, o.reconnect_timeout, on_connect, body, nullptr);

@@ -159,6 +159,9 @@ struct PostgresSource::Reader {
   uint64_t appended = 0;  // append-only ids
   RowBuilder builder;
   RowBuilder key_builder;
+  RowBuilder old_key_builder;
+  std::vector<TupleValue> tuple_, old_tuple_;
+  std::vector<const TupleValue*> values_, old_values_;
 
   void Fail(absl::Status status) {
     std::function<void()> w;
@@ -446,8 +449,13 @@ struct PostgresSource::Reader {
   // One pgoutput message. Returns false on a message that does not parse.
   absl::Status HandleMessage(Cursor in, uint64_t lsn) {
     char type = static_cast<char>(in.U8());
-    std::vector<TupleValue> tuple, old_tuple;
-    std::vector<const TupleValue*> values(o.columns.size()), old_values(o.columns.size());
+    // Scratch reused for every message: tuples as sent, and their values by schema column.
+    std::vector<TupleValue>& tuple = tuple_;
+    std::vector<TupleValue>& old_tuple = old_tuple_;
+    std::vector<const TupleValue*>& values = values_;
+    std::vector<const TupleValue*>& old_values = old_values_;
+    values.resize(o.columns.size());
+    old_values.resize(o.columns.size());
     switch (type) {
       case 'B':
         touched.clear();
@@ -509,7 +517,6 @@ struct PostgresSource::Reader {
         if (part == 'K' || part == 'O') {
           // The old key (or the whole old row): the row it names.
           if (!ReadTuple(in, old_tuple, old_values)) break;
-          key_builder.Clear();
           bool complete = true;
           for (int k : o.primary_key) {
             const TupleValue* v = old_values[static_cast<size_t>(k)];
@@ -519,8 +526,8 @@ struct PostgresSource::Reader {
             }
           }
           if (complete) {
-            builder.Clear();
-            RowBuilder keys;
+            RowBuilder& keys = old_key_builder;
+            keys.Clear();
             for (int k : o.primary_key) {
               size_t c = static_cast<size_t>(k);
               if (!internal::AppendTextValue(old_values[c]->text, o.columns[c].type, o.columns[c].element, pg_types[c], keys).ok()) {
