@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "deltaflow/persist/store.h"
 #include "deltaflow/table/graph.h"
+#include "fmt/format.h"
 #include "native_handles.h"
 #include "pointer.h"
 #include "register.h"
@@ -147,6 +149,11 @@ class PyOutputHandler final : public io::Sink {
   std::shared_ptr<PyErrorSlot> errors_;
 };
 
+// A persistence store handed to `run_graph`.
+struct PersistenceStore {
+  std::shared_ptr<persist::Store> store;
+};
+
 // A Python object with `poll() -> (list[(Pointer, tuple, diff)], more: bool)`.
 class PySource final : public io::Source {
  public:
@@ -193,6 +200,52 @@ class PySource final : public io::Source {
     } catch (py::error_already_set& e) {
       if (errors_) errors_->Store(e);
       return absl::CancelledError("python source failed");
+    }
+  }
+
+  // Persistence: a Python source's offsets are `(counter, state bytes or None)` from its
+  // `offsets()`; `seek(counter, state)` and `restore([(id, row, diff)])` take them back.
+  io::Offsets CurrentOffsets() const override {
+    py::gil_scoped_acquire gil;
+    if (!py::hasattr(source_, "offsets")) return {};
+    try {
+      py::tuple t = source_.attr("offsets")();
+      io::Offset offset;
+      offset.sequence = t[0].cast<uint64_t>();
+      if (!t[1].is_none()) {
+        offset.position = 1;
+        offset.opaque = t[1].cast<std::string>();
+      }
+      return {{"subject", std::move(offset)}};
+    } catch (py::error_already_set& e) {
+      if (errors_) errors_->Store(e);
+      return {};
+    }
+  }
+  absl::Status Seek(const io::Offsets& offsets) override {
+    auto it = offsets.find("subject");
+    if (it == offsets.end()) return absl::OkStatus();
+    py::gil_scoped_acquire gil;
+    if (!py::hasattr(source_, "seek")) return absl::OkStatus();
+    try {
+      py::object state = it->second.position != 0 ? py::object(py::bytes(it->second.opaque)) : py::object(py::none());
+      source_.attr("seek")(it->second.sequence, state);
+    } catch (py::error_already_set& e) {
+      return absl::InvalidArgumentError(fmt::format("resuming the Python source failed: {}", e.what()));
+    }
+    return absl::OkStatus();
+  }
+  void Restore(std::vector<io::Change>& live) override {
+    py::gil_scoped_acquire gil;
+    if (!py::hasattr(source_, "restore")) return;
+    try {
+      py::list items(live.size());
+      for (size_t i = 0; i < live.size(); ++i) {
+        items[i] = py::make_tuple(KeyToPy(live[i].id), RowToPy(live[i].row), live[i].diff);
+      }
+      source_.attr("restore")(items);
+    } catch (py::error_already_set& e) {
+      if (errors_) errors_->Store(e);
     }
   }
 
@@ -265,16 +318,21 @@ void RegisterTable(py::module_& m) {
           py::arg("rows"), py::arg("arity"), py::arg("name"))
       .def(
           "source_input",
-          [](TableGraph& g, py::object source, int arity, std::string name, size_t max_backlog) {
-            return g.SourceInput(std::make_shared<PySource>(std::move(source)), arity, std::move(name), max_backlog);
+          [](TableGraph& g, py::object source, int arity, std::string name, size_t max_backlog,
+             std::string persistent_name) {
+            return g.SourceInput(std::make_shared<PySource>(std::move(source)), arity, std::move(name), max_backlog,
+                                 std::move(persistent_name));
           },
-          py::arg("source"), py::arg("arity"), py::arg("name"), py::arg("max_backlog") = 0)
+          py::arg("source"), py::arg("arity"), py::arg("name"), py::arg("max_backlog") = 0,
+          py::arg("persistent_name") = "")
       .def(
           "native_source_input",
-          [](TableGraph& g, const NativeSource& source, int arity, std::string name, size_t max_backlog) {
-            return g.SourceInput(source.source, arity, std::move(name), max_backlog);
+          [](TableGraph& g, const NativeSource& source, int arity, std::string name, size_t max_backlog,
+             std::string persistent_name) {
+            return g.SourceInput(source.source, arity, std::move(name), max_backlog, std::move(persistent_name));
           },
-          py::arg("source"), py::arg("arity"), py::arg("name"), py::arg("max_backlog") = 0)
+          py::arg("source"), py::arg("arity"), py::arg("name"), py::arg("max_backlog") = 0,
+          py::arg("persistent_name") = "")
       .def("select", [](TableGraph& g, int input, const py::list& exprs, std::string name) {
         return g.Select(input, ToExpressions(exprs), std::move(name));
       })
@@ -413,9 +471,20 @@ void RegisterTable(py::module_& m) {
   m.def(
       "request_stop", [] { g_stop_requested = true; },
       "Stops the run in progress cleanly, as its timeout would (callable from any thread).");
+  py::class_<PersistenceStore>(m, "PersistenceStore", "Where a run's checkpoints are kept (deltaflow/persist/store.h).")
+      .def_static(
+          "filesystem",
+          [](const std::string& path) {
+            absl::StatusOr<std::shared_ptr<persist::Store>> store = persist::MakeFilesystemStore(path);
+            if (!store.ok()) throw py::value_error(std::string(store.status().message()));
+            return PersistenceStore{std::move(*store)};
+          },
+          py::arg("path"))
+      .def_static("memory", [] { return PersistenceStore{persist::MakeMemoryStore()}; });
   m.def(
       "run_graph",
-      [](TableGraph& graph, const py::list& handlers, uint32_t workers, bool terminate_on_error, double timeout_s) {
+      [](TableGraph& graph, const py::list& handlers, uint32_t workers, bool terminate_on_error, double timeout_s,
+         const PersistenceStore* persistence, double commit_interval_s, const std::string& replay_mode) {
         auto errors = std::make_shared<PyErrorSlot>();
         std::vector<std::unique_ptr<PyOutputHandler>> owned;
         std::vector<io::Sink*> raw;
@@ -442,6 +511,15 @@ void RegisterTable(py::module_& m) {
         options.workers = workers;
         options.terminate_on_error = terminate_on_error;
         if (timeout_s > 0) options.timeout = absl::Seconds(timeout_s);
+        if (persistence != nullptr) options.persistence = persistence->store;
+        if (replay_mode == "continue") {
+          options.persistence_use = table::RunOptions::PersistenceUse::kReplayThenContinue;
+        } else if (replay_mode == "stop") {
+          options.persistence_use = table::RunOptions::PersistenceUse::kReplayOnly;
+        } else if (!replay_mode.empty()) {
+          throw py::value_error("replay_mode must be '', 'continue' or 'stop'");
+        }
+        if (commit_interval_s > 0) options.commit_interval = absl::Seconds(commit_interval_s);
         g_stop_requested = false;
         options.should_stop = [] { return g_stop_requested.load(); };
         options.poll = [errors]() -> absl::Status {
@@ -485,7 +563,8 @@ void RegisterTable(py::module_& m) {
         return py::make_tuple(log, state);
       },
       py::arg("graph"), py::arg("handlers"), py::arg("workers") = 1, py::arg("terminate_on_error") = true,
-      py::arg("timeout_s") = 0.0,
+      py::arg("timeout_s") = 0.0, py::arg("persistence") = nullptr, py::arg("commit_interval_s") = 0.0,
+      py::arg("replay_mode") = "",
       "Runs a table graph to completion; `handlers[i]` is (on_time(time, changes), on_end) or None. "
       "Returns the error log: (operation, message, id) per failed row.");
 }

@@ -16,6 +16,7 @@
 #include "deltaflow/dd/operators/arrange.h"
 #include "deltaflow/dd/operators/join.h"
 #include "deltaflow/dd/operators/reduce.h"
+#include "deltaflow/persist/checkpoint.h"
 #include "deltaflow/runtime/runtime.h"
 #include "deltaflow/table/group_reduce_internal.h"
 #include "deltaflow/table/temporal_internal.h"
@@ -50,10 +51,12 @@ int TableGraph::StaticInput(std::vector<TableUpdate> rows, int arity, std::strin
   return Add(std::move(node));
 }
 
-int TableGraph::SourceInput(std::shared_ptr<io::Source> source, int arity, std::string name, size_t max_backlog) {
+int TableGraph::SourceInput(std::shared_ptr<io::Source> source, int arity, std::string name, size_t max_backlog,
+                            std::string persistent_name) {
   Node node{Kind::kSourceInput, std::move(name)};
   node.source = std::move(source);
   node.max_backlog = max_backlog;
+  node.persistent_name = std::move(persistent_name);
   node.arity = arity;
   return Add(std::move(node));
 }
@@ -1028,6 +1031,7 @@ struct LiveSource {
   std::unique_ptr<dd::DriverInput<Data, Time>> input;
   std::string name;
   size_t max_backlog = 0;
+  size_t persist_index = 0;  // its place among the sources persistence knows
   bool open = true;
   bool opened = false;
   // Offsets the source reached by each time, oldest first, until they are committed.
@@ -1052,6 +1056,23 @@ struct LiveSource {
 absl::Status Annotated(const absl::Status& status, const std::string& where) {
   return absl::Status(status.code(), fmt::format("{}: {}", where, std::string(status.message())));
 }
+
+// The net changes of a replayed log: what the source had produced, for its `Restore`.
+std::vector<io::Change> Consolidated(const std::vector<persist::LoggedBatch>& batches) {
+  absl::flat_hash_map<std::pair<Key, Row>, int64_t> net;
+  for (const persist::LoggedBatch& batch : batches) {
+    for (const io::Change& c : batch.changes) net[std::pair(c.id, c.row)] += c.diff;
+  }
+  std::vector<io::Change> live;
+  live.reserve(net.size());
+  for (auto& [data, diff] : net) {
+    if (diff != 0) live.push_back({data.first, data.second, diff});
+  }
+  return live;
+}
+
+// The first even time after `t`.
+Time EvenAfter(Time t) { return t + 2 - t % 2; }
 
 }  // namespace
 
@@ -1177,6 +1198,64 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       }
     }
   });
+  // Persistence: the last checkpoint's replay, the sources' offsets and the sinks' positions
+  // (deltaflow/persist/checkpoint.h); this run's checkpoints are written below.
+  std::unique_ptr<persist::RunPersistence> persist;
+  std::vector<LiveSource*> persisted;                                // in persistence's order
+  std::vector<std::pair<size_t, persist::LoggedBatch>> replay;       // (source, batch), by time
+  Time replay_frontier = 0;  // outputs before it were written by the earlier run
+  if (options.persistence) {
+    std::vector<persist::SourceSpec> specs;
+    for (auto& [index, live] : sources) {
+      const TableGraph::Node& node = nodes[static_cast<size_t>(index)];
+      live.persist_index = persisted.size();
+      std::string name = node.persistent_name.empty() ? fmt::format("input-{}", persisted.size()) : node.persistent_name;
+      persisted.push_back(&live);
+      specs.push_back({std::move(name), static_cast<uint32_t>(node.arity)});
+    }
+    std::vector<std::string> sink_names(sinks.size());
+    for (const TableGraph::Node& node : nodes) {
+      if (node.kind == TableGraph::Kind::kOutput) sink_names[static_cast<size_t>(node.column)] = node.name;
+    }
+    std::map<std::string, int> seen;
+    for (std::string& name : sink_names) {
+      if (int n = seen[name]++; n > 0) name += fmt::format("#{}", n);
+    }
+    absl::StatusOr<std::unique_ptr<persist::RunPersistence>> opened =
+        persist::RunPersistence::Open(options.persistence, std::move(specs), std::move(sink_names));
+    if (!opened.ok()) return opened.status();
+    persist = std::move(*opened);
+    bool record = options.persistence_use == RunOptions::PersistenceUse::kRecord;
+    if (persist->recovered()) {
+      if (record) replay_frontier = persist->frontier();
+      for (size_t i = 0; i < persisted.size(); ++i) {
+        absl::StatusOr<std::vector<persist::LoggedBatch>> batches = persist->ReadReplay(i);
+        if (!batches.ok()) return batches.status();
+        std::vector<io::Change> live = Consolidated(*batches);
+        persisted[i]->source->Restore(live);
+        if (absl::Status s = persisted[i]->source->Seek(persist->offsets(i)); !s.ok()) {
+          return Annotated(s, persisted[i]->name);
+        }
+        for (persist::LoggedBatch& batch : *batches) replay.emplace_back(i, std::move(batch));
+      }
+      std::stable_sort(replay.begin(), replay.end(),
+                       [](const auto& a, const auto& b) { return a.second.time < b.second.time; });
+      for (size_t o = 0; o < sinks.size() && record; ++o) {
+        const std::string* position = persist->sink_position(o);
+        if (position == nullptr || sinks[o] == nullptr) continue;
+        if (absl::Status s = sinks[o]->Resume(*position); !s.ok()) return s;
+      }
+    }
+    if (record) {
+      if (absl::Status s = persist->StartLogs(); !s.ok()) return s;
+    } else {
+      persist.reset();  // a replay only reads the persisted state
+      if (options.persistence_use == RunOptions::PersistenceUse::kReplayOnly) {
+        for (auto& [index, live] : sources) live.open = false;
+      }
+    }
+  }
+
   // Sources open before the workers start and close on every way out, their wakeups (which
   // refer to this run) withdrawn first.
   struct CloseSources {
@@ -1189,6 +1268,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     }
   } close_sources{sources};
   for (auto& [index, live] : sources) {
+    if (!live.open) continue;  // not read in this run (a replay only)
     if (absl::Status s = live.source->Open(io::SourceContext{options.workers}); !s.ok()) {
       return Annotated(s, live.name);
     }
@@ -1205,11 +1285,31 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   // Sources commit at even, strictly increasing times: wall-clock milliseconds, the first
   // commit included (DESIGN.md, "Time"). The error log moves with them, so that outputs
   // reading it are delivered while the run goes on.
+  // A restarted run first replays what its sources produced before the checkpoint, at the
+  // times it formed then (the sinks already have its results), and goes on after them.
   Time next_commit = 2;
   if (!sources.empty()) {
     Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
     next_commit = std::max<Time>(2, now - now % 2);
-    for (auto& [index, live] : sources) live.input->AdvanceTo(next_commit);
+    if (persist) next_commit = std::max(next_commit, EvenAfter(persist->last_time()));
+    Time replay_time = replay.empty() ? next_commit : replay.front().second.time;
+    for (auto& [index, live] : sources) live.input->AdvanceTo(replay_time);
+    for (auto& [i, batch] : replay) {
+      if (batch.time > replay_time) {
+        replay_time = batch.time;
+        for (LiveSource* live : persisted) live->input->AdvanceTo(replay_time);
+      }
+      for (io::Change& u : batch.changes) persisted[i]->input->Update(Data(u.id, std::move(u.row)), u.diff);
+    }
+    replay.clear();
+    replay.shrink_to_fit();
+    for (auto& [index, live] : sources) {
+      if (live.open) {
+        live.input->AdvanceTo(next_commit);
+      } else {
+        live.input->Close();
+      }
+    }
   }
   // The error log's own time: it moves with the sources, and on past a batch of failures it
   // was given, so that outputs reading it complete them while the run goes on.
@@ -1291,7 +1391,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       }
       for (auto& [o, item] : batch) {
         io::Sink* sink = sinks[static_cast<size_t>(o)];
-        if (sink == nullptr) continue;
+        if (sink == nullptr || item.first < replay_frontier) continue;
         if (absl::Status s = sink->Write(item.first, item.second); !s.ok()) return s;
         unflushed[static_cast<size_t>(o)] = true;
       }
@@ -1309,9 +1409,13 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   // Offsets are committed once the outputs are past the times that reached them and every
   // sink has flushed what it was given: a source never acknowledges input whose results a
   // sink could still lose.
+  // With persistence, a checkpoint is written at the same moment, before the sources are told:
+  // a source never acknowledges input that a restart would need again.
   absl::Time next_offset_commit = absl::Now() + options.commit_interval;
-  auto commit_offsets = [&](bool now) -> absl::Status {
-    bool due = false;
+  std::optional<Time> unchecked;  // the first time logged since the last checkpoint
+  Time last_logged = 0;
+  auto commit_offsets = [&](bool now, bool clean_stop) -> absl::Status {
+    bool due = clean_stop || (unchecked && *unchecked < closed);
     for (auto& [index, live] : sources) due = due || (!live.uncommitted.empty() && live.uncommitted.front().first < closed);
     if (!due || (!now && absl::Now() < next_offset_commit)) return absl::OkStatus();
     next_offset_commit = absl::Now() + options.commit_interval;
@@ -1320,14 +1424,33 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       if (absl::Status s = sinks[o]->Flush(); !s.ok()) return s;
       unflushed[o] = false;
     }
+    std::vector<std::optional<io::Offsets>> last(sources.size());
+    size_t k = 0;
     for (auto& [index, live] : sources) {
-      std::optional<io::Offsets> last;
       while (!live.uncommitted.empty() && live.uncommitted.front().first < closed) {
-        last = std::move(live.uncommitted.front().second);
+        last[k] = std::move(live.uncommitted.front().second);
         live.uncommitted.pop_front();
       }
-      if (!last) continue;
-      if (absl::Status s = live.source->Commit(*last); !s.ok()) return Annotated(s, live.name);
+      ++k;
+    }
+    if (persist) {
+      std::vector<std::string> positions(sinks.size());
+      for (size_t o = 0; o < sinks.size(); ++o) {
+        if (sinks[o] == nullptr) continue;
+        absl::StatusOr<std::string> position = sinks[o]->Position();
+        if (!position.ok()) return position.status();
+        positions[o] = std::move(*position);
+      }
+      // Once every input is done, every time the run used is complete.
+      Time frontier = closed == std::numeric_limits<Time>::max() ? EvenAfter(next_commit) : std::min(closed, next_commit);
+      if (absl::Status s = persist->Checkpoint(frontier, frontier, last, positions, clean_stop); !s.ok()) return s;
+      if (unchecked && *unchecked < frontier) unchecked = last_logged < frontier ? std::nullopt : std::optional(frontier);
+    }
+    k = 0;
+    for (auto& [index, live] : sources) {
+      std::optional<io::Offsets>& offsets = last[k++];
+      if (!offsets) continue;
+      if (absl::Status s = live.source->Commit(*offsets); !s.ok()) return Annotated(s, live.name);
     }
     for (size_t o = 0; o < sinks.size(); ++o) {
       if (sinks[o] == nullptr || ended[o]) continue;
@@ -1347,7 +1470,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     return true;
   };
 
-  bool sources_open = !sources.empty();
+  bool sources_open = std::any_of(sources.begin(), sources.end(), [](const auto& entry) { return entry.second.open; });
   while (true) {
     absl::StatusOr<bool> waited = rt.WaitFor(
         [&] { return ctx->output_pending.load() || ctx->source_ready.load() || outputs_complete(); },
@@ -1355,7 +1478,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     ctx->source_ready = false;
     if (!waited.ok()) return waited.status();
     if (absl::Status d = deliver(); !d.ok()) return d;
-    if (absl::Status c = commit_offsets(false); !c.ok()) return c;
+    if (absl::Status c = commit_offsets(false, false); !c.ok()) return c;
     if (options.poll) {
       if (absl::Status p = options.poll(); !p.ok()) return p;
     }
@@ -1386,6 +1509,11 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           if (!polled.empty() || errors) {
             io::Offsets offsets = live.source->CurrentOffsets();
             if (!offsets.empty()) live.uncommitted.emplace_back(next_commit, std::move(offsets));
+          }
+          if (persist && !polled.empty()) {
+            if (absl::Status s = persist->Log(live.persist_index, next_commit, polled); !s.ok()) return Annotated(s, live.name);
+            if (!unchecked) unchecked = next_commit;
+            last_logged = next_commit;
           }
           for (io::Change& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);
           if (*more == io::PollResult::kFinished) {
@@ -1438,7 +1566,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     unflushed[o] = false;
   }
   closed = std::numeric_limits<Time>::max();
-  if (absl::Status c = commit_offsets(true); !c.ok()) return c;
+  if (absl::Status c = commit_offsets(true, persist != nullptr); !c.ok()) return c;
   RunResult result;
   {
     std::lock_guard<std::mutex> lock(ctx->mutex);

@@ -43,11 +43,11 @@ def test_stdlib_module_paths():
         pw.stdlib.ml.index  # noqa: B018
 
 
-def test_license_keys_are_accepted_and_persistence_says_it_is_not_there_yet(tmp_path):
+def test_license_keys_are_accepted_and_persistence_runs_without_one(tmp_path):
     pw.set_license_key("demo-license-key-with-telemetry")
     config = pw.persistence.Config(pw.persistence.Backend.filesystem(tmp_path), snapshot_interval_ms=1000)
     assert config.backend.path == str(tmp_path)
     t = pw.debug.table_from_markdown("a\n1")
     pw.io.null.write(t)
-    with pytest.raises(NotImplementedError, match="persistence"):
-        pw.run(persistence_config=config)
+    pw.run(persistence_config=config)
+    assert (tmp_path / "manifest").exists()

@@ -77,7 +77,18 @@ absl::StatusOr<io::PollResult> FileSource::Poll(std::vector<io::Change>& out, si
   if (done_) return io::PollResult::kFinished;
   if (!options_.streaming) {
     // Static: every file present at the start, each read whole as its own commit.
-    if (!static_paths_) static_paths_ = ListPaths();
+    if (!static_paths_) {
+      static_paths_ = ListPaths();
+      // Resumed files that are gone (deleted while the pipeline was down) are retracted.
+      for (auto it = files_.begin(); it != files_.end();) {
+        if (!std::binary_search(static_paths_->begin(), static_paths_->end(), it->first)) {
+          Retract(it->second, out);
+          it = files_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
     if (static_next_ < static_paths_->size()) ReadPath((*static_paths_)[static_next_++], out);
     done_ = static_next_ >= static_paths_->size();
     return done_ ? io::PollResult::kFinished : io::PollResult::kMore;
@@ -96,8 +107,34 @@ absl::StatusOr<io::PollResult> FileSource::Poll(std::vector<io::Change>& out, si
 
 io::Offsets FileSource::CurrentOffsets() const {
   io::Offsets offsets;
-  for (const auto& [path, state] : files_) offsets[path] = io::Offset{state.offset, state.next_line, state.fingerprint};
+  for (const auto& [path, state] : files_) {
+    if (state.open_failed && state.offset == 0) continue;
+    io::Offset& offset = offsets[path];
+    if (state.partial_from) {
+      offset = io::Offset{*state.partial_from, state.partial_line, state.partial_fingerprint, {}};
+    } else {
+      offset = io::Offset{state.offset, state.next_line, state.fingerprint, {}};
+    }
+    offset.opaque = std::to_string(state.mtime_ns);
+  }
   return offsets;
+}
+
+value::Key FileSource::LineId(const std::string& path, uint64_t line) {
+  RowBuilder kb;
+  kb.String(path).Int(static_cast<int64_t>(line));
+  return value::IdFromValues(kb.Finish().values());
+}
+
+void FileSource::Restore(std::vector<io::Change>& live) {
+  for (io::Change& c : live) {
+    if (c.diff <= 0) continue;
+    if (!options_.primary_key.empty()) {
+      by_key_.insert_or_assign(c.id, std::pair(c.row, int64_t{1}));
+    } else {
+      restored_.insert_or_assign(c.id, std::move(c.row));
+    }
+  }
 }
 
 absl::Status FileSource::Seek(const io::Offsets& offsets) {
@@ -106,9 +143,44 @@ absl::Status FileSource::Seek(const io::Offsets& offsets) {
     state.offset = offset.position;
     state.next_line = offset.sequence;
     state.fingerprint = offset.fingerprint;
+    int64_t mtime = 0;
+    std::from_chars(offset.opaque.data(), offset.opaque.data() + offset.opaque.size(), mtime);
+    state.mtime_ns = mtime;
+    state.size = offset.position;
     state.resumed = true;
+    // The rows the file gave, rebuilt from the restored ones by their ids (a row at the
+    // resumed line itself came from a last line without a newline: it is read again).
+    if (restored_.empty()) continue;
+    for (uint64_t line = 1; line <= offset.sequence; ++line) {
+      auto it = restored_.find(LineId(path, line));
+      if (it == restored_.end()) continue;
+      state.rows.emplace_back(it->first, std::move(it->second));
+      restored_.erase(it);
+      if (line == offset.sequence && !WholeFile(options_.format)) state.partial_rows = 1;
+    }
   }
+  restored_.clear();
   return absl::OkStatus();
+}
+
+void FileSource::ReadHeader(const std::string& path, FileState& state) {
+  std::ifstream in(path, std::ios::binary);
+  std::string data(static_cast<size_t>(std::min<uint64_t>(state.offset, uint64_t{1} << 20)), '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<size_t>(in.gcount()));
+  std::string_view rest = data;
+  if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
+  io::DsvDialect dialect{options_.delimiter, options_.quote, options_.escape, '\0'};
+  while (!rest.empty() && state.header.empty()) {
+    size_t end = io::DsvRecordEnd(rest, dialect);
+    if (end == std::string_view::npos) end = rest.size();
+    std::string_view record = rest.substr(0, end);
+    if (!record.empty() && record.back() == '\n') record.remove_suffix(1);
+    if (!record.empty() && record.back() == '\r') record.remove_suffix(1);
+    builder_.Clear();
+    (void)dsv_.Parse(record, state.header, builder_);
+    rest.remove_prefix(end);
+  }
 }
 
 std::vector<std::string> FileSource::ListPaths() const {
@@ -207,10 +279,22 @@ void FileSource::ReadPath(const std::string& path, std::vector<io::Change>& out)
   auto [it, inserted] = files_.try_emplace(path);
   FileState& state = it->second;
   if (state.resumed) {
-    // Offsets from an earlier run: read on after them if the file still begins the same way.
+    // Offsets from an earlier run: read on after them if the file still begins the same way
+    // (a whole-file record: if it is the same file).
     state.resumed = false;
-    if (size < state.offset || WholeFile(options_.format) || Fingerprint(path, state.offset) != state.fingerprint) {
+    bool whole = WholeFile(options_.format);
+    bool same = whole ? size == state.offset && mtime == state.mtime_ns && Fingerprint(path, size) == state.fingerprint
+                      : size >= state.offset && Fingerprint(path, state.offset) == state.fingerprint;
+    if (!same) {
+      Retract(state, out);
       state = FileState{};
+    } else if (whole) {
+      state.size = size;
+      return;
+    } else {
+      RetractLast(state, state.partial_rows, out);
+      state.partial_rows = 0;
+      if (options_.format == Format::kCsv && options_.has_header && state.offset > 0) ReadHeader(path, state);
     }
     inserted = true;
   }
@@ -362,6 +446,7 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
   if (WholeFile(options_.format)) {
     ParseRecord(path, state, 1, data, out);
     state.offset = state.offset + data.size();
+    state.fingerprint = Fingerprint(path, state.offset);
     return;
   }
   // Only CSV records may span lines (a newline inside quotes).
@@ -375,8 +460,9 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
       // A last record without its newline (or with a quote still open) is read as it stands.
       // When the file is watched, it is remembered: if the file grows, it is read again.
       end = rest.size();
-      if (options_.streaming) {
+      {
         state.partial_from = state.offset + consumed;
+        state.partial_fingerprint = Fingerprint(path, *state.partial_from);
         state.partial_line = state.next_line;
         state.partial_header = state.header.empty();
         size_t before = state.rows.size();
@@ -398,7 +484,7 @@ void FileSource::ReadFile(const std::string& path, FileState& state, std::vector
     rest.remove_prefix(end);
   }
   state.offset += consumed;
-  if (options_.streaming) state.fingerprint = Fingerprint(path, state.offset);
+  state.fingerprint = Fingerprint(path, state.offset);
 }
 
 uint64_t FileSource::Fingerprint(const std::string& path, uint64_t consumed) {

@@ -816,6 +816,12 @@ absl::Status KafkaSource::Seek(const io::Offsets& offsets) {
   return absl::OkStatus();
 }
 
+void KafkaSource::Restore(std::vector<io::Change>& live) {
+  for (io::Change& c : live) {
+    if (c.diff > 0) live_.insert_or_assign(c.id, std::move(c.row));
+  }
+}
+
 absl::Status KafkaSource::Commit(const io::Offsets& offsets) {
   if (!commit_to_group_) return absl::OkStatus();
   for (auto& reader : readers_) reader->Commit(offsets);

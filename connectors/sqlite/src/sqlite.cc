@@ -570,6 +570,12 @@ void SqliteSource::DrainErrors(std::vector<io::SourceError>& errors) {
   reader_->errors.clear();
 }
 
+void SqliteSource::Restore(std::vector<io::Change>& live) {
+  for (io::Change& c : live) {
+    if (c.diff > 0) reader_->live.insert_or_assign(c.id, std::move(c.row));
+  }
+}
+
 void SqliteSource::SetWakeup(std::function<void()> wakeup) {
   std::lock_guard<std::mutex> lock(reader_->mutex);
   reader_->wakeup = std::move(wakeup);

@@ -12,6 +12,12 @@
 // names the time through which the run has taken a consistent checkpoint, for a sink that
 // records its own committed position with its data.
 //
+// Persistence. At a checkpoint, after a `Flush`, the run asks each sink for its `Position`
+// (a file's length) and records it with the checkpoint; a run restarted after a crash calls
+// `Resume` with it before anything else, and the sink discards what it wrote after that
+// position, so that the output holds every change exactly once. A sink without a position
+// (the default) delivers again what came after the last checkpoint (at least once).
+//
 // Threading. Every method is called from the thread that drives the run, one call at a time,
 // never concurrently. Ordering: `Write` with strictly increasing times; `Flush` and `Commit`
 // at any point between writes; `End` once, when the table is complete and every change has
@@ -41,6 +47,17 @@ class Sink {
   /// Every time before `frontier` is part of a consistent checkpoint (exactly-once outputs).
   virtual absl::Status Commit(Time frontier) {
     (void)frontier;
+    return absl::OkStatus();
+  }
+
+  /// Where the sink stands, everything written so far being durable (after `Flush`); empty
+  /// when it cannot resume.
+  virtual absl::StatusOr<std::string> Position() { return std::string(); }
+
+  /// A restart after a crash: continue from `position` (an earlier run's `Position`),
+  /// discarding what was written after it. Called before the first `Write`.
+  virtual absl::Status Resume(const std::string& position) {
+    (void)position;
     return absl::OkStatus();
   }
 

@@ -15,9 +15,10 @@
 //
 // Threading. Every method is called from the thread that drives the run, one call at a time,
 // never concurrently. A source may read on threads of its own; the only thing it may call from
-// them is the wakeup function it was given. Ordering: `Open` first; `Seek` only before the
-// first `Poll`; `Commit` only with offsets that an earlier `Offsets()` returned, in the order
-// they were returned; `Close` last (also after a failed `Poll`).
+// them is the wakeup function it was given. Ordering: `Restore` and `Seek`, when called, come
+// first; then `Open`; `Commit` only with offsets that an earlier `Offsets()` returned, in the order
+// they were returned; `Close` last (also after a failed `Poll`). A restarted run (persistence)
+// calls `Restore` and then `Seek` before `Open`.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +59,7 @@ struct Offset {
   uint64_t position = 0;
   uint64_t sequence = 0;
   uint64_t fingerprint = 0;
+  std::string opaque;  ///< what a source keeps that is not a number (a Python subject's state)
 
   bool operator==(const Offset&) const = default;
 };
@@ -103,6 +105,12 @@ class Source {
     if (offsets.empty()) return absl::OkStatus();
     return absl::UnimplementedError("this source cannot resume from an offset");
   }
+
+  /// A restarted run's replay: what this source produced before the checkpoint it resumes
+  /// from, consolidated (net changes). A source that keeps state about its rows (to retract a
+  /// rewritten file's rows, to turn an upsert into a retraction and an insertion) rebuilds it
+  /// from them; `Seek` follows with the offsets of the same checkpoint.
+  virtual void Restore(std::vector<Change>& live) { (void)live; }
 
   /// Everything up to `offsets` is durable downstream: the source may acknowledge it to the
   /// system it reads (commit a consumer group's offsets). Called with offsets that

@@ -31,6 +31,7 @@
 #include "deltaflow/expr/expression.h"
 #include "deltaflow/io/sink.h"
 #include "deltaflow/io/source.h"
+#include "deltaflow/persist/store.h"
 #include "deltaflow/value/key.h"
 #include "deltaflow/value/row.h"
 
@@ -163,6 +164,7 @@ class TableGraph {
     std::vector<TableUpdate> rows;          // kStaticInput
     std::shared_ptr<io::Source> source;      // kSourceInput
     size_t max_backlog = 0;                  // kSourceInput: rows in processing at most (0: unbounded)
+    std::string persistent_name;             // kSourceInput: what persistence knows it by
     std::shared_ptr<BatchFunction> function; // kApply
     bool deterministic = false;              // kApply
     JoinKind join_kind = JoinKind::kInner;
@@ -184,7 +186,10 @@ class TableGraph {
   int StaticInput(std::vector<TableUpdate> rows, int arity, std::string name = "input");
   /// A table fed by `source` while the graph runs. With `max_backlog`, the source is not
   /// polled while that many of its rows are still in processing (not yet past every output).
-  int SourceInput(std::shared_ptr<io::Source> source, int arity, std::string name = "input", size_t max_backlog = 0);
+  /// `persistent_name` identifies it to persistence across runs (empty: "input-<k>" for the
+  /// k-th source of the graph).
+  int SourceInput(std::shared_ptr<io::Source> source, int arity, std::string name = "input", size_t max_backlog = 0,
+                  std::string persistent_name = "");
   /// Each row becomes the values of `exprs`; ids are kept.
   int Select(int input, std::vector<expr::Expression> exprs, std::string name = "select");
   /// Rows for which `predicate` is true.
@@ -325,6 +330,15 @@ struct RunOptions {
   /// A source is not polled while this many of its commits are still in processing (0: no
   /// limit): under load its records gather into larger commits.
   size_t max_times_in_flight = 2;
+  /// Persistence (deltaflow/persist/checkpoint.h): the store checkpoints are kept in; null:
+  /// none. With it, a run resumes from the last checkpoint found there and checkpoints every
+  /// `commit_interval`.
+  std::shared_ptr<persist::Store> persistence;
+  /// What a run with `persistence` does with it: record (resume from the last checkpoint and
+  /// checkpoint as it goes), or replay the persisted input writing its results again (no
+  /// checkpoint is written), then read the inputs on from their offsets or stop.
+  enum class PersistenceUse : uint8_t { kRecord, kReplayThenContinue, kReplayOnly };
+  PersistenceUse persistence_use = PersistenceUse::kRecord;
 };
 
 /// The state an operator held on one worker: entries after its last run, and at most.

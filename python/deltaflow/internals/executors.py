@@ -101,28 +101,38 @@ class InMemoryCache(CacheStrategy):
 
 
 class DiskCache(CacheStrategy):
-    """Results kept on disk, surviving restarts: one file per call under
-    ``$DELTAFLOW_CACHE_DIR`` (default ``./.deltaflow-cache``), in a directory per ``name``
-    (default: the function's qualified name). Oldest files are removed past ``size_limit``
-    bytes."""
+    """Results kept on disk, surviving restarts: one file per call, in a directory per ``name``
+    (default: the function's qualified name). While a run persists its state
+    (``pw.run(persistence_config=...)`` with a filesystem backend), the directory is under the
+    backend's ``runtime_calls/``, so cached results travel with the rest of the state; else
+    under ``$DELTAFLOW_CACHE_DIR`` (default ``./.deltaflow-cache``). Oldest files are removed
+    past ``size_limit`` bytes."""
 
     def __init__(self, name: str | None = None, size_limit: int = 1 << 30) -> None:
         self.name = name
         self.size_limit = size_limit
+        self._key: str | None = None
         self._dir: str | None = None
-        self._total = 0  # bytes in the directory, counted once on bind and kept up to date
+        self._total = 0  # bytes in the directory, counted once per directory and kept up to date
 
     def bind(self, fun: Callable[..., Any]) -> None:
-        if self._dir is None:
+        if self._key is None:
             name = self.name or f"{getattr(fun, '__module__', '')}.{getattr(fun, '__qualname__', 'udf')}"
-            root = os.environ.get("DELTAFLOW_CACHE_DIR", ".deltaflow-cache")
-            self._dir = os.path.join(root, hashlib.sha256(name.encode()).hexdigest()[:16])
-            os.makedirs(self._dir, exist_ok=True)
-            self._total = sum(e.stat().st_size for e in os.scandir(self._dir) if not e.name.endswith(".tmp"))
+            self._key = hashlib.sha256(name.encode()).hexdigest()[:16]
+
+    def _directory(self) -> str:
+        assert self._key is not None
+        persisted = os.environ.get("DELTAFLOW_PERSISTENT_STORAGE") or os.environ.get("PATHWAY_PERSISTENT_STORAGE")
+        root = os.path.join(persisted, "runtime_calls") if persisted else os.environ.get("DELTAFLOW_CACHE_DIR", ".deltaflow-cache")
+        directory = os.path.join(root, self._key)
+        if directory != self._dir:
+            os.makedirs(directory, exist_ok=True)
+            self._dir = directory
+            self._total = sum(e.stat().st_size for e in os.scandir(directory) if not e.name.endswith(".tmp"))
+        return directory
 
     def _path(self, key: bytes) -> str:
-        assert self._dir is not None
-        return os.path.join(self._dir, hashlib.sha256(key).hexdigest())
+        return os.path.join(self._directory(), hashlib.sha256(key).hexdigest())
 
     def get(self, key: bytes) -> tuple[bool, Any]:
         try:

@@ -122,8 +122,39 @@ def last_run_state() -> list[tuple[str, int, int, int]]:
     return list(_last_state)
 
 
-def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, threads: int | None = None, timeout_s: float = 0.0) -> RunResult:
+def _persistence_options(config: Any) -> dict[str, Any]:
+    """The engine's persistence arguments for ``pw.run(persistence_config=config)``."""
+    from deltaflow.persistence import Config, PersistenceMode
+
+    if config is None:
+        return {}
+    if not isinstance(config, Config):
+        raise TypeError(f"persistence_config must be a pw.persistence.Config, got {type(config).__name__}")
+    mode = config.persistence_mode
+    if mode == PersistenceMode.OPERATOR_PERSISTING:
+        raise NotImplementedError(
+            "persistence_mode=OPERATOR_PERSISTING (snapshots of operator state) is not implemented yet in deltaflow; "
+            "PERSISTING gives the same results by replaying the persisted input"
+        )
+    if mode == PersistenceMode.UDF_CACHING:
+        return {}  # only pw.udfs.DiskCache uses the backend
+    interval = config.snapshot_interval_ms / 1000.0 if config.snapshot_interval_ms > 0 else 0.2
+    options: dict[str, Any] = {"persistence": config.backend._engine_store(), "commit_interval_s": interval}
+    if mode in (PersistenceMode.SPEEDRUN_REPLAY, PersistenceMode.BATCH, PersistenceMode.REALTIME_REPLAY):
+        options["replay_mode"] = "continue" if config.continue_after_replay else "stop"
+    return options
+
+
+def execute(
+    sinks: list[Sink],
+    *,
+    terminate_on_error: bool | None = None,
+    threads: int | None = None,
+    timeout_s: float = 0.0,
+    persistence_config: Any = None,
+) -> RunResult:
     """Runs the graph behind ``sinks`` to completion."""
+    persistence = _persistence_options(persistence_config)
     terminate = _terminate_on_error(terminate_on_error)
     workers = worker_count(threads)
     sinks = _with_companions(sinks)
@@ -140,7 +171,9 @@ def execute(sinks: list[Sink], *, terminate_on_error: bool | None = None, thread
     from deltaflow.engine import EngineError
 
     try:
-        log, state = _engine.run_graph(graph, handlers, workers=workers, terminate_on_error=terminate, timeout_s=timeout_s)
+        log, state = _engine.run_graph(
+            graph, handlers, workers=workers, terminate_on_error=terminate, timeout_s=timeout_s, **persistence
+        )
     except EngineError as error:
         # Data errors surface as the exception Python would raise for the same operation: a
         # user function's own exception, ZeroDivisionError, KeyError for duplicate ids.
@@ -184,8 +217,10 @@ def run(
     Workers: ``threads``, else ``DELTAFLOW_THREADS``/``PATHWAY_THREADS``, else 1. Results do
     not depend on the count (except where documented: float summation order, ``any``).
     """
-    if persistence_config is not None:
-        raise NotImplementedError("persistence (pw.run(persistence_config=...), pw.persistence) is not implemented yet in deltaflow")
+    if persistence_config is None:
+        from deltaflow.persistence import _from_environment
+
+        persistence_config = _from_environment()
     sinks = list(_sinks)
     clear_sinks()
     tables = parse_graph.take_tables()
@@ -198,8 +233,27 @@ def run(
                 sinks.append(Sink(t, None, None, "run_all", native=_engine.null_sink))
     if not sinks:
         return
+    backend = getattr(persistence_config, "backend", None)
+    stored_path = backend is not None and backend.kind == "filesystem" and "PATHWAY_PERSISTENT_STORAGE" not in os.environ
+    if stored_path:
+        backend.store_path_in_env_variable()  # pw.udfs.DiskCache keeps its results there
+    try:
+        _run_sinks(sinks, terminate_on_error, threads, timeout, persistence_config)
+    finally:
+        if stored_path:
+            backend.remove_path_from_env_variable()
+
+
+def _run_sinks(sinks: list[Sink], terminate_on_error: bool | None, threads: int | None, timeout: float | None,
+               persistence_config: Any) -> None:
     with _stop_on_sigterm() as terminated:
-        execute(sinks, terminate_on_error=terminate_on_error, threads=threads, timeout_s=timeout or 0.0)
+        execute(
+            sinks,
+            terminate_on_error=terminate_on_error,
+            threads=threads,
+            timeout_s=timeout or 0.0,
+            persistence_config=persistence_config,
+        )
     if terminated:
         # As Pathway: the run stopped cleanly (outputs written), then the process exits with the
         # status a SIGTERM gives (128 + 15).

@@ -141,7 +141,9 @@ def read(
             min(50, autocommit_duration_ms) if autocommit_duration_ms else 50,
             settings.escape, settings.comment, dict(json_field_paths or {}),
         )
-        return g.native_source_input(source, arity, f"{source_name} at {location}", max_backlog_size or 0)
+        return g.native_source_input(
+            source, arity, f"{source_name} at {location}", max_backlog_size or 0, persistent_name=name or ""
+        )
 
     node = LogicalNode([], build, arity)
     if with_metadata:

@@ -158,7 +158,9 @@ def read(
             # Rows a reader buffers before it pauses its partitions: room for a few polls.
             max(1000, 2 * max_backlog_size) if max_backlog_size else 0, source_name,
         )
-        return g.native_source_input(source, arity, f"{source_name} at {location}", max_backlog_size or 0)
+        return g.native_source_input(
+            source, arity, f"{source_name} at {location}", max_backlog_size or 0, persistent_name=name or ""
+        )
 
     node = LogicalNode([], build, arity)
     if with_metadata:

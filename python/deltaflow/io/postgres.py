@@ -314,7 +314,9 @@ def read(
             conninfo, schema_text, table_name, columns, primary_key, streaming, is_append_only,
             publication_name or "", replication_slot_name or "", source_name,
         )
-        return g.native_source_input(source, arity, f"{source_name} at {location}", max_backlog_size or 0)
+        return g.native_source_input(
+            source, arity, f"{source_name} at {location}", max_backlog_size or 0, persistent_name=name or ""
+        )
 
     return Table(dict(dtypes), LogicalNode([], build, arity), Universe())
 

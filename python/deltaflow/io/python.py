@@ -121,6 +121,26 @@ class ConnectorSubject:
         self._push(_COMMIT)
         self._wake()
 
+    # --- persistence --------------------------------------------------------------------------
+    def _report_offset(self, offset: bytes) -> None:
+        """Records where the subject stands after the rows sent so far (bytes of its own
+        making); with persistence, a restarted run hands the offset of its last checkpoint to
+        ``_seek`` before ``run()`` starts."""
+        if not isinstance(offset, (bytes, bytearray)):
+            raise TypeError(f"_report_offset expects bytes, got {type(offset).__name__}")
+        self._push(("offset", bytes(offset)))
+
+    def seek(self, state: bytes) -> None:
+        """Called on a restart, before ``run()``, with the last checkpoint's offset."""
+        self._seek(state)
+
+    def _seek(self, state: bytes) -> None:
+        """Resumes after ``state`` (an offset given to ``_report_offset``); a subject that
+        reports offsets overrides it."""
+
+    def on_persisted_run(self) -> None:
+        """Called before ``run()`` when the run persists its inputs."""
+
     def close(self) -> None:
         with self._cond:
             if not self._closed:
@@ -218,6 +238,24 @@ class _SubjectSource:
         self.remember = bool(primary_key) or bool(getattr(subject, "_deletions_enabled", True))
         self.open = True
         self.errors: list[str] = []
+        self.reported_offset: bytes | None = None
+
+    # Persistence (see PySource in register_table.cc).
+    def offsets(self) -> tuple[int, bytes | None]:
+        return self.counter, self.reported_offset
+
+    def seek(self, counter: int, state: bytes | None) -> None:
+        self.counter = max(self.counter, counter)
+        if state is not None:
+            self.reported_offset = state
+            self.subject.seek(state)
+
+    def restore(self, changes: list) -> None:
+        if not self.remember:
+            return
+        for key, row, diff in changes:
+            if diff > 0:
+                self.live[key] = tuple(row)
 
     def _row(self, values: dict[str, Any]) -> tuple:
         """The row for ``values``; raises ValueError naming the column that does not fit."""
@@ -247,6 +285,9 @@ class _SubjectSource:
         changes = []
         if batch:
             for kind, values in batch:
+                if kind == "offset":
+                    self.reported_offset = values
+                    continue
                 try:
                     row = self._row(values)
                 except ValueError as error:
@@ -321,7 +362,9 @@ def read(
 
     def build(g: Any, ins: list[int]) -> int:
         source = _SubjectSource(subject, columns, primary_key, defaults, autocommit_duration_ms, source_name)
-        return g.source_input(source, arity, f"python source at {location}", max_backlog_size or 0)
+        return g.source_input(
+            source, arity, f"python source at {location}", max_backlog_size or 0, persistent_name=name or ""
+        )
 
     return Table(columns, LogicalNode([], build, arity), Universe())
 

@@ -53,7 +53,9 @@ def read(
 
     def build(g: Any, ins: list[int]) -> int:
         source = _engine.sqlite_source(path, table_name, columns, primary_key, 500, source_name)
-        return g.native_source_input(source, arity, f"{source_name} at {location}", max_backlog_size or 0)
+        return g.native_source_input(
+            source, arity, f"{source_name} at {location}", max_backlog_size or 0, persistent_name=name or ""
+        )
 
     return Table(dict(dtypes), LogicalNode([], build, arity), Universe())
 

@@ -4,6 +4,10 @@
 //
 // `Write` buffers a closed time's lines and hands them to the file; `Flush` (and `End`)
 // flush the file to the operating system.
+//
+// Persistence: the file's `Position` is its length (synced to disk); a run restarted after a
+// crash `Resume`s by cutting the file back to the length of the last checkpoint and writing on
+// after it, so the file holds every change once. Without `Resume` the file is written anew.
 #pragma once
 
 #include <cstdio>
@@ -27,15 +31,21 @@ class FileSink final : public io::Sink {
 
   absl::Status Write(io::Time time, std::vector<io::Change>& changes) override;
   absl::Status Flush() override;
+  absl::StatusOr<std::string> Position() override;
+  absl::Status Resume(const std::string& position) override;
+  absl::Status End() override;
 
  private:
-  FileSink(std::string path, SinkFormat format, std::vector<std::string> columns, std::FILE* file)
-      : path_(std::move(path)), format_(format), columns_(std::move(columns)), file_(file) {}
+  FileSink(std::string path, SinkFormat format, std::vector<std::string> columns)
+      : path_(std::move(path)), format_(format), columns_(std::move(columns)) {}
+
+  // Opens the file anew (truncated) unless `Resume` opened it.
+  absl::Status EnsureOpen();
 
   std::string path_;
   SinkFormat format_;
   std::vector<std::string> columns_;
-  std::FILE* file_;
+  std::FILE* file_ = nullptr;
   std::string buffer_;
   bool header_written_ = false;
 };

@@ -17,10 +17,15 @@
 // cost nothing; it still looks at every file every 10 seconds (and when the kernel's queue
 // overflowed), and polls every `refresh_ms` where inotify is missing.
 //
-// Offsets: one per file read, its path as the partition: `position` is the bytes consumed,
-// `sequence` the next line number, `fingerprint` a hash of the consumed bytes' first and last
-// 4 KiB. `Seek` resumes each file after its offset when the file still begins with the same
-// bytes, and reads it whole otherwise.
+// Offsets: one per file read, its path as the partition: `position` is the bytes consumed
+// (up to the start of a last line without a newline), `sequence` the number of the line there,
+// `fingerprint` a hash of those bytes' first and last 4 KiB, `opaque` the file's modification
+// time. A restarted source (persistence) is given the rows it produced (`Restore`) and its
+// offsets (`Seek`): a file that still begins with the same bytes is read on after its offset
+// (a last line without a newline is read again); a file rewritten or deleted while the
+// pipeline was down has its old rows retracted (and its new content read), in static mode
+// too. Under a primary key the rows of a file rewritten or deleted while the pipeline was
+// down cannot be told from other files' rows: they stay until their key comes again.
 //
 // Threading: the `io::Source` contract; the source reads on the driving thread only.
 #pragma once
@@ -75,6 +80,7 @@ class FileSource final : public io::Source {
   absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override;
   io::Offsets CurrentOffsets() const override;
   absl::Status Seek(const io::Offsets& offsets) override;
+  void Restore(std::vector<io::Change>& live) override;
   void DrainErrors(std::vector<io::SourceError>& errors) override;
 
  private:
@@ -92,6 +98,7 @@ class FileSource final : public io::Source {
     // file grows, its rows are retracted and it is read again from `partial_from`.
     std::optional<uint64_t> partial_from;
     uint64_t partial_line = 0;
+    uint64_t partial_fingerprint = 0;  // of the bytes before `partial_from`
     bool partial_header = false;  // the file had no header before that line
     size_t partial_rows = 0;  // the last entries of `rows`
     std::vector<std::string> header;  // CSV: the file's header
@@ -120,6 +127,10 @@ class FileSource final : public io::Source {
                    std::vector<io::Change>& out);
   void Error(const std::string& path, uint64_t line, std::string_view reason);
   void Error(const std::string& path, std::string_view reason);
+  // A resumed CSV file read on after its offset: its header, from its first record.
+  void ReadHeader(const std::string& path, FileState& state);
+  // The id of a row read from line `line` of `path` without a primary key.
+  static value::Key LineId(const std::string& path, uint64_t line);
   static uint64_t Fingerprint(const std::string& path, uint64_t consumed);
 
   FileSourceOptions options_;
@@ -128,6 +139,7 @@ class FileSource final : public io::Source {
   value::RowBuilder builder_;
   std::map<std::string, FileState> files_;
   absl::flat_hash_map<value::Key, std::pair<value::Row, int64_t>> by_key_;  // live rows, for primary-key upserts
+  absl::flat_hash_map<value::Key, value::Row> restored_;  // from Restore, until Seek rebuilds the files' rows
   std::vector<io::SourceError> errors_;
   bool done_ = false;
   // Static mode: the files still to read, one per poll (each file is its own commit).

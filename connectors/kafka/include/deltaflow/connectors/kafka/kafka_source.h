@@ -93,6 +93,8 @@ class KafkaSource final : public io::Source {
   absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override;
   io::Offsets CurrentOffsets() const override;
   absl::Status Seek(const io::Offsets& offsets) override;
+  /// Persistence: the rows an earlier run produced, for upserts and deletions by key.
+  void Restore(std::vector<io::Change>& live) override;
   absl::Status Commit(const io::Offsets& offsets) override;
   void DrainErrors(std::vector<io::SourceError>& errors) override;
   void SetWakeup(std::function<void()> wakeup) override;

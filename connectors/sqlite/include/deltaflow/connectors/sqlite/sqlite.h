@@ -62,6 +62,9 @@ class SqliteSource final : public io::Source {
   absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override;
   void DrainErrors(std::vector<io::SourceError>& errors) override;
   void SetWakeup(std::function<void()> wakeup) override;
+  /// Persistence: the rows an earlier run read, so that the first poll emits only what
+  /// changed since.
+  void Restore(std::vector<io::Change>& live) override;
   void Close() override;
 
  private:
