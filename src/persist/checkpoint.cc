@@ -1,7 +1,10 @@
 #include "deltaflow/persist/checkpoint.h"
 
 #include <algorithm>
+#include <random>
 #include <set>
+
+#include "absl/time/clock.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "deltaflow/runtime/codec.h"
@@ -40,6 +43,7 @@ std::string SourceDirectory(const std::string& name) {
 
 std::string EncodeManifest(const Manifest& m) {
   std::string payload;
+  Put<uint64_t>(m.id, payload);
   Put<uint64_t>(m.generation, payload);
   Put<uint64_t>(m.frontier, payload);
   Put<uint64_t>(m.last_time, payload);
@@ -88,7 +92,7 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes, const std::strin
   Manifest m;
   uint8_t clean = 0;
   uint32_t n = 0;
-  bool ok = Get(p, end, m.generation) && Get(p, end, m.frontier) && Get(p, end, m.last_time) && Get(p, end, clean) &&
+  bool ok = Get(p, end, m.id) && Get(p, end, m.generation) && Get(p, end, m.frontier) && Get(p, end, m.last_time) && Get(p, end, clean) &&
             Get(p, end, n);
   m.clean_stop = clean != 0;
   for (uint32_t i = 0; ok && i < n; ++i) {
@@ -217,6 +221,11 @@ absl::StatusOr<std::unique_ptr<RunPersistence>> RunPersistence::Open(std::shared
     previous = std::move(*decoded);
   }
   Manifest current;
+  current.id = previous.id;
+  if (current.id == 0) {
+    std::random_device random;
+    current.id = (uint64_t{random()} << 32) ^ random() ^ static_cast<uint64_t>(absl::GetCurrentTimeNanos());
+  }
   current.generation = previous.generation + 1;
   current.frontier = previous.frontier;
   current.last_time = previous.last_time;
@@ -273,6 +282,10 @@ const std::string* RunPersistence::sink_position(size_t sink) const {
   const std::string& position = current_.sinks[sink].position;
   if (!after_crash() || position.empty()) return nullptr;
   return &position;
+}
+
+std::string RunPersistence::SinkIdentity(size_t sink) const {
+  return fmt::format("{:016x}-{:016x}", current_.id, Checksum(current_.sinks[sink].name));
 }
 
 absl::Status RunPersistence::StartLogs() {
@@ -336,7 +349,7 @@ absl::Status RunPersistence::Checkpoint(Time frontier, Time last_time,
     if (record.committed_bytes > compact_min_bytes_ && record.committed_bytes > kCompactGrowth * record.compacted_bytes) {
       std::vector<std::string> old;
       for (const Segment& s : record.segments) old.push_back(s.object);
-      if (absl::Status s = Compact(i, frontier); !s.ok()) return s;
+      if (absl::Status s = Compact(i, current_.frontier); !s.ok()) return s;
       retired.insert(retired.end(), old.begin(), old.end());
     }
   }
@@ -351,23 +364,24 @@ absl::Status RunPersistence::Checkpoint(Time frontier, Time last_time,
   return absl::OkStatus();
 }
 
-absl::Status RunPersistence::Compact(size_t source, Time frontier) {
-  (void)frontier;
+absl::Status RunPersistence::Compact(size_t source, Time cut) {
   SourceRecord& record = current_.sources[source];
   ActiveLog& log = logs_[source];
   absl::StatusOr<std::vector<LoggedBatch>> batches = ReadReplay(source);
   if (!batches.ok()) return batches.status();
-  // Consolidate: the net multiplicity of every (id, row).
+  // Consolidate the times before `cut`: the net multiplicity of every (id, row).
   absl::flat_hash_map<std::pair<value::Key, value::Row>, int64_t> net;
   Time latest = 0;
+  size_t consolidated = 0;
   for (LoggedBatch& batch : *batches) {
+    if (batch.time >= cut) break;
+    ++consolidated;
     latest = std::max(latest, batch.time);
     for (io::Change& c : batch.changes) {
       auto [it, inserted] = net.try_emplace(std::pair(c.id, std::move(c.row)), c.diff);
       if (!inserted) it->second += c.diff;
     }
   }
-  batches->clear();
   std::vector<io::Change> live;
   live.reserve(net.size());
   for (auto& [data, diff] : net) {
@@ -381,6 +395,12 @@ absl::Status RunPersistence::Compact(size_t source, Time frontier) {
   if (!live.empty()) {
     if (absl::Status s = AppendLogRecord(latest, live, snapshot); !s.ok()) return s;
   }
+  // The times of the last checkpoint interval stay as they were: an output that commits on
+  // its own may need them again exactly (RunPersistence's users: io::Sink::CommittedFrontier).
+  for (size_t k = consolidated; k < batches->size(); ++k) {
+    if (absl::Status s = AppendLogRecord((*batches)[k].time, (*batches)[k].changes, snapshot); !s.ok()) return s;
+  }
+  batches->clear();
   std::string dir = SourceDirectory(record.name);
   std::string snapshot_object = fmt::format("{}{}-{}.log", dir, current_.generation, next_segment_++);
   if (absl::Status s = store_->WriteAtomic(snapshot_object, snapshot); !s.ok()) return s;

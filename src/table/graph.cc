@@ -1204,6 +1204,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   std::vector<LiveSource*> persisted;                                // in persistence's order
   std::vector<std::pair<size_t, persist::LoggedBatch>> replay;       // (source, batch), by time
   Time replay_frontier = 0;  // outputs before it were written by the earlier run
+  std::vector<Time> suppress_before(sinks.size(), 0);  // per output: the times it already has
   if (options.persistence) {
     std::vector<persist::SourceSpec> specs;
     for (auto& [index, live] : sources) {
@@ -1245,6 +1246,18 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         if (position == nullptr || sinks[o] == nullptr) continue;
         if (absl::Status s = sinks[o]->Resume(*position); !s.ok()) return s;
       }
+    }
+    // Outputs that commit in transactions of their own: each is given again what the replay
+    // produces after its last committed transaction.
+    suppress_before.assign(sinks.size(), replay_frontier);
+    for (size_t o = 0; o < sinks.size() && record; ++o) {
+      if (sinks[o] == nullptr) continue;
+      absl::StatusOr<bool> transactional = sinks[o]->StartTransactions(persist->SinkIdentity(o));
+      if (!transactional.ok()) return transactional.status();
+      if (!*transactional || !persist->after_crash()) continue;
+      absl::StatusOr<Time> committed = sinks[o]->CommittedFrontier();
+      if (!committed.ok()) return committed.status();
+      suppress_before[o] = std::min(*committed, replay_frontier);
     }
     if (record) {
       if (absl::Status s = persist->StartLogs(); !s.ok()) return s;
@@ -1391,7 +1404,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       }
       for (auto& [o, item] : batch) {
         io::Sink* sink = sinks[static_cast<size_t>(o)];
-        if (sink == nullptr || item.first < replay_frontier) continue;
+        if (sink == nullptr || item.first < suppress_before[static_cast<size_t>(o)]) continue;
         if (absl::Status s = sink->Write(item.first, item.second); !s.ok()) return s;
         unflushed[static_cast<size_t>(o)] = true;
       }
@@ -1413,6 +1426,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   // a source never acknowledges input that a restart would need again.
   absl::Time next_offset_commit = absl::Now() + options.commit_interval;
   std::optional<Time> unchecked;  // the first time logged since the last checkpoint
+  Time sink_frontier = 0;         // what sinks commit: the checkpoint's frontier
   Time last_logged = 0;
   auto commit_offsets = [&](bool now, bool clean_stop) -> absl::Status {
     bool due = clean_stop || (unchecked && *unchecked < closed);
@@ -1444,6 +1458,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       // Once every input is done, every time the run used is complete.
       Time frontier = closed == std::numeric_limits<Time>::max() ? EvenAfter(next_commit) : std::min(closed, next_commit);
       if (absl::Status s = persist->Checkpoint(frontier, frontier, last, positions, clean_stop); !s.ok()) return s;
+      sink_frontier = frontier;
       if (unchecked && *unchecked < frontier) unchecked = last_logged < frontier ? std::nullopt : std::optional(frontier);
     }
     k = 0;
@@ -1452,9 +1467,11 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       if (!offsets) continue;
       if (absl::Status s = live.source->Commit(*offsets); !s.ok()) return Annotated(s, live.name);
     }
+    // With persistence, an output's transaction commits what the checkpoint covers (ended
+    // outputs too: the last checkpoint commits their last transaction).
     for (size_t o = 0; o < sinks.size(); ++o) {
-      if (sinks[o] == nullptr || ended[o]) continue;
-      if (absl::Status s = sinks[o]->Commit(closed); !s.ok()) return s;
+      if (sinks[o] == nullptr || (ended[o] && !persist)) continue;
+      if (absl::Status s = sinks[o]->Commit(persist ? sink_frontier : closed); !s.ok()) return s;
     }
     return absl::OkStatus();
   };

@@ -254,7 +254,7 @@ def test_replay_mode_writes_the_persisted_input_again(tmp_path):
 # --- The recovery drill ----------------------------------------------------------------------
 
 
-def _check_output(lines: list[str], written: collections.Counter, final: bool) -> None:
+def check_output(lines: list[str], written: collections.Counter, final: bool) -> None:
     """Every word's changes form one chain (each insertion retracted once before the next), no
     count exceeds what was written, and at the end the counts are exact."""
     current: dict[str, int] = {}
@@ -307,8 +307,10 @@ def test_recovery_drill_kill_restart(tmp_path, threads):
 
     def start() -> subprocess.Popen:
         with open(tmp_path / "stderr.txt", "ab") as err:
-            return subprocess.Popen([sys.executable, str(DRILL), str(inputs), str(output), str(state), str(threads)],
-                                    stderr=err)
+            return subprocess.Popen(
+                [sys.executable, str(DRILL), "files", str(inputs), str(output), str(state), str(threads)], stderr=err,
+                env=dict(os.environ, DRILL_SNAPSHOT_MS=str(rng.choice([50, 500]))),
+            )
 
     for round_no in range(rounds):
         proc = start()
@@ -323,15 +325,17 @@ def test_recovery_drill_kill_restart(tmp_path, threads):
             history.extend(_complete_lines(output))
             output.unlink()  # the next run writes it anew
         else:
+            add_input()
+            time.sleep(rng.choice([0.0, 0.01, 0.03, 0.08]))  # killed while that input is in processing
             proc.kill()
             proc.wait()
-        _check_output(history + _complete_lines(output), written, final=False)
+        check_output(history + _complete_lines(output), written, final=False)
         add_input()  # input that arrives while the pipeline is down
     proc = start()
     try:
         def caught_up() -> bool:
             try:
-                _check_output(history + _complete_lines(output), written, final=True)
+                check_output(history + _complete_lines(output), written, final=True)
             except AssertionError:
                 return False
             return True
@@ -340,7 +344,7 @@ def test_recovery_drill_kill_restart(tmp_path, threads):
     finally:
         proc.kill()
         proc.wait()
-    _check_output(history + _complete_lines(output), written, final=True)
+    check_output(history + _complete_lines(output), written, final=True)
 
 
 def test_deltaflow_replay_runs_a_program_over_its_recording(tmp_path):

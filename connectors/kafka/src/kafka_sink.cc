@@ -53,10 +53,17 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Make(KafkaSinkOptions opti
   if ((options.format == SinkFormat::kPlaintext || options.format == SinkFormat::kRaw) && options.value_column < 0) {
     return absl::InvalidArgumentError("the plaintext and raw formats need the value column");
   }
-  auto producer = std::make_unique<Producer>(options.name);
+  absl::StatusOr<std::unique_ptr<Producer>> producer = MakeProducer(options, {});
+  if (!producer.ok()) return producer.status();
+  return std::unique_ptr<KafkaSink>(new KafkaSink(std::move(options), std::move(*producer)));
+}
+
+absl::StatusOr<std::unique_ptr<KafkaSink::Producer>> KafkaSink::MakeProducer(const KafkaSinkOptions& options,
+                                                                             const Settings& overrides) {
+  auto producer = std::make_unique<KafkaSink::Producer>(options.name);
   // Idempotent by default: a retried send is never written twice.
   Settings defaults = {{"enable.idempotence", "true"}};
-  auto conf = internal::MakeConf(options.settings, defaults, {}, &producer->events);
+  auto conf = internal::MakeConf(options.settings, defaults, overrides, &producer->events);
   if (!conf.ok()) {
     return absl::Status(conf.status().code(), fmt::format("{}: {}", options.name, std::string(conf.status().message())));
   }
@@ -69,15 +76,107 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Make(KafkaSinkOptions opti
     return absl::InvalidArgumentError(fmt::format("{}: cannot create a Kafka producer: {}", options.name,
                                                   internal::Redacted(error, options.settings)));
   }
-  return std::unique_ptr<KafkaSink>(new KafkaSink(std::move(options), std::move(producer)));
+  return producer;
+}
+
+namespace {
+constexpr int kTransactionTimeoutMs = 60000;
+}  // namespace
+
+absl::StatusOr<bool> KafkaSink::StartTransactions(const std::string& identity) {
+  if (options_.topic_column >= 0) return false;  // no fixed topic to keep the frontier in
+  group_ = "deltaflow-" + identity;
+  absl::StatusOr<std::unique_ptr<Producer>> producer = MakeProducer(options_, {{"transactional.id", group_}});
+  if (!producer.ok()) return producer.status();
+  if (producer_ && producer_->handle) producer_->handle->flush(1000);
+  producer_ = std::move(*producer);
+  // Fences off a producer of an earlier run with this id, and settles its open transaction.
+  if (absl::Status s = TransactionError(producer_->handle->init_transactions(kTransactionTimeoutMs), "starting");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = TransactionError(producer_->handle->begin_transaction(), "beginning"); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> consumer = GroupConsumer();
+  if (!consumer.ok()) return consumer.status();
+  group_metadata_.reset((*consumer)->groupMetadata());
+  (*consumer)->close();
+  transactional_ = true;
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> KafkaSink::GroupConsumer() const {
+  internal::EventHandler events(options_.name);
+  auto conf = internal::MakeConf(options_.settings, {}, {{"group.id", group_}, {"enable.auto.commit", "false"}},
+                                 &events);
+  if (!conf.ok()) return conf.status();
+  std::string error;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf->get(), error));
+  if (!consumer) {
+    return absl::InvalidArgumentError(fmt::format("{}: cannot create a Kafka consumer: {}", options_.name,
+                                                  internal::Redacted(error, options_.settings)));
+  }
+  return consumer;
+}
+
+absl::StatusOr<io::Time> KafkaSink::CommittedFrontier() {
+  if (!transactional_) return io::Time{0};
+  absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> consumer = GroupConsumer();
+  if (!consumer.ok()) return consumer.status();
+  std::vector<RdKafka::TopicPartition*> partitions = {RdKafka::TopicPartition::create(options_.topic, 0)};
+  RdKafka::ErrorCode code = (*consumer)->committed(partitions, kTransactionTimeoutMs);
+  int64_t offset = partitions[0]->offset();
+  RdKafka::TopicPartition::destroy(partitions);
+  (*consumer)->close();
+  if (code != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(fmt::format("{}: cannot read the committed frontier of {}: {}", options_.name,
+                                              group_, RdKafka::err2str(code)));
+  }
+  return offset > 0 ? static_cast<io::Time>(offset) : io::Time{0};
+}
+
+absl::Status KafkaSink::TransactionError(RdKafka::Error* error, std::string_view what) {
+  if (error == nullptr) return absl::OkStatus();
+  std::unique_ptr<RdKafka::Error> owned(error);
+  std::string reason = owned->str();
+  if (owned->code() == RdKafka::ERR__FENCED || owned->code() == RdKafka::ERR_PRODUCER_FENCED) {
+    reason += " (another run of this pipeline with the same persisted state took over)";
+  }
+  if (owned->txn_requires_abort()) {
+    delete producer_->handle->abort_transaction(kTransactionTimeoutMs);
+  }
+  return absl::UnavailableError(fmt::format("{}: {} a Kafka transaction failed: {}", options_.name, what, reason));
+}
+
+absl::Status KafkaSink::Commit(io::Time frontier) {
+  if (!transactional_ || uncommitted_ == 0) return absl::OkStatus();
+  if (absl::Status s = Flush(); !s.ok()) return s;
+  std::vector<RdKafka::TopicPartition*> offsets = {
+      RdKafka::TopicPartition::create(options_.topic, 0, static_cast<int64_t>(frontier))};
+  RdKafka::Error* error =
+      producer_->handle->send_offsets_to_transaction(offsets, group_metadata_.get(), kTransactionTimeoutMs);
+  RdKafka::TopicPartition::destroy(offsets);
+  if (absl::Status s = TransactionError(error, "recording the frontier of"); !s.ok()) return s;
+  if (absl::Status s = TransactionError(producer_->handle->commit_transaction(kTransactionTimeoutMs), "committing");
+      !s.ok()) {
+    return s;
+  }
+  uncommitted_ = 0;
+  return TransactionError(producer_->handle->begin_transaction(), "beginning");
 }
 
 KafkaSink::KafkaSink(KafkaSinkOptions options, std::unique_ptr<Producer> producer)
     : options_(std::move(options)), producer_(std::move(producer)) {}
 
 KafkaSink::~KafkaSink() {
-  // Whatever the run did not flush (a failed run) is given a moment, then dropped.
-  if (producer_ && producer_->handle) producer_->handle->flush(1000);
+  // Whatever the run did not flush (a failed run) is given a moment, then dropped; an open
+  // transaction is aborted (a restart gives its messages again).
+  if (producer_ && producer_->handle) {
+    if (transactional_) {
+      delete producer_->handle->abort_transaction(5000);
+    } else {
+      producer_->handle->flush(1000);
+    }
+  }
 }
 
 absl::Status KafkaSink::DeliveryError() {
@@ -111,6 +210,7 @@ absl::Status KafkaSink::Write(io::Time time, std::vector<io::Change>& changes) {
       }
     }
   }
+  if (transactional_) uncommitted_ += changes.size();
   producer_->handle->poll(0);  // serve delivery reports
   return DeliveryError();
 }

@@ -15,8 +15,12 @@
 // Persistence. At a checkpoint, after a `Flush`, the run asks each sink for its `Position`
 // (a file's length) and records it with the checkpoint; a run restarted after a crash calls
 // `Resume` with it before anything else, and the sink discards what it wrote after that
-// position, so that the output holds every change exactly once. A sink without a position
-// (the default) delivers again what came after the last checkpoint (at least once).
+// position, so that the output holds every change exactly once. A sink that commits in
+// transactions of its own (Kafka) is told to `StartTransactions` instead: what it is given
+// becomes visible in the target only at `Commit(frontier)`, which the run calls after each
+// checkpoint, recording `frontier` in the same transaction; after a crash the run asks it for
+// `CommittedFrontier` and gives it again, from the replay, what came after that. A sink with
+// neither (the default) delivers again what came after the last checkpoint (at least once).
 //
 // Threading. Every method is called from the thread that drives the run, one call at a time,
 // never concurrently. Ordering: `Write` with strictly increasing times; `Flush` and `Commit`
@@ -60,6 +64,17 @@ class Sink {
     (void)position;
     return absl::OkStatus();
   }
+
+  /// Persistence: switch to transactions under `identity` (the same across the runs of one
+  /// persisted state: a second writer with it is fenced off). Called before anything else;
+  /// false (the default) when the sink has no transactions.
+  virtual absl::StatusOr<bool> StartTransactions(const std::string& identity) {
+    (void)identity;
+    return false;
+  }
+
+  /// After `StartTransactions`: the frontier of the last committed transaction (0: none).
+  virtual absl::StatusOr<Time> CommittedFrontier() { return Time{0}; }
 
   /// The table is complete and every change was written: flush and finish.
   virtual absl::Status End() { return Flush(); }

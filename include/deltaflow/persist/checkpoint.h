@@ -15,8 +15,10 @@
 // the checkpoint), so a line is neither lost nor written twice. After a clean stop a new run
 // starts its outputs afresh with only what changed since, as Pathway does.
 //
-// Log compaction: when a source's log outgrows what it holds, a checkpoint rewrites it as one
-// consolidated batch (at the latest time before `F`) followed by the rest.
+// Log compaction: when a source's log outgrows what it holds, a checkpoint rewrites the times
+// before the previous checkpoint as one consolidated batch, followed by the rest as it was
+// (an output that commits on its own, e.g. a Kafka transaction, may lag one checkpoint
+// behind and be given that interval again, time by time).
 //
 // Records and the manifest carry a checksum: a torn or damaged file is an error naming the
 // file and the byte where it went wrong, never a silently different result.
@@ -64,6 +66,7 @@ struct SinkRecord {
 
 /// The manifest of a checkpoint (see the file comment).
 struct Manifest {
+  uint64_t id = 0;  // chosen at random when the state is created: names it (transactional ids)
   uint64_t generation = 0;
   Time frontier = 0;
   Time last_time = 0;
@@ -122,6 +125,9 @@ class RunPersistence {
   absl::StatusOr<std::vector<LoggedBatch>> ReadReplay(size_t source) const;
   /// Where sink `o` resumes, when it recorded a position and the earlier run crashed.
   const std::string* sink_position(size_t sink) const;
+  /// A name for sink `o` that stays the same across the runs of this state (a Kafka sink's
+  /// transactional id).
+  std::string SinkIdentity(size_t sink) const;
 
   /// Starts this run's log segments (after recovery).
   absl::Status StartLogs();
@@ -136,9 +142,9 @@ class RunPersistence {
   RunPersistence(std::shared_ptr<Store> store, Manifest previous, Manifest current, bool recovered)
       : store_(std::move(store)), previous_(std::move(previous)), current_(std::move(current)), recovered_(recovered) {}
 
-  // Rewrites source `i`'s committed log as one consolidated batch, followed by what was
-  // logged after the checkpoint.
-  absl::Status Compact(size_t source, Time frontier);
+  // Rewrites source `i`'s committed log: its times before `cut` as one consolidated batch,
+  // the later ones as they were, then what was logged after the checkpoint.
+  absl::Status Compact(size_t source, Time cut);
 
   std::shared_ptr<Store> store_;
   Manifest previous_;  // as read at the start

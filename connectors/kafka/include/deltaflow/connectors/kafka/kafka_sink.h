@@ -16,6 +16,18 @@
 // fail with the broker's error, which stops the run; `Flush` returns only when every message
 // produced so far is acknowledged.
 //
+// Exactly once (persistence): `StartTransactions` recreates the producer with a
+// transactional id derived from the persisted state (`transactional.id`; a zombie producer of
+// an earlier run with the same id is fenced off), and from then on the messages of each
+// checkpoint interval are committed in one transaction at `Commit(frontier)`, with the
+// frontier stored as the committed offset of a consumer group of the same name on partition
+// 0 of the topic (in the same transaction, so the two are visible together). After a crash
+// `CommittedFrontier` reads it back. Readers see the output exactly once with
+// `isolation.level=read_committed` (librdkafka's default). A sink writing to a topic taken
+// from a column has no fixed topic to keep its frontier in: it delivers at least once. The
+// broker keeps a group's offsets for `offsets.retention.minutes` (7 days by default): a
+// pipeline down for longer delivers its last interval again.
+//
 // Threading: the `io::Sink` contract; librdkafka's own threads deliver.
 #pragma once
 
@@ -28,6 +40,12 @@
 #include "deltaflow/connectors/kafka/settings.h"
 #include "deltaflow/io/sink.h"
 #include "deltaflow/value/row.h"
+
+namespace RdKafka {
+class ConsumerGroupMetadata;
+class Error;
+class KafkaConsumer;
+}  // namespace RdKafka
 
 namespace deltaflow::connectors::kafka {
 
@@ -56,19 +74,32 @@ class KafkaSink final : public io::Sink {
 
   absl::Status Write(io::Time time, std::vector<io::Change>& changes) override;
   absl::Status Flush() override;
+  absl::Status Commit(io::Time frontier) override;
+  absl::StatusOr<bool> StartTransactions(const std::string& identity) override;
+  absl::StatusOr<io::Time> CommittedFrontier() override;
 
  private:
   struct Producer;
   KafkaSink(KafkaSinkOptions options, std::unique_ptr<Producer> producer);
+  // A producer for `options`, with `overrides` on top of the user's settings.
+  static absl::StatusOr<std::unique_ptr<Producer>> MakeProducer(const KafkaSinkOptions& options,
+                                                                const Settings& overrides);
   absl::Status Produce(const io::Change& change, io::Time time, int64_t diff);
   // Sends `payload_` under `key_`, with the time, diff and header columns as headers.
   absl::Status Send(const std::string& topic, value::RowView row, io::Time time, int64_t diff);
   absl::Status DeliveryError();
+  // A consumer of the transactional group (for its metadata and committed offsets).
+  absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> GroupConsumer() const;
+  absl::Status TransactionError(RdKafka::Error* error, std::string_view what);
   absl::Status Annotate(const absl::Status& status) const;
 
   KafkaSinkOptions options_;
   std::unique_ptr<Producer> producer_;
   bool header_sent_ = false;
+  std::string group_;               // transactions: the group holding the committed frontier
+  bool transactional_ = false;
+  size_t uncommitted_ = 0;          // messages produced in the open transaction
+  std::unique_ptr<RdKafka::ConsumerGroupMetadata> group_metadata_;
   // Scratch, reused for every message.
   std::string payload_;
   std::string key_;
