@@ -1448,15 +1448,15 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       ++k;
     }
     if (persist) {
+      // Once every input is done, every time the run used is complete.
+      Time frontier = closed == std::numeric_limits<Time>::max() ? EvenAfter(next_commit) : std::min(closed, next_commit);
       std::vector<std::string> positions(sinks.size());
       for (size_t o = 0; o < sinks.size(); ++o) {
         if (sinks[o] == nullptr) continue;
-        absl::StatusOr<std::string> position = sinks[o]->Position();
+        absl::StatusOr<std::string> position = sinks[o]->Position(frontier);
         if (!position.ok()) return position.status();
         positions[o] = std::move(*position);
       }
-      // Once every input is done, every time the run used is complete.
-      Time frontier = closed == std::numeric_limits<Time>::max() ? EvenAfter(next_commit) : std::min(closed, next_commit);
       if (absl::Status s = persist->Checkpoint(frontier, frontier, last, positions, clean_stop); !s.ok()) return s;
       sink_frontier = frontier;
       if (unchecked && *unchecked < frontier) unchecked = last_logged < frontier ? std::nullopt : std::optional(frontier);

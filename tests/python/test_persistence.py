@@ -281,15 +281,34 @@ def _complete_lines(path: Path) -> list[str]:
     return text.splitlines()
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_recovery_drill_kill_restart(tmp_path, threads):
+class FileOutput:
+    """The drill's JSON lines output: after a clean stop the next run writes the file anew,
+    so what the stopped run wrote is kept aside."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.history: list[str] = []
+        self.args = [str(path)]
+
+    def lines(self) -> list[str]:
+        return self.history + _complete_lines(self.path)
+
+    def after_clean_stop(self) -> None:
+        self.history.extend(_complete_lines(self.path))
+        self.path.unlink()
+
+
+def recovery_drill(tmp_path: Path, threads: int, kind: str, output, seed: int) -> None:
+    """Word count over CSV files streamed into a directory (new files, lines appended to
+    files), killed (SIGKILL) at random moments, often while input is in processing, stopped
+    cleanly once, restarted each time with input added while it was down. After every stop
+    the output is a valid history of counts never above the input; at the end it is exact."""
     rounds = int(os.environ.get("DELTAFLOW_DRILL_ROUNDS", "6"))
-    rng = random.Random(1000 + threads)
-    inputs, output, state = tmp_path / "in", tmp_path / "out.jsonl", tmp_path / "state"
+    rng = random.Random(seed)
+    inputs, state = tmp_path / "in", tmp_path / "state"
     inputs.mkdir()
     vocabulary = [f"w{i}" for i in range(12)]
     written: collections.Counter = collections.Counter()
-    history: list[str] = []  # output of runs that stopped cleanly (the next one starts the file anew)
     file_no = 0
 
     def add_input() -> None:
@@ -308,7 +327,7 @@ def test_recovery_drill_kill_restart(tmp_path, threads):
     def start() -> subprocess.Popen:
         with open(tmp_path / "stderr.txt", "ab") as err:
             return subprocess.Popen(
-                [sys.executable, str(DRILL), "files", str(inputs), str(output), str(state), str(threads)], stderr=err,
+                [sys.executable, str(DRILL), kind, str(inputs), *output.args, str(state), str(threads)], stderr=err,
                 env=dict(os.environ, DRILL_SNAPSHOT_MS=str(rng.choice([50, 500]))),
             )
 
@@ -319,23 +338,22 @@ def test_recovery_drill_kill_restart(tmp_path, threads):
             add_input()
             time.sleep(rng.uniform(0.0, 0.15))
         if round_no == rounds // 2:
-            proc.send_signal(signal.SIGTERM)  # a clean stop: the next run writes its file anew
+            proc.send_signal(signal.SIGTERM)  # a clean stop
             proc.wait(timeout=60)
             assert proc.returncode == 128 + signal.SIGTERM, (tmp_path / "stderr.txt").read_text()
-            history.extend(_complete_lines(output))
-            output.unlink()  # the next run writes it anew
+            output.after_clean_stop()
         else:
             add_input()
             time.sleep(rng.choice([0.0, 0.01, 0.03, 0.08]))  # killed while that input is in processing
             proc.kill()
             proc.wait()
-        check_output(history + _complete_lines(output), written, final=False)
+        check_output(output.lines(), written, final=False)
         add_input()  # input that arrives while the pipeline is down
     proc = start()
     try:
         def caught_up() -> bool:
             try:
-                check_output(history + _complete_lines(output), written, final=True)
+                check_output(output.lines(), written, final=True)
             except AssertionError:
                 return False
             return True
@@ -344,7 +362,12 @@ def test_recovery_drill_kill_restart(tmp_path, threads):
     finally:
         proc.kill()
         proc.wait()
-    check_output(history + _complete_lines(output), written, final=True)
+    check_output(output.lines(), written, final=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_recovery_drill_kill_restart(tmp_path, threads):
+    recovery_drill(tmp_path, threads, "files", FileOutput(tmp_path / "out.jsonl"), seed=1000 + threads)
 
 
 def test_deltaflow_replay_runs_a_program_over_its_recording(tmp_path):

@@ -80,7 +80,8 @@ absl::Status FileSink::End() {
   return Flush();
 }
 
-absl::StatusOr<std::string> FileSink::Position() {
+absl::StatusOr<std::string> FileSink::Position(io::Time frontier) {
+  (void)frontier;
   if (absl::Status s = EnsureOpen(); !s.ok()) return s;
   if (std::fflush(file_) != 0 || ::fdatasync(fileno(file_)) != 0) return WriteError(path_);
   long length = std::ftell(file_);

@@ -1,6 +1,7 @@
 #include "deltaflow/connectors/postgres/postgres_sink.h"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <thread>
 
@@ -446,6 +447,26 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
   absl::Status status = InTransaction(s.connection, o.connection, o.name, o.reconnect_timeout, on_connect, body, nullptr);
   if (status.ok()) s.staging_ready = true;
   return status;
+}
+
+absl::StatusOr<std::string> PostgresSink::Position(io::Time frontier) {
+  if (options_.table_type != TableType::kStreamOfChanges) return std::string();
+  return std::to_string(frontier);
+}
+
+absl::Status PostgresSink::Resume(const std::string& position) {
+  if (options_.table_type != TableType::kStreamOfChanges || position.empty()) return absl::OkStatus();
+  io::Time frontier = 0;
+  auto [end, ec] = std::from_chars(position.data(), position.data() + position.size(), frontier);
+  if (ec != std::errc() || end != position.data() + position.size()) {
+    return absl::DataLossError(fmt::format("{}: the persisted position {:?} is not a time", options_.name, position));
+  }
+  Session& s = *session_;
+  auto body = [&](pqxx::transaction_base& tx) {
+    tx.exec0(fmt::format("DELETE FROM {} WHERE \"time\" >= {}", s.target_name, frontier));
+  };
+  return InTransaction(s.connection, options_.connection, options_.name, options_.reconnect_timeout, [] {}, body,
+                       nullptr);
 }
 
 }  // namespace deltaflow::connectors::postgres

@@ -13,7 +13,8 @@
 // records its own committed position with its data.
 //
 // Persistence. At a checkpoint, after a `Flush`, the run asks each sink for its `Position`
-// (a file's length) and records it with the checkpoint; a run restarted after a crash calls
+// (a file's length; the checkpoint's frontier for a table of changes stamped with their
+// times) and records it with the checkpoint; a run restarted after a crash calls
 // `Resume` with it before anything else, and the sink discards what it wrote after that
 // position, so that the output holds every change exactly once. A sink that commits in
 // transactions of its own (Kafka) is told to `StartTransactions` instead: what it is given
@@ -54,9 +55,12 @@ class Sink {
     return absl::OkStatus();
   }
 
-  /// Where the sink stands, everything written so far being durable (after `Flush`); empty
-  /// when it cannot resume.
-  virtual absl::StatusOr<std::string> Position() { return std::string(); }
+  /// Where the sink stands at a checkpoint at `frontier` (everything written so far, every
+  /// time before `frontier`, is durable: called after `Flush`); empty when it cannot resume.
+  virtual absl::StatusOr<std::string> Position(Time frontier) {
+    (void)frontier;
+    return std::string();
+  }
 
   /// A restart after a crash: continue from `position` (an earlier run's `Position`),
   /// discarding what was written after it. Called before the first `Write`.

@@ -31,7 +31,7 @@ class FileSink final : public io::Sink {
 
   absl::Status Write(io::Time time, std::vector<io::Change>& changes) override;
   absl::Status Flush() override;
-  absl::StatusOr<std::string> Position() override;
+  absl::StatusOr<std::string> Position(io::Time frontier) override;
   absl::Status Resume(const std::string& position) override;
   absl::Status End() override;
 

@@ -83,6 +83,12 @@ class PostgresSink final : public io::Sink {
   ~PostgresSink() override;
 
   absl::Status Write(io::Time time, std::vector<io::Change>& changes) override;
+  /// Persistence, a table of changes: the checkpoint's frontier; `Resume` deletes the rows of
+  /// later times (written after the checkpoint, before a crash), so the table holds every
+  /// change once. A snapshot table needs neither: a restart's upserts and deletions by key
+  /// leave it as the result is.
+  absl::StatusOr<std::string> Position(io::Time frontier) override;
+  absl::Status Resume(const std::string& position) override;
 
  private:
   struct Session;
