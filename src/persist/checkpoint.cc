@@ -345,7 +345,7 @@ absl::Status RunPersistence::Checkpoint(Time frontier, Time last_time,
       record.committed_bytes += *committed - active.committed;
       active.committed = *committed;
     }
-    if (offsets[i]) record.offsets = *offsets[i];
+    if (i < offsets.size() && offsets[i]) record.offsets = *offsets[i];
     if (record.committed_bytes > compact_min_bytes_ && record.committed_bytes > kCompactGrowth * record.compacted_bytes) {
       std::vector<std::string> old;
       for (const Segment& s : record.segments) old.push_back(s.object);

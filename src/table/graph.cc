@@ -279,8 +279,26 @@ using group_reduce_internal::Upd;
 using group_reduce_internal::Worker;
 
 // State shared by every worker of one run.
+// With persistence, the results of non-deterministic functions: those of earlier runs (so that
+// a replayed row gets the value its outputs were given then) and those computed in this run,
+// waiting to be logged at the next checkpoint. Keyed by a call id (the operation and the
+// row's id) and the argument row. Workers read and write it; the driving thread drains it.
+struct PersistedCalls {
+  std::mutex mutex;
+  absl::flat_hash_map<std::pair<Key, Row>, Row> results;
+  std::vector<io::Change> pending;  // id: the call id; row: the arguments, then the result
+  bool record = true;               // false in a replay: nothing is logged
+
+  static Key CallId(const std::string& operation, const Key& id) {
+    RowBuilder b;
+    b.String(operation).Pointer(id);
+    return value::IdFromValues(b.Finish().values());
+  }
+};
+
 struct RunContext {
   bool terminate_on_error = true;
+  std::shared_ptr<PersistedCalls> calls;  // non-deterministic results; null without persistence
   std::mutex mutex;
   std::vector<ErrorLogEntry> errors;
   std::map<std::pair<std::string, uint32_t>, std::pair<size_t, size_t>> state;  // (op, worker) -> (last, peak)
@@ -858,8 +876,27 @@ C LowerApply(const C& input, const TableGraph::Node& node, std::shared_ptr<RunCo
       state->args.clear();
       state->positions.clear();
       std::vector<Row> result(updates.size());
+      // With persistence, a non-deterministic call made by an earlier run is not made again.
+      PersistedCalls* calls = state->deterministic ? nullptr : state->eval.ctx->calls.get();
+      std::vector<Key> call_ids;
+      std::vector<bool> known;
+      if (calls != nullptr) {
+        call_ids.resize(updates.size());
+        known.resize(updates.size());
+        std::lock_guard<std::mutex> lock(calls->mutex);
+        for (size_t i = 0; i < updates.size(); ++i) {
+          if (updates[i].diff < 0) continue;
+          call_ids[i] = PersistedCalls::CallId(state->eval.operation, updates[i].data.first);
+          auto it = calls->results.find(std::pair(call_ids[i], arg_rows[i]));
+          if (it != calls->results.end()) {
+            result[i] = it->second;
+            known[i] = true;
+          }
+        }
+      }
       for (size_t i = 0; i < updates.size(); ++i) {
         if (!state->deterministic && updates[i].diff < 0) continue;
+        if (calls != nullptr && known[i]) continue;  // known from an earlier run
         state->args.push_back(arg_rows[i]);
         state->positions.push_back(i);
       }
@@ -878,6 +915,15 @@ C LowerApply(const C& input, const TableGraph::Node& node, std::shared_ptr<RunCo
         }
         for (size_t k = 0; k < state->positions.size(); ++k) {
           result[state->positions[k]] = std::move(state->results[k]);
+        }
+        if (calls != nullptr) {
+          std::lock_guard<std::mutex> lock(calls->mutex);
+          for (size_t k = 0; k < state->positions.size() && calls->record; ++k) {
+            size_t i = state->positions[k];
+            if (result[i].has_objects() || arg_rows[i].has_objects()) continue;  // cannot be persisted: called again
+            calls->results.insert_or_assign(std::pair(call_ids[i], arg_rows[i]), result[i]);
+            calls->pending.push_back({call_ids[i], ConcatRows({arg_rows[i].view(), result[i].view()}, state->builder), 1});
+          }
         }
         for (const RowFailure& f : state->failures) {
           if (f.index < state->positions.size()) {
@@ -1204,6 +1250,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   std::vector<LiveSource*> persisted;                                // in persistence's order
   std::vector<std::pair<size_t, persist::LoggedBatch>> replay;       // (source, batch), by time
   Time replay_frontier = 0;  // outputs before it were written by the earlier run
+  std::optional<size_t> calls_log;  // the log of non-deterministic results, if any
   std::vector<Time> suppress_before(sinks.size(), 0);  // per output: the times it already has
   if (options.persistence) {
     std::vector<persist::SourceSpec> specs;
@@ -1213,6 +1260,15 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       std::string name = node.persistent_name.empty() ? fmt::format("input-{}", persisted.size()) : node.persistent_name;
       persisted.push_back(&live);
       specs.push_back({std::move(name), static_cast<uint32_t>(node.arity)});
+    }
+    // Results of non-deterministic functions are persisted as one more log.
+    bool nondeterministic = std::any_of(nodes.begin(), nodes.end(), [](const TableGraph::Node& node) {
+      return node.kind == TableGraph::Kind::kApply && !node.deterministic;
+    });
+    if (nondeterministic) {
+      calls_log = persisted.size();
+      ctx->calls = std::make_shared<PersistedCalls>();
+      specs.push_back({"deltaflow:function-results", 0});
     }
     std::vector<std::string> sink_names(sinks.size());
     for (const TableGraph::Node& node : nodes) {
@@ -1229,6 +1285,22 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     bool record = options.persistence_use == RunOptions::PersistenceUse::kRecord;
     if (persist->recovered()) {
       if (record) replay_frontier = persist->frontier();
+      if (calls_log) {
+        absl::StatusOr<std::vector<persist::LoggedBatch>> batches = persist->ReadReplay(*calls_log);
+        if (!batches.ok()) return batches.status();
+        RowBuilder b;
+        for (const persist::LoggedBatch& batch : *batches) {
+          for (const io::Change& c : batch.changes) {
+            RowView row = c.row.view();
+            size_t n = row.arity();
+            if (n == 0) continue;
+            for (size_t k = 0; k + 1 < n; ++k) b.Value(row[k]);
+            Row args = b.Finish();
+            b.Value(row[n - 1]);
+            ctx->calls->results.insert_or_assign(std::pair(c.id, std::move(args)), b.Finish());
+          }
+        }
+      }
       for (size_t i = 0; i < persisted.size(); ++i) {
         absl::StatusOr<std::vector<persist::LoggedBatch>> batches = persist->ReadReplay(i);
         if (!batches.ok()) return batches.status();
@@ -1263,6 +1335,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       if (absl::Status s = persist->StartLogs(); !s.ok()) return s;
     } else {
       persist.reset();  // a replay only reads the persisted state
+      if (ctx->calls) ctx->calls->record = false;
       if (options.persistence_use == RunOptions::PersistenceUse::kReplayOnly) {
         for (auto& [index, live] : sources) live.open = false;
       }
@@ -1448,6 +1521,16 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       ++k;
     }
     if (persist) {
+      if (calls_log) {
+        std::vector<io::Change> results;
+        {
+          std::lock_guard<std::mutex> lock(ctx->calls->mutex);
+          results.swap(ctx->calls->pending);
+        }
+        if (!results.empty()) {
+          if (absl::Status s = persist->Log(*calls_log, 0, results); !s.ok()) return s;
+        }
+      }
       // Once every input is done, every time the run used is complete.
       Time frontier = closed == std::numeric_limits<Time>::max() ? EvenAfter(next_commit) : std::min(closed, next_commit);
       std::vector<std::string> positions(sinks.size());

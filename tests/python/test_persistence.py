@@ -412,3 +412,31 @@ def test_disk_cache_lives_in_the_persistence_backend(tmp_path):
         pw.run(persistence_config=_config(state))
     assert sorted(calls) == [1, 2]  # the second run read the results from the backend
     assert any((state / "runtime_calls").iterdir())
+
+
+def test_non_deterministic_results_are_persisted_with_the_input(tmp_path):
+    inputs, output, state = tmp_path / "in", tmp_path / "out.jsonl", tmp_path / "state"
+    inputs.mkdir()
+    calls = []
+
+    @pw.udf(deterministic=False)
+    def stamp(word: str) -> int:
+        calls.append(word)
+        return 100 * len(calls) + len(word)
+
+    def run():
+        words = pw.io.csv.read(inputs, schema=Words, mode="static", name="words")
+        pw.io.jsonlines.write(words.select(pw.this.word, s=stamp(pw.this.word)), output)
+        pw.run(persistence_config=_config(state))
+        return sorted((json.loads(x)["word"], json.loads(x)["s"], json.loads(x)["diff"]) for x in output.read_text().splitlines())
+
+    _write_words(inputs / "1.csv", ["ab", "c"])
+    first = run()
+    assert [(w, d) for w, _, d in first] == [("ab", 1), ("c", 1)]
+    # The file is rewritten: its rows leave with the values they were given, not new ones.
+    _write_words(inputs / "1.csv", ["c", "d"])
+    calls.clear()
+    second = run()
+    retracted = sorted((w, s) for w, s, d in second if d == -1)
+    assert retracted == sorted((w, s) for w, s, _ in first)
+    assert sorted(calls) == ["c", "d"]  # old rows were not called again

@@ -134,7 +134,8 @@ class RunPersistence {
   /// Appends source `i`'s changes at `time` to its log (before they enter the dataflow).
   absl::Status Log(size_t source, Time time, const std::vector<io::Change>& changes);
   /// Records a checkpoint at `frontier`: `offsets[i]`, when set, is where source `i` stands
-  /// after its times before `frontier`; `positions[o]` where sink `o` stands.
+  /// after its times before `frontier` (a log without a source, past the end of `offsets`,
+  /// has none); `positions[o]` where sink `o` stands.
   absl::Status Checkpoint(Time frontier, Time last_time, const std::vector<std::optional<io::Offsets>>& offsets,
                           const std::vector<std::string>& positions, bool clean_stop);
 
