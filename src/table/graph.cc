@@ -1103,17 +1103,26 @@ absl::Status Annotated(const absl::Status& status, const std::string& where) {
   return absl::Status(status.code(), fmt::format("{}: {}", where, std::string(status.message())));
 }
 
-// The net changes of a replayed log: what the source had produced, for its `Restore`.
+// The net changes of a replayed log: what the source had produced, then its notes (changes
+// with diff 0) in log order, for its `Restore`.
 std::vector<io::Change> Consolidated(const std::vector<persist::LoggedBatch>& batches) {
   absl::flat_hash_map<std::pair<Key, Row>, int64_t> net;
+  std::vector<io::Change> notes;
   for (const persist::LoggedBatch& batch : batches) {
-    for (const io::Change& c : batch.changes) net[std::pair(c.id, c.row)] += c.diff;
+    for (const io::Change& c : batch.changes) {
+      if (c.diff == 0) {
+        notes.push_back(c);
+      } else {
+        net[std::pair(c.id, c.row)] += c.diff;
+      }
+    }
   }
   std::vector<io::Change> live;
-  live.reserve(net.size());
+  live.reserve(net.size() + notes.size());
   for (auto& [data, diff] : net) {
     if (diff != 0) live.push_back({data.first, data.second, diff});
   }
+  for (io::Change& note : notes) live.push_back(std::move(note));
   return live;
 }
 
@@ -1333,6 +1342,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     }
     if (record) {
       if (absl::Status s = persist->StartLogs(); !s.ok()) return s;
+      for (LiveSource* live : persisted) live->source->OnPersisted();
     } else {
       persist.reset();  // a replay only reads the persisted state
       if (ctx->calls) ctx->calls->record = false;
@@ -1385,7 +1395,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         replay_time = batch.time;
         for (LiveSource* live : persisted) live->input->AdvanceTo(replay_time);
       }
-      for (io::Change& u : batch.changes) persisted[i]->input->Update(Data(u.id, std::move(u.row)), u.diff);
+      for (io::Change& u : batch.changes) {
+        if (u.diff != 0) persisted[i]->input->Update(Data(u.id, std::move(u.row)), u.diff);
+      }
     }
     replay.clear();
     replay.shrink_to_fit();
@@ -1615,7 +1627,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
             if (!unchecked) unchecked = next_commit;
             last_logged = next_commit;
           }
-          for (io::Change& u : polled) live.input->Update(Data(u.id, std::move(u.row)), u.diff);
+          for (io::Change& u : polled) {
+            if (u.diff != 0) live.input->Update(Data(u.id, std::move(u.row)), u.diff);  // diff 0: a note
+          }
           if (*more == io::PollResult::kFinished) {
             live.input->Close();
             live.open = false;

@@ -4,6 +4,7 @@ nothing twice (``pw.run(persistence_config=...)``)."""
 from __future__ import annotations
 
 import collections
+import csv
 import json
 import os
 import random
@@ -440,3 +441,26 @@ def test_non_deterministic_results_are_persisted_with_the_input(tmp_path):
     retracted = sorted((w, s) for w, s, d in second if d == -1)
     assert retracted == sorted((w, s) for w, s, _ in first)
     assert sorted(calls) == ["c", "d"]  # old rows were not called again
+
+
+def test_rows_under_a_primary_key_leave_with_their_file(tmp_path):
+    inputs, output, state = tmp_path / "in", tmp_path / "out.csv", tmp_path / "state"
+    inputs.mkdir()
+
+    class Keyed(pw.Schema):
+        k: int = pw.column_definition(primary_key=True)
+        v: str
+
+    def run():
+        t = pw.io.csv.read(inputs, schema=Keyed, mode="static", name="keyed")
+        pw.io.csv.write(t, output)
+        pw.run(persistence_config=_config(state))
+        with open(output) as f:
+            return sorted((int(r["k"]), r["v"], int(r["diff"])) for r in csv.DictReader(f))
+
+    (inputs / "1.csv").write_text("k,v\n1,a\n2,b\n")
+    (inputs / "2.csv").write_text("k,v\n3,c\n")
+    assert run() == [(1, "a", 1), (2, "b", 1), (3, "c", 1)]
+    os.remove(inputs / "1.csv")  # deleted while down: its keys leave, the other file's stay
+    (inputs / "2.csv").write_text("k,v\n3,z\n")  # rewritten: its key takes the new value
+    assert run() == [(1, "a", -1), (2, "b", -1), (3, "c", -1), (3, "z", 1)]

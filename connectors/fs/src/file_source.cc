@@ -127,13 +127,21 @@ value::Key FileSource::LineId(const std::string& path, uint64_t line) {
 }
 
 void FileSource::Restore(std::vector<io::Change>& live) {
+  absl::flat_hash_map<Key, std::string> owner;  // under a primary key: the file that last gave each key
   for (io::Change& c : live) {
-    if (c.diff <= 0) continue;
-    if (!options_.primary_key.empty()) {
+    if (c.diff == 0) {
+      if (c.row.view().arity() == 1) owner.insert_or_assign(c.id, std::string(c.row.view()[0].AsString()));
+    } else if (c.diff < 0) {
+      continue;
+    } else if (!options_.primary_key.empty()) {
       by_key_.insert_or_assign(c.id, std::pair(c.row, int64_t{1}));
     } else {
       restored_.insert_or_assign(c.id, std::move(c.row));
     }
+  }
+  for (auto& [key, path] : owner) {
+    auto it = by_key_.find(key);
+    if (it != by_key_.end()) restored_by_path_[path].emplace_back(key, it->second.first);
   }
 }
 
@@ -148,6 +156,10 @@ absl::Status FileSource::Seek(const io::Offsets& offsets) {
     state.mtime_ns = mtime;
     state.size = offset.position;
     state.resumed = true;
+    if (auto it = restored_by_path_.find(path); it != restored_by_path_.end()) {
+      state.rows = std::move(it->second);  // under a primary key: the file's rows, from the notes
+      restored_by_path_.erase(it);
+    }
     // The rows the file gave, rebuilt from the restored ones by their ids (a row at the
     // resumed line itself came from a last line without a newline: it is read again).
     if (restored_.empty()) continue;
@@ -160,6 +172,7 @@ absl::Status FileSource::Seek(const io::Offsets& offsets) {
     }
   }
   restored_.clear();
+  restored_by_path_.clear();
   return absl::OkStatus();
 }
 
@@ -362,6 +375,11 @@ void FileSource::Emit(const std::string& path, FileState& state, uint64_t line, 
   }
   Key key = value::IdFromValues(kb.Finish().values());
   if (!options_.primary_key.empty()) {
+    if (notes_) {
+      RowBuilder note;
+      note.String(path);
+      out.push_back({key, note.Finish(), 0});  // which file the key's row comes from
+    }
     auto it = by_key_.find(key);
     if (it != by_key_.end()) {
       // An upsert: the new row replaces the old one under the same key.

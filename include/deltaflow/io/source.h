@@ -106,10 +106,16 @@ class Source {
     return absl::UnimplementedError("this source cannot resume from an offset");
   }
 
+  /// The run persists this source (called before anything else). From then on a poll may
+  /// add notes for the source's own bookkeeping: changes with `diff == 0` (which file a row
+  /// came from), logged with the input, given back to `Restore`, never entering the dataflow.
+  virtual void OnPersisted() {}
+
   /// A restarted run's replay: what this source produced before the checkpoint it resumes
-  /// from, consolidated (net changes). A source that keeps state about its rows (to retract a
-  /// rewritten file's rows, to turn an upsert into a retraction and an insertion) rebuilds it
-  /// from them; `Seek` follows with the offsets of the same checkpoint.
+  /// from, consolidated (net changes), followed by its notes (`diff == 0`) in the order they
+  /// were made. A source that keeps state about its rows (to retract a rewritten file's rows,
+  /// to turn an upsert into a retraction and an insertion) rebuilds it from them; `Seek`
+  /// follows with the offsets of the same checkpoint.
   virtual void Restore(std::vector<Change>& live) { (void)live; }
 
   /// Everything up to `offsets` is durable downstream: the source may acknowledge it to the

@@ -24,8 +24,8 @@
 // offsets (`Seek`): a file that still begins with the same bytes is read on after its offset
 // (a last line without a newline is read again); a file rewritten or deleted while the
 // pipeline was down has its old rows retracted (and its new content read), in static mode
-// too. Under a primary key the rows of a file rewritten or deleted while the pipeline was
-// down cannot be told from other files' rows: they stay until their key comes again.
+// too. Under a primary key, a persisted source notes which file each row came from (a note,
+// io/source.h), so that those rows can be told from other files' rows.
 //
 // Threading: the `io::Source` contract; the source reads on the driving thread only.
 #pragma once
@@ -81,6 +81,7 @@ class FileSource final : public io::Source {
   io::Offsets CurrentOffsets() const override;
   absl::Status Seek(const io::Offsets& offsets) override;
   void Restore(std::vector<io::Change>& live) override;
+  void OnPersisted() override { notes_ = true; }
   void DrainErrors(std::vector<io::SourceError>& errors) override;
 
  private:
@@ -140,6 +141,9 @@ class FileSource final : public io::Source {
   std::map<std::string, FileState> files_;
   absl::flat_hash_map<value::Key, std::pair<value::Row, int64_t>> by_key_;  // live rows, for primary-key upserts
   absl::flat_hash_map<value::Key, value::Row> restored_;  // from Restore, until Seek rebuilds the files' rows
+  // Under a primary key, from Restore's notes: each file's live rows, until Seek takes them.
+  std::map<std::string, std::vector<std::pair<value::Key, value::Row>>> restored_by_path_;
+  bool notes_ = false;  // persisted: under a primary key, note which file each row came from
   std::vector<io::SourceError> errors_;
   bool done_ = false;
   // Static mode: the files still to read, one per poll (each file is its own commit).
