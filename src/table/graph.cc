@@ -1343,6 +1343,19 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     if (record) {
       if (absl::Status s = persist->StartLogs(); !s.ok()) return s;
       for (LiveSource* live : persisted) live->source->OnPersisted();
+      // A first checkpoint, where the earlier run left off, says that this run has begun: if
+      // it crashes before its next one, a restart resumes the outputs from here (what this run
+      // wrote is taken back), even after a clean stop of the earlier run.
+      std::vector<std::string> positions(sinks.size());
+      for (size_t o = 0; o < sinks.size(); ++o) {
+        if (sinks[o] == nullptr) continue;
+        absl::StatusOr<std::string> position = sinks[o]->Position(replay_frontier);
+        if (!position.ok()) return position.status();
+        positions[o] = std::move(*position);
+      }
+      if (absl::Status s = persist->Checkpoint(replay_frontier, persist->last_time(), {}, positions, false); !s.ok()) {
+        return s;
+      }
     } else {
       persist.reset();  // a replay only reads the persisted state
       if (ctx->calls) ctx->calls->record = false;

@@ -450,7 +450,10 @@ absl::Status PostgresSink::Write(io::Time time, std::vector<io::Change>& changes
 }
 
 absl::StatusOr<std::string> PostgresSink::Position(io::Time frontier) {
-  if (options_.table_type != TableType::kStreamOfChanges) return std::string();
+  // Frontier 0 (a new persisted state, before its first checkpoint): rows the table had
+  // before are not this pipeline's to take back, so no position (that interval is delivered
+  // at least once).
+  if (options_.table_type != TableType::kStreamOfChanges || frontier == 0) return std::string();
   return std::to_string(frontier);
 }
 
