@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_join.h"
 #include "connection_internal.h"
 #include "fmt/format.h"
@@ -136,6 +137,7 @@ struct PostgresSource::Reader {
   struct Unit {
     std::vector<io::Change> changes;
     uint64_t lsn = 0;
+    bool partial = false;  // a chunk of the snapshot before its last: `lsn` is not reached yet
   };
   std::mutex mutex;
   std::deque<Unit> ready;
@@ -368,6 +370,11 @@ struct PostgresSource::Reader {
     std::vector<const TupleValue*> values(o.columns.size());
     Unit unit;
     unit.lsn = lsn;
+    unit.partial = true;
+    // Rows restored from an earlier run (persistence without a slot to resume): the snapshot
+    // is compared with them, and those the table no longer has are retracted at its end.
+    bool compare = !live.empty();
+    absl::flat_hash_set<Key> seen;
     while (true) {
       char* line = nullptr;
       int n = PQgetCopyData(c.conn, &line, 0);
@@ -385,6 +392,7 @@ struct PostgresSource::Reader {
       std::optional<Row> row = BuildRow(values, nullptr, 0);
       if (!row) continue;
       Key id = IdOf(*row);
+      if (compare) seen.insert(id);
       auto old = live.find(id);
       if (old != live.end()) {
         // Two rows with one key (the schema's key is not the table's): the later one wins.
@@ -396,6 +404,7 @@ struct PostgresSource::Reader {
         Push(std::move(unit));
         unit = Unit();
         unit.lsn = lsn;
+        unit.partial = true;
       }
       if (stop.load()) return absl::OkStatus();
     }
@@ -404,6 +413,17 @@ struct PostgresSource::Reader {
       return absl::InvalidArgumentError(fmt::format("{}: {}", o.name, internal::ServerMessage(PQresultErrorMessage(end.result))));
     }
     while (PGresult* r = PQgetResult(c.conn)) PQclear(r);
+    if (compare) {
+      for (auto it = live.begin(); it != live.end();) {
+        if (seen.contains(it->first)) {
+          ++it;
+          continue;
+        }
+        unit.changes.push_back({it->first, std::move(it->second), -1});
+        live.erase(it++);
+      }
+    }
+    unit.partial = false;
     Push(std::move(unit));  // also when empty: the snapshot's end
     return absl::OkStatus();
   }
@@ -755,8 +775,11 @@ struct PostgresSource::Reader {
         return StreamAndReconnect(repl, slot, *resume_lsn);
       }
       if (resume_lsn) {
-        return absl::FailedPreconditionError(fmt::format(
-            "{}: the replication slot {} to resume from is gone; the changes since the saved position are lost", o.name, slot));
+        // Read again, compared with the restored rows: what changed while the slot was gone
+        // arrives as changes (those that came and went in between are not seen).
+        Error(fmt::format("the replication slot {} to resume from is gone: the table is read again and compared with "
+                          "what the pipeline had",
+                          slot));
       }
       if (exists) {
         // No saved state: the slot is made again, with a snapshot of the table.
@@ -829,7 +852,7 @@ absl::StatusOr<io::PollResult> PostgresSource::Poll(std::vector<io::Change>& out
     // One unit per poll: one source transaction is one time.
     Reader::Unit& unit = reader_->ready.front();
     for (io::Change& change : unit.changes) out.push_back(std::move(change));
-    current_lsn_ = std::max(current_lsn_, unit.lsn);
+    if (!unit.partial) current_lsn_ = std::max(current_lsn_, unit.lsn);
     reader_->ready.pop_front();
     return reader_->ready.empty() && reader_->finished && reader_->failure.ok() ? io::PollResult::kFinished
                                                                                 : io::PollResult::kMore;
@@ -853,6 +876,12 @@ absl::Status PostgresSource::Seek(const io::Offsets& offsets) {
   reader_->resume_lsn = it->second.position;
   current_lsn_ = it->second.position;
   return absl::OkStatus();
+}
+
+void PostgresSource::Restore(std::vector<io::Change>& live) {
+  for (io::Change& c : live) {
+    if (c.diff > 0) reader_->live.insert_or_assign(c.id, std::move(c.row));
+  }
 }
 
 absl::Status PostgresSource::Commit(const io::Offsets& offsets) {

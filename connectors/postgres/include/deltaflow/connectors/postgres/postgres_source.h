@@ -86,6 +86,9 @@ class PostgresSource final : public io::Source {
   absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override;
   io::Offsets CurrentOffsets() const override;
   absl::Status Seek(const io::Offsets& offsets) override;
+  /// Persistence: the rows an earlier run read (an update without its old row retracts them;
+  /// a snapshot read again is compared with them).
+  void Restore(std::vector<io::Change>& live) override;
   absl::Status Commit(const io::Offsets& offsets) override;
   void DrainErrors(std::vector<io::SourceError>& errors) override;
   void SetWakeup(std::function<void()> wakeup) override;
