@@ -235,13 +235,13 @@ class PySource final : public io::Source {
     }
     return absl::OkStatus();
   }
-  void Restore(std::vector<io::Change>& live) override {
+  void Restore(const std::vector<io::Change>& batch) override {
     py::gil_scoped_acquire gil;
     if (!py::hasattr(source_, "restore")) return;
     try {
-      py::list items(live.size());
-      for (size_t i = 0; i < live.size(); ++i) {
-        items[i] = py::make_tuple(KeyToPy(live[i].id), RowToPy(live[i].row), live[i].diff);
+      py::list items(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        items[i] = py::make_tuple(KeyToPy(batch[i].id), RowToPy(batch[i].row), batch[i].diff);
       }
       source_.attr("restore")(items);
     } catch (py::error_already_set& e) {

@@ -151,21 +151,21 @@ absl::Status AppendLogRecord(Time time, const std::vector<io::Change>& changes, 
 }
 
 absl::Status ReadLogRecords(std::string_view bytes, uint64_t committed, const std::string& where,
-                            std::vector<LoggedBatch>& out) {
+                            std::vector<LoggedBatch>& out, uint64_t base) {
   if (bytes.size() < committed) {
     return absl::DataLossError(fmt::format(
         "the persisted state is damaged: {} holds {} bytes but the checkpoint recorded {}; remove the persistence "
         "directory to start afresh",
         where, bytes.size(), committed));
   }
-  const char* base = bytes.data();
-  const char* p = base;
-  const char* end = base + committed;
+  const char* begin = bytes.data();
+  const char* p = begin;
+  const char* end = begin + committed;
   while (p < end) {
     auto damaged = [&](std::string_view why) {
       return absl::DataLossError(fmt::format(
           "the persisted state is damaged: {} at byte {}: {}; remove the persistence directory to start afresh", where,
-          p - base, why));
+          base + static_cast<uint64_t>(p - begin), why));
     };
     const char* record = p;
     uint32_t length = 0;
@@ -198,6 +198,59 @@ absl::Status ReadLogRecords(std::string_view bytes, uint64_t committed, const st
     p += length;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> LogCursor::Next(LoggedBatch& out) {
+  constexpr uint64_t kWindow = uint64_t{8} << 20;
+  while (next_decoded_ >= decoded_.size()) {
+    decoded_.clear();
+    next_decoded_ = 0;
+    if (segment_ >= segments_.size()) return false;
+    const Segment& seg = segments_[segment_];
+    uint64_t at = offset_ + position_;  // the first byte not decoded yet
+    if (at >= seg.committed) {
+      ++segment_;
+      offset_ = position_ = 0;
+      window_.clear();
+      continue;
+    }
+    // A window from `at`, grown until it holds at least one whole record.
+    uint64_t want = std::min(kWindow, seg.committed - at);
+    while (true) {
+      absl::StatusOr<std::string> bytes = store_->ReadRange(seg.object, at, want);
+      if (!bytes.ok()) return bytes.status();
+      if (bytes->size() < want) {
+        return absl::DataLossError(fmt::format(
+            "the persisted state is damaged: {} holds fewer bytes than the checkpoint recorded ({}); remove the "
+            "persistence directory to start afresh",
+            store_->Describe(seg.object), seg.committed));
+      }
+      window_ = std::move(*bytes);
+      offset_ = at;
+      // Decode the whole records in the window.
+      std::string_view view(window_);
+      size_t whole = 0;
+      while (whole + 12 <= view.size()) {
+        uint32_t length = 0;
+        std::memcpy(&length, view.data() + whole, sizeof length);
+        if (whole + 12 + length > view.size()) break;
+        whole += 12 + length;
+      }
+      if (whole == 0 && want < seg.committed - at) {
+        want = std::min(seg.committed - at, want * 2);  // a record larger than the window
+        continue;
+      }
+      if (whole == 0) whole = view.size();  // a truncated last record: reported by the decoder
+      if (absl::Status s = ReadLogRecords(view.substr(0, whole), whole, store_->Describe(seg.object), decoded_, at);
+          !s.ok()) {
+        return s;
+      }
+      position_ = whole;
+      break;
+    }
+  }
+  out = std::move(decoded_[next_decoded_++]);
+  return true;
 }
 
 absl::StatusOr<std::unique_ptr<RunPersistence>> RunPersistence::Open(std::shared_ptr<Store> store,
@@ -324,6 +377,9 @@ absl::Status RunPersistence::Log(size_t source, Time time, const std::vector<io:
     log.sizes.emplace_back(time, log.appender->size());
   }
   log.last_logged = std::max(log.last_logged, time);
+  SourceRecord& record = current_.sources[source];
+  record.logged_changes += changes.size();
+  for (const io::Change& c : changes) record.logged_retractions += c.diff < 0 ? 1 : 0;
   return absl::OkStatus();
 }
 
@@ -346,7 +402,9 @@ absl::Status RunPersistence::Checkpoint(Time frontier, Time last_time,
       active.committed = *committed;
     }
     if (i < offsets.size() && offsets[i]) record.offsets = *offsets[i];
-    if (record.committed_bytes > compact_min_bytes_ && record.committed_bytes > kCompactGrowth * record.compacted_bytes) {
+    bool shrinks = record.logged_retractions * 4 >= record.logged_changes && record.logged_retractions > 0;
+    if (shrinks && record.committed_bytes > compact_min_bytes_ &&
+        record.committed_bytes > kCompactGrowth * record.compacted_bytes) {
       std::vector<std::string> old;
       for (const Segment& s : record.segments) old.push_back(s.object);
       if (absl::Status s = Compact(i, current_.frontier); !s.ok()) return s;
@@ -419,6 +477,8 @@ absl::Status RunPersistence::Compact(size_t source, Time cut) {
   record.segments = {Segment{snapshot_object, snapshot.size()}, Segment{active_object, 0}};
   record.committed_bytes = snapshot.size();
   record.compacted_bytes = snapshot.size();
+  record.logged_changes = 0;
+  record.logged_retractions = 0;
   return absl::OkStatus();
 }
 

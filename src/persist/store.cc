@@ -107,6 +107,28 @@ class FilesystemStore final : public Store {
     return std::optional<std::string>(std::move(bytes));
   }
 
+  absl::StatusOr<std::string> ReadRange(const std::string& name, uint64_t offset, uint64_t length) const override {
+    std::string path = Describe(name);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("cannot open", path);
+    std::string bytes(length, '\0');
+    size_t got = 0;
+    while (got < length) {
+      ssize_t n = ::pread(fd, bytes.data() + got, length - got, static_cast<off_t>(offset + got));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        absl::Status s = Errno("cannot read", path);
+        ::close(fd);
+        return s;
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    bytes.resize(got);
+    return bytes;
+  }
+
   absl::Status WriteAtomic(const std::string& name, std::string_view bytes) override {
     std::string path = Describe(name);
     if (absl::Status s = MakeParent(path); !s.ok()) return s;
@@ -213,6 +235,13 @@ class MemoryStore final : public Store {
     auto it = objects_->objects.find(name);
     if (it == objects_->objects.end()) return std::optional<std::string>();
     return std::optional<std::string>(it->second);
+  }
+  absl::StatusOr<std::string> ReadRange(const std::string& name, uint64_t offset, uint64_t length) const override {
+    std::lock_guard<std::mutex> lock(objects_->mutex);
+    auto it = objects_->objects.find(name);
+    if (it == objects_->objects.end()) return absl::NotFoundError(fmt::format("{} is missing", Describe(name)));
+    if (offset >= it->second.size()) return std::string();
+    return it->second.substr(offset, length);
   }
   absl::Status WriteAtomic(const std::string& name, std::string_view bytes) override {
     std::lock_guard<std::mutex> lock(objects_->mutex);

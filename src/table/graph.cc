@@ -1103,29 +1103,6 @@ absl::Status Annotated(const absl::Status& status, const std::string& where) {
   return absl::Status(status.code(), fmt::format("{}: {}", where, std::string(status.message())));
 }
 
-// The net changes of a replayed log: what the source had produced, then its notes (changes
-// with diff 0) in log order, for its `Restore`.
-std::vector<io::Change> Consolidated(const std::vector<persist::LoggedBatch>& batches) {
-  absl::flat_hash_map<std::pair<Key, Row>, int64_t> net;
-  std::vector<io::Change> notes;
-  for (const persist::LoggedBatch& batch : batches) {
-    for (const io::Change& c : batch.changes) {
-      if (c.diff == 0) {
-        notes.push_back(c);
-      } else {
-        net[std::pair(c.id, c.row)] += c.diff;
-      }
-    }
-  }
-  std::vector<io::Change> live;
-  live.reserve(net.size() + notes.size());
-  for (auto& [data, diff] : net) {
-    if (diff != 0) live.push_back({data.first, data.second, diff});
-  }
-  for (io::Change& note : notes) live.push_back(std::move(note));
-  return live;
-}
-
 // The first even time after `t`.
 Time EvenAfter(Time t) { return t + 2 - t % 2; }
 
@@ -1257,7 +1234,8 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   // (deltaflow/persist/checkpoint.h); this run's checkpoints are written below.
   std::unique_ptr<persist::RunPersistence> persist;
   std::vector<LiveSource*> persisted;                                // in persistence's order
-  std::vector<std::pair<size_t, persist::LoggedBatch>> replay;       // (source, batch), by time
+  bool replaying = false;   // a checkpoint was found: the sources' logs are replayed
+  bool recording = false;   // this run writes checkpoints
   Time replay_frontier = 0;  // outputs before it were written by the earlier run
   std::optional<size_t> calls_log;  // the log of non-deterministic results, if any
   std::vector<Time> suppress_before(sinks.size(), 0);  // per output: the times it already has
@@ -1292,6 +1270,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     if (!opened.ok()) return opened.status();
     persist = std::move(*opened);
     bool record = options.persistence_use == RunOptions::PersistenceUse::kRecord;
+    recording = record;
     if (persist->recovered()) {
       if (record) replay_frontier = persist->frontier();
       if (calls_log) {
@@ -1310,18 +1289,14 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
           }
         }
       }
+      // The sources seek now; their logs are replayed (and given to `Restore`) once the
+      // workers run, before the sources open.
       for (size_t i = 0; i < persisted.size(); ++i) {
-        absl::StatusOr<std::vector<persist::LoggedBatch>> batches = persist->ReadReplay(i);
-        if (!batches.ok()) return batches.status();
-        std::vector<io::Change> live = Consolidated(*batches);
-        persisted[i]->source->Restore(live);
         if (absl::Status s = persisted[i]->source->Seek(persist->offsets(i)); !s.ok()) {
           return Annotated(s, persisted[i]->name);
         }
-        for (persist::LoggedBatch& batch : *batches) replay.emplace_back(i, std::move(batch));
+        replaying = true;
       }
-      std::stable_sort(replay.begin(), replay.end(),
-                       [](const auto& a, const auto& b) { return a.second.time < b.second.time; });
       for (size_t o = 0; o < sinks.size() && record; ++o) {
         const std::string* position = persist->sink_position(o);
         if (position == nullptr || sinks[o] == nullptr) continue;
@@ -1357,7 +1332,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         return s;
       }
     } else {
-      persist.reset();  // a replay only reads the persisted state
+      recording = false;  // a replay only reads the persisted state
       if (ctx->calls) ctx->calls->record = false;
       if (options.persistence_use == RunOptions::PersistenceUse::kReplayOnly) {
         for (auto& [index, live] : sources) live.open = false;
@@ -1365,8 +1340,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     }
   }
 
-  // Sources open before the workers start and close on every way out, their wakeups (which
-  // refer to this run) withdrawn first.
+  // Sources close on every way out, their wakeups (which refer to this run) withdrawn first.
   struct CloseSources {
     std::map<int, LiveSource>& sources;
     ~CloseSources() {
@@ -1376,20 +1350,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       }
     }
   } close_sources{sources};
-  for (auto& [index, live] : sources) {
-    if (!live.open) continue;  // not read in this run (a replay only)
-    if (absl::Status s = live.source->Open(io::SourceContext{options.workers}); !s.ok()) {
-      return Annotated(s, live.name);
-    }
-    live.opened = true;
-  }
   if (absl::Status s = rt.Start(); !s.ok()) return s;
-  for (auto& [index, live] : sources) {
-    live.source->SetWakeup([ctx, &rt] {
-      ctx->source_ready = true;
-      rt.Wake(0);  // a step ends the driver's wait, which then sees `source_ready`
-    });
-  }
 
   // Sources commit at even, strictly increasing times: wall-clock milliseconds, the first
   // commit included (DESIGN.md, "Time"). The error log moves with them, so that outputs
@@ -1401,19 +1362,39 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     Time now = static_cast<Time>(absl::ToUnixMillis(absl::Now()));
     next_commit = std::max<Time>(2, now - now % 2);
     if (persist) next_commit = std::max(next_commit, EvenAfter(persist->last_time()));
-    Time replay_time = replay.empty() ? next_commit : replay.front().second.time;
-    for (auto& [index, live] : sources) live.input->AdvanceTo(replay_time);
-    for (auto& [i, batch] : replay) {
-      if (batch.time > replay_time) {
-        replay_time = batch.time;
-        for (LiveSource* live : persisted) live->input->AdvanceTo(replay_time);
+    if (replaying) {
+      // The logs merged by time, one batch per source in hand; each batch goes to its source's
+      // `Restore` (which keeps what it needs of it), then into the dataflow.
+      std::vector<persist::LogCursor> cursors;
+      std::vector<std::optional<persist::LoggedBatch>> heads(persisted.size());
+      for (size_t i = 0; i < persisted.size(); ++i) {
+        cursors.push_back(persist->Replay(i));
+        persist::LoggedBatch batch;
+        absl::StatusOr<bool> more = cursors[i].Next(batch);
+        if (!more.ok()) return more.status();
+        if (*more) heads[i] = std::move(batch);
       }
-      for (io::Change& u : batch.changes) {
-        if (u.diff != 0) persisted[i]->input->Update(Data(u.id, std::move(u.row)), u.diff);
+      std::optional<Time> replay_time;
+      while (true) {
+        size_t pick = heads.size();
+        for (size_t i = 0; i < heads.size(); ++i) {
+          if (heads[i] && (pick == heads.size() || heads[i]->time < heads[pick]->time)) pick = i;
+        }
+        if (pick == heads.size()) break;
+        persist::LoggedBatch& batch = *heads[pick];
+        if (!replay_time || batch.time > *replay_time) {
+          replay_time = batch.time;
+          for (auto& [index, live] : sources) live.input->AdvanceTo(*replay_time);
+        }
+        persisted[pick]->source->Restore(batch.changes);
+        for (io::Change& u : batch.changes) {
+          if (u.diff != 0) persisted[pick]->input->Update(Data(u.id, std::move(u.row)), u.diff);
+        }
+        absl::StatusOr<bool> more = cursors[pick].Next(batch);
+        if (!more.ok()) return more.status();
+        if (!*more) heads[pick].reset();
       }
     }
-    replay.clear();
-    replay.shrink_to_fit();
     for (auto& [index, live] : sources) {
       if (live.open) {
         live.input->AdvanceTo(next_commit);
@@ -1421,6 +1402,21 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
         live.input->Close();
       }
     }
+  }
+  // Sources open once the replay has restored them (and close on every way out, their
+  // wakeups withdrawn first: see CloseSources above).
+  for (auto& [index, live] : sources) {
+    if (!live.open) continue;  // not read in this run (a replay only)
+    if (absl::Status s = live.source->Open(io::SourceContext{options.workers}); !s.ok()) {
+      return Annotated(s, live.name);
+    }
+    live.opened = true;
+  }
+  for (auto& [index, live] : sources) {
+    live.source->SetWakeup([ctx, &rt] {
+      ctx->source_ready = true;
+      rt.Wake(0);  // a step ends the driver's wait, which then sees `source_ready`
+    });
   }
   // The error log's own time: it moves with the sources, and on past a batch of failures it
   // was given, so that outputs reading it complete them while the run goes on.
@@ -1545,7 +1541,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       }
       ++k;
     }
-    if (persist) {
+    if (recording) {
       if (calls_log) {
         std::vector<io::Change> results;
         {
@@ -1578,8 +1574,8 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     // With persistence, an output's transaction commits what the checkpoint covers (ended
     // outputs too: the last checkpoint commits their last transaction).
     for (size_t o = 0; o < sinks.size(); ++o) {
-      if (sinks[o] == nullptr || (ended[o] && !persist)) continue;
-      if (absl::Status s = sinks[o]->Commit(persist ? sink_frontier : closed); !s.ok()) return s;
+      if (sinks[o] == nullptr || (ended[o] && !recording)) continue;
+      if (absl::Status s = sinks[o]->Commit(recording ? sink_frontier : closed); !s.ok()) return s;
     }
     return absl::OkStatus();
   };
@@ -1635,7 +1631,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
             io::Offsets offsets = live.source->CurrentOffsets();
             if (!offsets.empty()) live.uncommitted.emplace_back(next_commit, std::move(offsets));
           }
-          if (persist && !polled.empty()) {
+          if (recording && !polled.empty()) {
             if (absl::Status s = persist->Log(live.persist_index, next_commit, polled); !s.ok()) return Annotated(s, live.name);
             if (!unchecked) unchecked = next_commit;
             last_logged = next_commit;
@@ -1693,7 +1689,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     unflushed[o] = false;
   }
   closed = std::numeric_limits<Time>::max();
-  if (absl::Status c = commit_offsets(true, persist != nullptr); !c.ok()) return c;
+  if (absl::Status c = commit_offsets(true, recording); !c.ok()) return c;
   RunResult result;
   {
     std::lock_guard<std::mutex> lock(ctx->mutex);

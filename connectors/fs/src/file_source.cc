@@ -75,6 +75,7 @@ void FileSource::DrainErrors(std::vector<io::SourceError>& errors) {
 absl::StatusOr<io::PollResult> FileSource::Poll(std::vector<io::Change>& out, size_t max_rows) {
   (void)max_rows;  // a poll reads whole files (static) or whatever changed (streaming)
   if (done_) return io::PollResult::kFinished;
+  if (!restore_finished_) FinishRestore();
   if (!options_.streaming) {
     // Static: every file present at the start, each read whole as its own commit.
     if (!static_paths_) {
@@ -116,6 +117,7 @@ io::Offsets FileSource::CurrentOffsets() const {
       offset = io::Offset{state.offset, state.next_line, state.fingerprint, {}};
     }
     offset.opaque = std::to_string(state.mtime_ns);
+    if (state.partial_from) offset.opaque += " partial";  // the line at `sequence` is read again
   }
   return offsets;
 }
@@ -124,25 +126,6 @@ value::Key FileSource::LineId(const std::string& path, uint64_t line) {
   RowBuilder kb;
   kb.String(path).Int(static_cast<int64_t>(line));
   return value::IdFromValues(kb.Finish().values());
-}
-
-void FileSource::Restore(std::vector<io::Change>& live) {
-  absl::flat_hash_map<Key, std::string> owner;  // under a primary key: the file that last gave each key
-  for (io::Change& c : live) {
-    if (c.diff == 0) {
-      if (c.row.view().arity() == 1) owner.insert_or_assign(c.id, std::string(c.row.view()[0].AsString()));
-    } else if (c.diff < 0) {
-      continue;
-    } else if (!options_.primary_key.empty()) {
-      by_key_.insert_or_assign(c.id, std::pair(c.row, int64_t{1}));
-    } else {
-      restored_.insert_or_assign(c.id, std::move(c.row));
-    }
-  }
-  for (auto& [key, path] : owner) {
-    auto it = by_key_.find(key);
-    if (it != by_key_.end()) restored_by_path_[path].emplace_back(key, it->second.first);
-  }
 }
 
 absl::Status FileSource::Seek(const io::Offsets& offsets) {
@@ -156,24 +139,78 @@ absl::Status FileSource::Seek(const io::Offsets& offsets) {
     state.mtime_ns = mtime;
     state.size = offset.position;
     state.resumed = true;
-    if (auto it = restored_by_path_.find(path); it != restored_by_path_.end()) {
-      state.rows = std::move(it->second);  // under a primary key: the file's rows, from the notes
-      restored_by_path_.erase(it);
-    }
-    // The rows the file gave, rebuilt from the restored ones by their ids (a row at the
-    // resumed line itself came from a last line without a newline: it is read again).
-    if (restored_.empty()) continue;
-    for (uint64_t line = 1; line <= offset.sequence; ++line) {
-      auto it = restored_.find(LineId(path, line));
-      if (it == restored_.end()) continue;
-      state.rows.emplace_back(it->first, std::move(it->second));
-      restored_.erase(it);
-      if (line == offset.sequence && !WholeFile(options_.format)) state.partial_rows = 1;
+    bool partial = offset.opaque.find(" partial") != std::string::npos;
+    // The rows a file gave are needed where they may be retracted: a watched file (it may be
+    // rewritten later), one rewritten or deleted while the pipeline was down, a last line
+    // without a newline (read again). Without a primary key they are found by their line ids.
+    state.rows_pending = options_.streaming || partial || !Unchanged(path, state);
+    if (!state.rows_pending || !options_.primary_key.empty()) continue;
+    for (uint64_t line = partial && !options_.streaming && Unchanged(path, state) ? offset.sequence : 1;
+         line <= offset.sequence; ++line) {
+      wanted_.insert(LineId(path, line));
     }
   }
-  restored_.clear();
-  restored_by_path_.clear();
   return absl::OkStatus();
+}
+
+bool FileSource::Unchanged(const std::string& path, const FileState& state) const {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return false;
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (WholeFile(options_.format)) {
+    return size == state.offset && mtime == state.mtime_ns && Fingerprint(path, size) == state.fingerprint;
+  }
+  return size >= state.offset && Fingerprint(path, state.offset) == state.fingerprint;
+}
+
+void FileSource::Restore(const std::vector<io::Change>& batch) {
+  for (const io::Change& c : batch) {
+    if (c.diff == 0) {
+      // A note: under a primary key, the file the key's row comes from.
+      if (c.row.view().arity() == 1) owner_.insert_or_assign(c.id, std::string(c.row.view()[0].AsString()));
+    } else if (!options_.primary_key.empty()) {
+      if (c.diff > 0) {
+        by_key_.insert_or_assign(c.id, std::pair(c.row, int64_t{1}));
+      } else if (auto it = by_key_.find(c.id); it != by_key_.end() && it->second.first == c.row) {
+        by_key_.erase(it);
+      }
+    } else if (wanted_.contains(c.id)) {
+      if (c.diff > 0) {
+        restored_.insert_or_assign(c.id, c.row);
+      } else {
+        restored_.erase(c.id);
+      }
+    }
+  }
+}
+
+void FileSource::FinishRestore() {
+  restore_finished_ = true;
+  if (!options_.primary_key.empty()) {
+    for (auto& [key, path] : owner_) {
+      auto file = files_.find(path);
+      auto row = by_key_.find(key);
+      if (file == files_.end() || !file->second.rows_pending || row == by_key_.end()) continue;
+      file->second.rows.emplace_back(key, row->second.first);
+    }
+  } else if (!restored_.empty()) {
+    for (auto& [path, state] : files_) {
+      if (!state.rows_pending) continue;
+      for (uint64_t line = 1; line <= state.next_line; ++line) {
+        auto it = restored_.find(LineId(path, line));
+        if (it == restored_.end()) continue;
+        state.rows.emplace_back(it->first, std::move(it->second));
+        restored_.erase(it);
+        // A row at the resumed line itself came from a last line without a newline.
+        if (line == state.next_line && !WholeFile(options_.format)) state.partial_rows = 1;
+      }
+    }
+  }
+  for (auto& [path, state] : files_) state.rows_pending = false;
+  owner_ = {};
+  restored_ = {};
+  wanted_ = {};
 }
 
 void FileSource::ReadHeader(const std::string& path, FileState& state) {

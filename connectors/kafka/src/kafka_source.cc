@@ -816,9 +816,13 @@ absl::Status KafkaSource::Seek(const io::Offsets& offsets) {
   return absl::OkStatus();
 }
 
-void KafkaSource::Restore(std::vector<io::Change>& live) {
-  for (io::Change& c : live) {
-    if (c.diff > 0) live_.insert_or_assign(c.id, std::move(c.row));
+void KafkaSource::Restore(const std::vector<io::Change>& batch) {
+  for (const io::Change& c : batch) {
+    if (c.diff > 0) {
+      live_.insert_or_assign(c.id, c.row);
+    } else if (c.diff < 0) {
+      live_.erase(c.id);
+    }
   }
 }
 

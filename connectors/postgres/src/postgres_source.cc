@@ -878,9 +878,13 @@ absl::Status PostgresSource::Seek(const io::Offsets& offsets) {
   return absl::OkStatus();
 }
 
-void PostgresSource::Restore(std::vector<io::Change>& live) {
-  for (io::Change& c : live) {
-    if (c.diff > 0) reader_->live.insert_or_assign(c.id, std::move(c.row));
+void PostgresSource::Restore(const std::vector<io::Change>& batch) {
+  for (const io::Change& c : batch) {
+    if (c.diff > 0) {
+      reader_->live.insert_or_assign(c.id, c.row);
+    } else if (c.diff < 0) {
+      reader_->live.erase(c.id);
+    }
   }
 }
 

@@ -570,9 +570,13 @@ void SqliteSource::DrainErrors(std::vector<io::SourceError>& errors) {
   reader_->errors.clear();
 }
 
-void SqliteSource::Restore(std::vector<io::Change>& live) {
-  for (io::Change& c : live) {
-    if (c.diff > 0) reader_->live.insert_or_assign(c.id, std::move(c.row));
+void SqliteSource::Restore(const std::vector<io::Change>& batch) {
+  for (const io::Change& c : batch) {
+    if (c.diff > 0) {
+      reader_->live.insert_or_assign(c.id, c.row);
+    } else if (c.diff < 0) {
+      reader_->live.erase(c.id);
+    }
   }
 }
 

@@ -15,10 +15,10 @@
 //
 // Threading. Every method is called from the thread that drives the run, one call at a time,
 // never concurrently. A source may read on threads of its own; the only thing it may call from
-// them is the wakeup function it was given. Ordering: `Restore` and `Seek`, when called, come
+// them is the wakeup function it was given. Ordering: `Seek` and `Restore`, when called, come
 // first; then `Open`; `Commit` only with offsets that an earlier `Offsets()` returned, in the order
 // they were returned; `Close` last (also after a failed `Poll`). A restarted run (persistence)
-// calls `Restore` and then `Seek` before `Open`.
+// calls `Seek` and then `Restore` (batch by batch) before `Open`.
 #pragma once
 
 #include <cstdint>
@@ -111,12 +111,12 @@ class Source {
   /// came from), logged with the input, given back to `Restore`, never entering the dataflow.
   virtual void OnPersisted() {}
 
-  /// A restarted run's replay: what this source produced before the checkpoint it resumes
-  /// from, consolidated (net changes), followed by its notes (`diff == 0`) in the order they
-  /// were made. A source that keeps state about its rows (to retract a rewritten file's rows,
-  /// to turn an upsert into a retraction and an insertion) rebuilds it from them; `Seek`
-  /// follows with the offsets of the same checkpoint.
-  virtual void Restore(std::vector<Change>& live) { (void)live; }
+  /// A restarted run's replay, one batch at a time in the order they were produced (after
+  /// `Seek` with the offsets of the same checkpoint, before `Open`): what this source produced
+  /// before that checkpoint, notes (`diff == 0`) included. A source that keeps state about its
+  /// rows (to retract a rewritten file's rows, to turn an upsert into a retraction and an
+  /// insertion) rebuilds it from them, copying what it keeps: the rows go on into the dataflow.
+  virtual void Restore(const std::vector<Change>& batch) { (void)batch; }
 
   /// Everything up to `offsets` is durable downstream: the source may acknowledge it to the
   /// system it reads (commit a consumer group's offsets). Called with offsets that

@@ -15,7 +15,9 @@
 // the checkpoint), so a line is neither lost nor written twice. After a clean stop a new run
 // starts its outputs afresh with only what changed since, as Pathway does.
 //
-// Log compaction: when a source's log outgrows what it holds, a checkpoint rewrites the times
+// Log compaction: when a source's log outgrows what it holds (it grew past twice its last
+// compacted size, and a quarter of what this run logged were retractions, each cancelling an
+// earlier insertion: an append-only input has nothing to compact), a checkpoint rewrites the times
 // before the previous checkpoint as one consolidated batch, followed by the rest as it was
 // (an output that commits on its own, e.g. a Kafka transaction, may lag one checkpoint
 // behind and be given that interval again, time by time).
@@ -57,6 +59,10 @@ struct SourceRecord {
   io::Offsets offsets;
   uint64_t committed_bytes = 0;  // sum over the segments, for compaction decisions
   uint64_t compacted_bytes = 0;  // the consolidated size at the last compaction
+  // Logged by this run (not persisted): changes, and of them retractions. An append-only
+  // input cannot shrink by compaction; one whose rows come and go can.
+  uint64_t logged_changes = 0;
+  uint64_t logged_retractions = 0;
 };
 
 struct SinkRecord {
@@ -88,9 +94,30 @@ struct LoggedBatch {
 /// Appends the record of `changes` at `time` to `out`. It is an error (InvalidArgument) for a
 /// change to hold a Python object, which cannot be persisted.
 absl::Status AppendLogRecord(Time time, const std::vector<io::Change>& changes, std::string& out);
-/// Decodes the records in the first `committed` bytes of `bytes` (an object named `where`).
+/// Decodes the records in the first `committed` bytes of `bytes` (an object named `where`,
+/// from its byte `base`).
 absl::Status ReadLogRecords(std::string_view bytes, uint64_t committed, const std::string& where,
-                            std::vector<LoggedBatch>& out);
+                            std::vector<LoggedBatch>& out, uint64_t base = 0);
+
+/// Reads a source's committed log batch by batch (a bounded window of bytes at a time), so a
+/// replay never holds the whole log.
+class LogCursor {
+ public:
+  LogCursor(std::shared_ptr<Store> store, std::vector<Segment> segments)
+      : store_(std::move(store)), segments_(std::move(segments)) {}
+  /// The next batch into `out`; false at the end.
+  absl::StatusOr<bool> Next(LoggedBatch& out);
+
+ private:
+  std::shared_ptr<Store> store_;
+  std::vector<Segment> segments_;
+  size_t segment_ = 0;
+  uint64_t offset_ = 0;         // of `window_` in the segment
+  std::string window_;
+  size_t position_ = 0;         // in `window_`
+  std::vector<LoggedBatch> decoded_;
+  size_t next_decoded_ = 0;
+};
 
 /// A source of a run, as persistence identifies it.
 struct SourceSpec {
@@ -123,6 +150,8 @@ class RunPersistence {
   const io::Offsets& offsets(size_t source) const { return current_.sources[source].offsets; }
   /// What source `i` produced before the checkpoint, time by time, oldest first.
   absl::StatusOr<std::vector<LoggedBatch>> ReadReplay(size_t source) const;
+  /// The same, read batch by batch.
+  LogCursor Replay(size_t source) const { return LogCursor(store_, current_.sources[source].segments); }
   /// Where sink `o` resumes, when it recorded a position and the earlier run crashed.
   const std::string* sink_position(size_t sink) const;
   /// A name for sink `o` that stays the same across the runs of this state (a Kafka sink's

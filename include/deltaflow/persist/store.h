@@ -47,6 +47,8 @@ class Store {
   virtual std::string Describe(const std::string& name) const = 0;
   /// The object's bytes; `std::nullopt` when there is none.
   virtual absl::StatusOr<std::optional<std::string>> Read(const std::string& name) const = 0;
+  /// Up to `length` bytes of the object from `offset` (fewer at its end).
+  virtual absl::StatusOr<std::string> ReadRange(const std::string& name, uint64_t offset, uint64_t length) const = 0;
   /// Replaces the object atomically and durably.
   virtual absl::Status WriteAtomic(const std::string& name, std::string_view bytes) = 0;
   /// Opens an object for appending after its first `keep` bytes (what lies beyond is

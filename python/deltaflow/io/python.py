@@ -256,6 +256,8 @@ class _SubjectSource:
         for key, row, diff in changes:
             if diff > 0:
                 self.live[key] = tuple(row)
+            elif diff < 0:
+                self.live.pop(key, None)
 
     def _row(self, values: dict[str, Any]) -> tuple:
         """The row for ``values``; raises ValueError naming the column that does not fit."""

@@ -20,7 +20,7 @@
 // Offsets: one per file read, its path as the partition: `position` is the bytes consumed
 // (up to the start of a last line without a newline), `sequence` the number of the line there,
 // `fingerprint` a hash of those bytes' first and last 4 KiB, `opaque` the file's modification
-// time. A restarted source (persistence) is given the rows it produced (`Restore`) and its
+// time (and "partial" when the line at `sequence` had no newline). A restarted source (persistence) is given the rows it produced (`Restore`) and its
 // offsets (`Seek`): a file that still begins with the same bytes is read on after its offset
 // (a last line without a newline is read again); a file rewritten or deleted while the
 // pipeline was down has its old rows retracted (and its new content read), in static mode
@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "deltaflow/io/parse.h"
 #include "deltaflow/io/source.h"
@@ -80,7 +81,7 @@ class FileSource final : public io::Source {
   absl::StatusOr<io::PollResult> Poll(std::vector<io::Change>& out, size_t max_rows) override;
   io::Offsets CurrentOffsets() const override;
   absl::Status Seek(const io::Offsets& offsets) override;
-  void Restore(std::vector<io::Change>& live) override;
+  void Restore(const std::vector<io::Change>& batch) override;
   void OnPersisted() override { notes_ = true; }
   void DrainErrors(std::vector<io::SourceError>& errors) override;
 
@@ -94,6 +95,7 @@ class FileSource final : public io::Source {
     uint64_t fingerprint = 0; // of the consumed bytes' first and last 4 KiB: tells appends from rewrites
     uint64_t next_line = 1;   // line number of the next record
     bool resumed = false;     // offset restored by Seek: check the fingerprint before reading on
+    bool rows_pending = false;  // resumed: its rows are rebuilt from the replay (FinishRestore)
     bool open_failed = false; // the last attempt to open it failed (reported once, retried)
     // Streaming: the file's last record had no newline yet. It was read as it stood; when the
     // file grows, its rows are retracted and it is read again from `partial_from`.
@@ -128,6 +130,10 @@ class FileSource final : public io::Source {
                    std::vector<io::Change>& out);
   void Error(const std::string& path, uint64_t line, std::string_view reason);
   void Error(const std::string& path, std::string_view reason);
+  // Whether a resumed file still holds what its offset says was read.
+  bool Unchanged(const std::string& path, const FileState& state) const;
+  // After the replay (at the first poll): the rows of the files that need them.
+  void FinishRestore();
   // A resumed CSV file read on after its offset: its header, from its first record.
   void ReadHeader(const std::string& path, FileState& state);
   // The id of a row read from line `line` of `path` without a primary key.
@@ -140,9 +146,12 @@ class FileSource final : public io::Source {
   value::RowBuilder builder_;
   std::map<std::string, FileState> files_;
   absl::flat_hash_map<value::Key, std::pair<value::Row, int64_t>> by_key_;  // live rows, for primary-key upserts
-  absl::flat_hash_map<value::Key, value::Row> restored_;  // from Restore, until Seek rebuilds the files' rows
-  // Under a primary key, from Restore's notes: each file's live rows, until Seek takes them.
-  std::map<std::string, std::vector<std::pair<value::Key, value::Row>>> restored_by_path_;
+  // The replay, until the first poll: without a primary key, the ids of the rows of files that
+  // need them (Seek) and those rows (Restore); under one, the file of each key (the notes).
+  absl::flat_hash_set<value::Key> wanted_;
+  absl::flat_hash_map<value::Key, value::Row> restored_;
+  absl::flat_hash_map<value::Key, std::string> owner_;
+  bool restore_finished_ = false;
   bool notes_ = false;  // persisted: under a primary key, note which file each row came from
   std::vector<io::SourceError> errors_;
   bool done_ = false;

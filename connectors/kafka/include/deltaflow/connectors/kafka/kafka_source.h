@@ -94,7 +94,7 @@ class KafkaSource final : public io::Source {
   io::Offsets CurrentOffsets() const override;
   absl::Status Seek(const io::Offsets& offsets) override;
   /// Persistence: the rows an earlier run produced, for upserts and deletions by key.
-  void Restore(std::vector<io::Change>& live) override;
+  void Restore(const std::vector<io::Change>& batch) override;
   absl::Status Commit(const io::Offsets& offsets) override;
   void DrainErrors(std::vector<io::SourceError>& errors) override;
   void SetWakeup(std::function<void()> wakeup) override;

@@ -88,7 +88,7 @@ class PostgresSource final : public io::Source {
   absl::Status Seek(const io::Offsets& offsets) override;
   /// Persistence: the rows an earlier run read (an update without its old row retracts them;
   /// a snapshot read again is compared with them).
-  void Restore(std::vector<io::Change>& live) override;
+  void Restore(const std::vector<io::Change>& batch) override;
   absl::Status Commit(const io::Offsets& offsets) override;
   void DrainErrors(std::vector<io::SourceError>& errors) override;
   void SetWakeup(std::function<void()> wakeup) override;

@@ -64,7 +64,7 @@ class SqliteSource final : public io::Source {
   void SetWakeup(std::function<void()> wakeup) override;
   /// Persistence: the rows an earlier run read, so that the first poll emits only what
   /// changed since.
-  void Restore(std::vector<io::Change>& live) override;
+  void Restore(const std::vector<io::Change>& batch) override;
   void Close() override;
 
  private:
