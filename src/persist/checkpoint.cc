@@ -141,7 +141,8 @@ absl::Status AppendLogRecord(Time time, const std::vector<io::Change>& changes, 
     }
     Put(c.id, out);
     Put(c.row, out);
-    Put<int64_t>(c.diff, out);
+    uint64_t diff = static_cast<uint64_t>(c.diff);
+    runtime::codec_internal::PutVarint((diff << 1) ^ static_cast<uint64_t>(c.diff >> 63), out);  // zigzag
   }
   uint32_t length = static_cast<uint32_t>(out.size() - payload);
   uint64_t checksum = Checksum(std::string_view(out).substr(payload));
@@ -187,7 +188,9 @@ absl::Status ReadLogRecords(std::string_view bytes, uint64_t committed, const st
     batch.changes.reserve(ok ? std::min<size_t>(count, payload.size() / 16) : 0);
     for (uint32_t i = 0; ok && i < count; ++i) {
       io::Change c;
-      ok = Get(q, qend, c.id) && Get(q, qend, c.row) && Get(q, qend, c.diff);
+      uint64_t diff = 0;
+      ok = Get(q, qend, c.id) && Get(q, qend, c.row) && runtime::codec_internal::GetVarint(q, qend, diff);
+      c.diff = static_cast<int64_t>(diff >> 1) ^ -static_cast<int64_t>(diff & 1);
       batch.changes.push_back(std::move(c));
     }
     if (!ok || q != qend) {
