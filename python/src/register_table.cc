@@ -235,6 +235,15 @@ class PySource final : public io::Source {
     }
     return absl::OkStatus();
   }
+  void OnPersisted() override {
+    py::gil_scoped_acquire gil;
+    if (!py::hasattr(source_, "on_persisted")) return;
+    try {
+      source_.attr("on_persisted")();
+    } catch (py::error_already_set& e) {
+      if (errors_) errors_->Store(e);
+    }
+  }
   void Restore(const std::vector<io::Change>& batch) override {
     py::gil_scoped_acquire gil;
     if (!py::hasattr(source_, "restore")) return;

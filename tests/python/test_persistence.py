@@ -159,11 +159,16 @@ def test_python_subject_resumes_from_its_reported_offset():
     backend = pw.persistence.Backend.mock()
     seeks = []
 
+    persisted_runs = []
+
     class Numbers(pw.io.python.ConnectorSubject):
         def __init__(self, upto):
             super().__init__()
             self.start = 0
             self.upto = upto
+
+        def on_persisted_run(self):
+            persisted_runs.append(self.upto)
 
         def _seek(self, state):
             seeks.append(state)
@@ -184,6 +189,7 @@ def test_python_subject_resumes_from_its_reported_offset():
                         lambda key, row, time, is_addition: is_addition and totals.append((row["total"], row["rows"])))
         pw.run(persistence_config=pw.persistence.Config(backend))
     assert seeks == [b"3"]
+    assert persisted_runs == [3, 5]
     assert totals[-1] == (0 + 1 + 2 + 3 + 4, 5)
 
 

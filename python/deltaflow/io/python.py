@@ -244,6 +244,9 @@ class _SubjectSource:
     def offsets(self) -> tuple[int, bytes | None]:
         return self.counter, self.reported_offset
 
+    def on_persisted(self) -> None:
+        self.subject.on_persisted_run()
+
     def seek(self, counter: int, state: bytes | None) -> None:
         self.counter = max(self.counter, counter)
         if state is not None:
