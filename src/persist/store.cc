@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 
@@ -39,6 +41,27 @@ absl::Status SyncDirectory(const std::string& dir) {
   ::close(fd);
   if (rc != 0) return Errno("cannot sync the directory", dir);
   return absl::OkStatus();
+}
+
+// Up to `length` bytes of the open file `fd` from `offset` (to its end when shorter); closes
+// `fd`.
+absl::StatusOr<std::string> ReadFrom(int fd, const std::string& path, uint64_t offset, uint64_t length) {
+  std::string bytes;
+  char buf[1 << 16];
+  while (bytes.size() < length) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof buf, length - bytes.size()));
+    ssize_t n = ::pread(fd, buf, want, static_cast<off_t>(offset + bytes.size()));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status s = Errno("cannot read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return bytes;
 }
 
 class FileAppender final : public Appender {
@@ -90,43 +113,16 @@ class FilesystemStore final : public Store {
       if (errno == ENOENT) return std::optional<std::string>();
       return Errno("cannot open", path);
     }
-    std::string bytes;
-    char buf[1 << 16];
-    while (true) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        absl::Status s = Errno("cannot read", path);
-        ::close(fd);
-        return s;
-      }
-      if (n == 0) break;
-      bytes.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return std::optional<std::string>(std::move(bytes));
+    absl::StatusOr<std::string> bytes = ReadFrom(fd, path, 0, UINT64_MAX);
+    if (!bytes.ok()) return bytes.status();
+    return std::optional<std::string>(std::move(*bytes));
   }
 
   absl::StatusOr<std::string> ReadRange(const std::string& name, uint64_t offset, uint64_t length) const override {
     std::string path = Describe(name);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Errno("cannot open", path);
-    std::string bytes(length, '\0');
-    size_t got = 0;
-    while (got < length) {
-      ssize_t n = ::pread(fd, bytes.data() + got, length - got, static_cast<off_t>(offset + got));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        absl::Status s = Errno("cannot read", path);
-        ::close(fd);
-        return s;
-      }
-      if (n == 0) break;
-      got += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    bytes.resize(got);
-    return bytes;
+    return ReadFrom(fd, path, offset, length);
   }
 
   absl::Status WriteAtomic(const std::string& name, std::string_view bytes) override {

@@ -1103,6 +1103,18 @@ absl::Status Annotated(const absl::Status& status, const std::string& where) {
   return absl::Status(status.code(), fmt::format("{}: {}", where, std::string(status.message())));
 }
 
+// Where every sink stands at a checkpoint at `frontier` (io::Sink::Position).
+absl::StatusOr<std::vector<std::string>> SinkPositions(const std::vector<io::Sink*>& sinks, Time frontier) {
+  std::vector<std::string> positions(sinks.size());
+  for (size_t o = 0; o < sinks.size(); ++o) {
+    if (sinks[o] == nullptr) continue;
+    absl::StatusOr<std::string> position = sinks[o]->Position(frontier);
+    if (!position.ok()) return position.status();
+    positions[o] = std::move(*position);
+  }
+  return positions;
+}
+
 // The first even time after `t`.
 Time EvenAfter(Time t) { return t + 2 - t % 2; }
 
@@ -1321,14 +1333,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       // A first checkpoint, where the earlier run left off, says that this run has begun: if
       // it crashes before its next one, a restart resumes the outputs from here (what this run
       // wrote is taken back), even after a clean stop of the earlier run.
-      std::vector<std::string> positions(sinks.size());
-      for (size_t o = 0; o < sinks.size(); ++o) {
-        if (sinks[o] == nullptr) continue;
-        absl::StatusOr<std::string> position = sinks[o]->Position(replay_frontier);
-        if (!position.ok()) return position.status();
-        positions[o] = std::move(*position);
-      }
-      if (absl::Status s = persist->Checkpoint(replay_frontier, persist->last_time(), {}, positions, false); !s.ok()) {
+      absl::StatusOr<std::vector<std::string>> positions = SinkPositions(sinks, replay_frontier);
+      if (!positions.ok()) return positions.status();
+      if (absl::Status s = persist->Checkpoint(replay_frontier, persist->last_time(), {}, *positions, false); !s.ok()) {
         return s;
       }
     } else {
@@ -1554,14 +1561,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
       }
       // Once every input is done, every time the run used is complete.
       Time frontier = closed == std::numeric_limits<Time>::max() ? EvenAfter(next_commit) : std::min(closed, next_commit);
-      std::vector<std::string> positions(sinks.size());
-      for (size_t o = 0; o < sinks.size(); ++o) {
-        if (sinks[o] == nullptr) continue;
-        absl::StatusOr<std::string> position = sinks[o]->Position(frontier);
-        if (!position.ok()) return position.status();
-        positions[o] = std::move(*position);
-      }
-      if (absl::Status s = persist->Checkpoint(frontier, frontier, last, positions, clean_stop); !s.ok()) return s;
+      absl::StatusOr<std::vector<std::string>> positions = SinkPositions(sinks, frontier);
+      if (!positions.ok()) return positions.status();
+      if (absl::Status s = persist->Checkpoint(frontier, frontier, last, *positions, clean_stop); !s.ok()) return s;
       sink_frontier = frontier;
       if (unchecked && *unchecked < frontier) unchecked = last_logged < frontier ? std::nullopt : std::optional(frontier);
     }

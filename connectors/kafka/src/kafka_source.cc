@@ -817,13 +817,7 @@ absl::Status KafkaSource::Seek(const io::Offsets& offsets) {
 }
 
 void KafkaSource::Restore(const std::vector<io::Change>& batch) {
-  for (const io::Change& c : batch) {
-    if (c.diff > 0) {
-      live_.insert_or_assign(c.id, c.row);
-    } else if (c.diff < 0) {
-      live_.erase(c.id);
-    }
-  }
+  io::RestoreRowsById(batch, live_);
 }
 
 absl::Status KafkaSource::Commit(const io::Offsets& offsets) {

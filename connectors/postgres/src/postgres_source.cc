@@ -879,13 +879,7 @@ absl::Status PostgresSource::Seek(const io::Offsets& offsets) {
 }
 
 void PostgresSource::Restore(const std::vector<io::Change>& batch) {
-  for (const io::Change& c : batch) {
-    if (c.diff > 0) {
-      reader_->live.insert_or_assign(c.id, c.row);
-    } else if (c.diff < 0) {
-      reader_->live.erase(c.id);
-    }
-  }
+  io::RestoreRowsById(batch, reader_->live);
 }
 
 absl::Status PostgresSource::Commit(const io::Offsets& offsets) {

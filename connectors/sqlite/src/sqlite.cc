@@ -571,13 +571,7 @@ void SqliteSource::DrainErrors(std::vector<io::SourceError>& errors) {
 }
 
 void SqliteSource::Restore(const std::vector<io::Change>& batch) {
-  for (const io::Change& c : batch) {
-    if (c.diff > 0) {
-      reader_->live.insert_or_assign(c.id, c.row);
-    } else if (c.diff < 0) {
-      reader_->live.erase(c.id);
-    }
-  }
+  io::RestoreRowsById(batch, reader_->live);
 }
 
 void SqliteSource::SetWakeup(std::function<void()> wakeup) {

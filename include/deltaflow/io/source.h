@@ -78,6 +78,19 @@ enum class PollResult : uint8_t {
   kFinished,  ///< Nothing more will come (this poll's changes included).
 };
 
+/// For `Source::Restore`: applies a replayed batch to the rows a source keeps by id (an
+/// insertion sets the id's row, a retraction removes it; notes are skipped).
+template <typename RowsById>
+void RestoreRowsById(const std::vector<Change>& batch, RowsById& rows) {
+  for (const Change& c : batch) {
+    if (c.diff > 0) {
+      rows.insert_or_assign(c.id, c.row);
+    } else if (c.diff < 0) {
+      rows.erase(c.id);
+    }
+  }
+}
+
 /// A live source; see the file comment for the contract.
 class Source {
  public:
