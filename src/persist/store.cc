@@ -1,6 +1,7 @@
 #include "deltaflow/persist/store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -168,6 +169,21 @@ class FilesystemStore final : public Store {
     return std::unique_ptr<Appender>(new FileAppender(fd, std::move(path), keep));
   }
 
+  absl::StatusOr<std::shared_ptr<void>> Lock() override {
+    std::string path = Describe("lock");
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("cannot open", path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      if (errno == EWOULDBLOCK) {
+        return absl::FailedPreconditionError(fmt::format(
+            "another run is using the persisted state in {}: one pipeline at a time per persistence directory", root_));
+      }
+      return Errno("cannot lock", path);
+    }
+    return std::shared_ptr<void>(nullptr, [fd](void*) { ::close(fd); });
+  }
+
   absl::Status Remove(const std::string& name) override {
     std::string path = Describe(name);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove", path);
@@ -201,6 +217,7 @@ class FilesystemStore final : public Store {
 struct MemoryObjects {
   std::mutex mutex;
   std::map<std::string, std::string> objects;
+  bool locked = false;
 };
 
 class MemoryAppender final : public Appender {
@@ -255,6 +272,15 @@ class MemoryStore final : public Store {
       bytes.resize(keep);
     }
     return std::unique_ptr<Appender>(new MemoryAppender(objects_, name));
+  }
+  absl::StatusOr<std::shared_ptr<void>> Lock() override {
+    std::lock_guard<std::mutex> lock(objects_->mutex);
+    if (objects_->locked) return absl::FailedPreconditionError("another run is using this in-memory persisted state");
+    objects_->locked = true;
+    return std::shared_ptr<void>(nullptr, [objects = objects_](void*) {
+      std::lock_guard<std::mutex> lock(objects->mutex);
+      objects->locked = false;
+    });
   }
   absl::Status Remove(const std::string& name) override {
     std::lock_guard<std::mutex> lock(objects_->mutex);

@@ -1244,6 +1244,7 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
   });
   // Persistence: the last checkpoint's replay, the sources' offsets and the sinks' positions
   // (deltaflow/persist/checkpoint.h); this run's checkpoints are written below.
+  std::shared_ptr<void> persistence_lease;  // the store is this run's while it runs (released last)
   std::unique_ptr<persist::RunPersistence> persist;
   std::vector<LiveSource*> persisted;                                // in persistence's order
   bool replaying = false;   // a checkpoint was found: the sources' logs are replayed
@@ -1277,6 +1278,9 @@ absl::StatusOr<RunResult> RunTableGraph(const TableGraph& graph, const std::vect
     for (std::string& name : sink_names) {
       if (int n = seen[name]++; n > 0) name += fmt::format("#{}", n);
     }
+    absl::StatusOr<std::shared_ptr<void>> lease = options.persistence->Lock();
+    if (!lease.ok()) return lease.status();
+    persistence_lease = std::move(*lease);
     absl::StatusOr<std::unique_ptr<persist::RunPersistence>> opened =
         persist::RunPersistence::Open(options.persistence, std::move(specs), std::move(sink_names));
     if (!opened.ok()) return opened.status();

@@ -400,6 +400,9 @@ def test_deltaflow_replay_runs_a_program_over_its_recording(tmp_path):
     cli = [sys.executable, "-m", "deltaflow.cli", "replay", "--record-path", str(state)]
     subprocess.run([*cli, str(program), str(inputs), str(replayed)], check=True)
     assert _diffs(replayed) == [("a", 1, 1), ("b", 1, 1)]  # the recording only
+    # The recording replaces the program's own persistence configuration.
+    subprocess.run([*cli, str(program), str(inputs), str(replayed), str(tmp_path / "other")], check=True)
+    assert _diffs(replayed) == [("a", 1, 1), ("b", 1, 1)]
     subprocess.run([*cli, "--continue", str(program), str(inputs), str(replayed)], check=True)
     assert _diffs(replayed) == [("a", 1, 1), ("b", 1, 1), ("c", 1, 1)]
     missing = [sys.executable, "-m", "deltaflow.cli", "replay", "--record-path", str(tmp_path / "none"), str(program)]
@@ -473,3 +476,28 @@ def test_rows_under_a_primary_key_leave_with_their_file(tmp_path):
     os.remove(inputs / "1.csv")  # deleted while down: its keys leave, the other file's stay
     (inputs / "2.csv").write_text("k,v\n3,z\n")  # rewritten: its key takes the new value
     assert run() == [(1, "a", -1), (2, "b", -1), (3, "c", -1), (3, "z", 1)]
+
+
+def test_one_run_at_a_time_per_persistence_directory(tmp_path):
+    from live_run import run_in_background, stop
+
+    inputs, state = tmp_path / "in", tmp_path / "state"
+    inputs.mkdir()
+    _write_words(inputs / "1.csv", ["a"])
+    seen = []
+    words = pw.io.csv.read(inputs, schema=Words, mode="streaming", name="words")
+    pw.io.subscribe(words, lambda key, row, time, is_addition: seen.append(row["word"]))
+    thread = run_in_background(persistence_config=_config(state))
+    wait_for(lambda: seen == ["a"])
+    other = subprocess.run(
+        [sys.executable, "-c",
+         "import deltaflow as pw\n"
+         "class W(pw.Schema):\n    word: str\n"
+         f"t = pw.io.csv.read({str(inputs)!r}, schema=W, mode='static', name='words')\n"
+         "pw.io.null.write(t)\n"
+         f"pw.run(persistence_config=pw.persistence.Config(pw.persistence.Backend.filesystem({str(state)!r})))\n"],
+        capture_output=True, text=True,
+    )
+    stop(thread)
+    assert other.returncode != 0
+    assert f"another run is using the persisted state in {state}" in other.stderr

@@ -86,7 +86,13 @@ constexpr int kTransactionTimeoutMs = 60000;
 absl::StatusOr<bool> KafkaSink::StartTransactions(const std::string& identity) {
   if (options_.topic_column >= 0) return false;  // no fixed topic to keep the frontier in
   group_ = "deltaflow-" + identity;
-  absl::StatusOr<std::unique_ptr<Producer>> producer = MakeProducer(options_, {{"transactional.id", group_}});
+  // A transaction stays open for a checkpoint interval: allow long ones (the broker's default
+  // ceiling, transaction.max.timeout.ms, is 15 minutes) unless the settings say otherwise.
+  Settings overrides = {{"transactional.id", group_}};
+  if (FindSetting(options_.settings, "transaction.timeout.ms").empty()) {
+    overrides.emplace_back("transaction.timeout.ms", "900000");
+  }
+  absl::StatusOr<std::unique_ptr<Producer>> producer = MakeProducer(options_, overrides);
   if (!producer.ok()) return producer.status();
   if (producer_ && producer_->handle) producer_->handle->flush(1000);
   producer_ = std::move(*producer);

@@ -56,6 +56,9 @@ class Store {
   virtual absl::StatusOr<std::unique_ptr<Appender>> OpenAppend(const std::string& name, uint64_t keep) = 0;
   /// Removes an object (no error when there is none).
   virtual absl::Status Remove(const std::string& name) = 0;
+  /// Holds the store for one run until the returned lease is destroyed; it is an error
+  /// (FailedPrecondition) while another run, in this process or another, holds it.
+  virtual absl::StatusOr<std::shared_ptr<void>> Lock() = 0;
   /// Names of the objects under `prefix` (a directory-like prefix ending in '/').
   virtual absl::StatusOr<std::vector<std::string>> List(const std::string& prefix) const = 0;
 };

@@ -217,10 +217,11 @@ def run(
     Workers: ``threads``, else ``DELTAFLOW_THREADS``/``PATHWAY_THREADS``, else 1. Results do
     not depend on the count (except where documented: float summation order, ``any``).
     """
-    if persistence_config is None:
-        from deltaflow.persistence import _from_environment
+    from deltaflow.persistence import _from_environment
 
-        persistence_config = _from_environment()
+    # `deltaflow replay` (or `pathway replay`) names the recording to replay: it takes the place
+    # of the program's own configuration.
+    persistence_config = _from_environment() or persistence_config
     sinks = list(_sinks)
     clear_sinks()
     tables = parse_graph.take_tables()
