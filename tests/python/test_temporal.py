@@ -1488,3 +1488,22 @@ def test_integer_times_with_fractional_windows_and_bounds():
     ]
     assert pairs(left.window_join(right, left.t, right.t, pw.temporal.tumbling(2.5))) == [(1, "x"), (2, "y")]
     assert pairs(left.interval_join(right, left.t, right.t, pw.temporal.interval(-0.5, 1.5))) == [(1, "x"), (2, "y")]
+
+
+def test_session_windows_by_shard_name_the_shard_column_of_the_input_in_reduce():
+    # As Pathway's persistence tutorial writes it: `table.user_id` (the input's column) in the
+    # reduce of a windowby sharded by that column.
+    table = pw.debug.table_from_markdown(
+        """
+        user_id | access_time
+        alice   | 100
+        bob     | 110
+        alice   | 300
+        alice   | 900
+        """
+    )
+    sessions = table.windowby(
+        pw.this.access_time, window=pw.temporal.session(max_gap=300), shard=pw.this.user_id
+    ).reduce(user_id=table.user_id, count=pw.reducers.count(), start=pw.reducers.min(table.access_time))
+    rows = sorted(pw.debug.table_to_pandas(sessions)[["user_id", "count", "start"]].itertuples(index=False, name=None))
+    assert rows == [("alice", 1, 900), ("alice", 2, 100), ("bob", 1, 110)]

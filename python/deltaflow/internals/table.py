@@ -954,7 +954,12 @@ class _GroupResultLayout(Layout):
         for i, g in enumerate(self.group.refs):
             if not isinstance(g, ColumnReference):
                 continue
-            same_table = g.table is ref.table or isinstance(ref.table, ThisPlaceholder) or isinstance(g.table, ThisPlaceholder)
+            same_table = (
+                g.table is ref.table
+                or isinstance(ref.table, ThisPlaceholder)
+                or isinstance(g.table, ThisPlaceholder)
+                or (self.group.original is not None and ref.table is self.group.original and g.table is self.group.source)
+            )
             if same_table and g.name == ref.name:
                 return i, self.group_dtypes[i]
         if ref.name == "id" and (isinstance(ref.table, ThisPlaceholder) or ref.table is self.group.source):
@@ -995,8 +1000,11 @@ def _is_fully_async(e: Any) -> bool:
 class GroupedTable:
     """The result of ``groupby``: call ``reduce`` to get one row per group."""
 
-    def __init__(self, source: Any, refs: list[ColumnExpression], *, id: Any = None, sort_by: Any = None, location: str = "", layout_factory: Callable[[list[Any]], Layout] | None = None) -> None:  # noqa: A002
+    def __init__(self, source: Any, refs: list[ColumnExpression], *, id: Any = None, sort_by: Any = None, location: str = "", layout_factory: Callable[[list[Any]], Layout] | None = None, original: Any = None) -> None:  # noqa: A002
         self.source = source
+        # A table whose columns name the grouping columns too (windowby: the windowed table's
+        # instance column is the original table's column of that name).
+        self.original = original
         self.refs = refs
         self.id = id
         self.sort_by = sort_by

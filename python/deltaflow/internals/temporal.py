@@ -274,6 +274,7 @@ def _grouped(windowed: Table, original: Table, instance: Any, location: str) -> 
         id=group_id,
         location=location,
         layout_factory=lambda needed: _WindowedLayout(w, original, location),
+        original=original if instance is not None else None,
     )
 
 
