@@ -20,20 +20,14 @@ state=${DELTAFLOW_CONNECT_DIR:-$root/build/debezium/run}
 libs=$root/build/debezium/libs
 pidfile=$state/connect.pid
 
+. "$root/scripts/lib/service.sh"
+
 running() {
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  pid_running "$pidfile"
 }
 
 assemble() {
-  if [ -f "$libs/.complete" ] && cmp -s "$root/scripts/debezium/pom.xml" "$libs/.complete"; then
-    return
-  fi
-  command -v mvn >/dev/null || { echo "debezium.sh: maven (mvn) is needed to fetch the jars" >&2; exit 1; }
-  echo "debezium.sh: fetching Kafka Connect and Debezium from Maven Central" >&2
-  rm -rf "$libs"
-  mvn -q -B -Dstyle.color=never -f "$root/scripts/debezium/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs" >&2
-  cp "$root/scripts/debezium/pom.xml" "$libs/.complete"
+  maven_libs debezium.sh "$root/scripts/debezium/pom.xml" "$libs" "Kafka Connect and Debezium"
 }
 
 start() {

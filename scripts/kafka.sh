@@ -23,20 +23,14 @@ state=${DELTAFLOW_KAFKA_DIR:-$root/build/kafka/run}
 libs=$root/build/kafka/libs
 pidfile=$state/broker.pid
 
+. "$root/scripts/lib/service.sh"
+
 running() {
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  pid_running "$pidfile"
 }
 
 assemble() {
-  if [ -f "$libs/.complete" ] && cmp -s "$root/scripts/kafka/pom.xml" "$libs/.complete"; then
-    return
-  fi
-  command -v mvn >/dev/null || { echo "kafka.sh: maven (mvn) is needed to fetch the broker's jars" >&2; exit 1; }
-  echo "kafka.sh: fetching the broker's jars from Maven Central" >&2
-  rm -rf "$libs"
-  mvn -q -B -Dstyle.color=never -f "$root/scripts/kafka/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs" >&2
-  cp "$root/scripts/kafka/pom.xml" "$libs/.complete"
+  maven_libs kafka.sh "$root/scripts/kafka/pom.xml" "$libs" "the broker's jars"
 }
 
 certificates() {
