@@ -20,3 +20,16 @@ maven_libs() {
     -DincludeScope=runtime -DoutputDirectory="$libs" >&2
   cp "$pom" "$libs/.complete"
 }
+
+# Stops the process whose id is in the file $1: SIGTERM, up to 10 s to exit, then SIGKILL.
+pid_stop() {
+  pid_running "$1" || return 0
+  local pid
+  pid=$(cat "$1")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
