@@ -379,7 +379,6 @@ absl::Status RunPersistence::Log(size_t source, Time time, const std::vector<io:
   } else {
     log.sizes.emplace_back(time, log.appender->size());
   }
-  log.last_logged = std::max(log.last_logged, time);
   SourceRecord& record = current_.sources[source];
   record.logged_changes += changes.size();
   for (const io::Change& c : changes) record.logged_retractions += c.diff < 0 ? 1 : 0;

@@ -184,7 +184,6 @@ class RunPersistence {
   struct ActiveLog {
     std::unique_ptr<Appender> appender;
     std::deque<std::pair<Time, uint64_t>> sizes;
-    Time last_logged = 0;
   };
   std::vector<ActiveLog> logs_;
   std::string scratch_;
